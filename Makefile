@@ -1,0 +1,58 @@
+# faultline top level.
+#   make        set up a fresh Debian 12 machine, build everything, run the demo
+#   make test   build what is missing, run the GoogleTest and pytest suites
+# Builds land in build/ (never committed); downloads and ccache output in
+# ~/.cache/faultline so a fresh clone on the same machine rebuilds fast.
+
+BUILD := $(CURDIR)/build
+PYTHON := /usr/bin/python3
+CLI := $(BUILD)/bin/faultline
+FIRMWARE := $(BUILD)/firmware
+# pytest-xdist workers; each test owns its own QEMU (one host core each).
+PYTEST_WORKERS ?= 2
+
+.PHONY: all deps build qemu kernel firmware harness demo test gtest pytest bench clean
+
+all: build demo
+
+deps:
+	@./mk/deps.sh
+
+build: deps qemu kernel firmware harness
+
+qemu: deps
+	./qemu-patches/build.sh $(BUILD)/qemu
+
+kernel: deps
+	./guest-kernel/build.sh $(BUILD)/linux
+
+# QEMU looks up its firmware with -L: point one directory at Debian's images.
+firmware: deps
+	@mkdir -p $(FIRMWARE)
+	@ln -sf /usr/share/seabios/bios-microvm.bin $(FIRMWARE)/bios-microvm.bin
+	@ln -sf /usr/share/qemu/pvh.bin $(FIRMWARE)/pvh.bin
+
+harness: deps
+	@cmake -S harness -B $(BUILD)/harness -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DPython3_EXECUTABLE=$(PYTHON) -DFAULTLINE_BUILD_DIR=$(BUILD) > /dev/null
+	@ninja -C $(BUILD)/harness
+
+# The main job: boot the guest and run the rseq per-CPU counter on every vCPU.
+demo: build
+	$(CLI) boot
+	$(CLI) run -- /bin/rseq-counter
+
+test: build gtest pytest
+
+gtest: build
+	cd $(BUILD)/harness && ctest --output-on-failure --no-tests=error
+
+# Any non-zero pytest status fails, including 5 (no tests collected).
+pytest: build
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider pytests
+
+bench: build
+	$(PYTHON) bench/boot.py
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Build the faultline guest kernel (Linux 6.12 from Debian's linux-source-6.12)
+# and its initramfs.
+# usage: build.sh OUT_DIR   (leaves OUT_DIR/vmlinux, OUT_DIR/initramfs.cpio)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=$(mkdir -p "$1" && cd "$1" && pwd)
+cache=${FAULTLINE_CACHE:-$HOME/.cache/faultline}
+tarball=/usr/src/linux-source-6.12.tar.xz
+[ -f "$tarball" ] || { echo "guest-kernel: $tarball missing (apt-get install linux-source-6.12)" >&2; exit 1; }
+
+"$here/../mk/patched-tree.sh" "$tarball" "$here/patches" "$out/src"
+
+export CCACHE_DIR="$cache/ccache" CCACHE_BASEDIR="$out" CCACHE_NOHASHDIR=1
+# Fixed build identity: the same sources give the same kernel, byte for byte.
+export KBUILD_BUILD_TIMESTAMP='2025-01-01' KBUILD_BUILD_USER=faultline KBUILD_BUILD_HOST=faultline
+kmake() { make -s -C "$out/src" O="$out/obj" CC="ccache gcc" "$@"; }
+
+mkdir -p "$out/obj"
+want=$(cat "$here/faultline.config" "$out/src/.faultline-stamp" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$out/obj/.faultline-config" 2>/dev/null)" != "$want" ]; then
+    kmake tinyconfig
+    "$out/src/scripts/kconfig/merge_config.sh" -m -O "$out/obj" "$out/obj/.config" "$here/faultline.config" > /dev/null
+    kmake olddefconfig
+    # merge_config only warns when Kconfig drops an option: make it an error.
+    missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$here/faultline.config" | while read -r line; do
+        grep -qx "$line" "$out/obj/.config" || echo "$line"; done)
+    [ -z "$missing" ] || { echo "guest-kernel: options not taken by Kconfig:" $missing >&2; exit 1; }
+    echo "$want" > "$out/obj/.faultline-config"
+fi
+kmake -j"$(nproc)" vmlinux
+cp "$out/obj/vmlinux" "$out/vmlinux.tmp" && mv "$out/vmlinux.tmp" "$out/vmlinux"
+kmake kernelrelease > "$out/kernel-release"
+
+make -s -C "$here/initramfs" OUT="$out/initramfs" GEN_INIT_CPIO="$out/obj/usr/gen_init_cpio"

@@ -1,0 +1,332 @@
+/*
+ * faultline guest agent: PID 1 of the initramfs.
+ *
+ * It mounts the pseudo file systems, announces "ready" through the mailbox and
+ * then serves one host command per handshake:
+ *   run PROGRAM ARGS...   -> ok EXIT_KIND CODE STDOUT STDERR ICOUNT
+ *   put PATH MODE DATA    -> ok
+ * Any failure of the agent itself answers "error MESSAGE". EXIT_KIND is
+ * "exited" or "signaled"; ICOUNT is the guest instruction count the command
+ * took, fork to reap.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/mount.h>
+#include <sys/param.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mailbox.h"
+
+/* A program's stdout or stderr beyond this is cut, so the reply stays bounded. */
+#define OUTPUT_LIMIT (8u << 20)
+
+struct buffer {
+    char *data;
+    size_t len, cap;
+};
+
+static void buffer_append(struct buffer *b, const void *data, size_t len)
+{
+    if (b->len + len > b->cap) {
+        b->cap = (b->len + len) * 2 + 256;
+        b->data = realloc(b->data, b->cap);
+        if (!b->data) {
+            /* PID 1 cannot recover from this; the kernel panics and the host reports it. */
+            _exit(127);
+        }
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+}
+
+static uint64_t guest_icount(void)
+{
+    uint32_t lo = inl(MAILBOX_REG_ICOUNT_LO);
+
+    return (uint64_t)inl(MAILBOX_REG_ICOUNT_HI) << 32 | lo;
+}
+
+/* ---- outgoing message ---- */
+
+struct reply {
+    struct buffer fields;
+    uint32_t count;
+};
+
+static void reply_field(struct reply *r, const void *data, size_t len)
+{
+    uint32_t n = len;
+
+    buffer_append(&r->fields, &n, sizeof(n));
+    buffer_append(&r->fields, data, len);
+    r->count++;
+}
+
+static void reply_str(struct reply *r, const char *s)
+{
+    reply_field(r, s, strlen(s));
+}
+
+static void reply_fmt(struct reply *r, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    reply_str(r, text);
+}
+
+/* Send the reply and stop the VM until the host has put the next command in the inbox. */
+static void exchange(struct reply *r)
+{
+    outb(MAILBOX_CTRL_OUTBOX_RESET, MAILBOX_REG_CONTROL);
+    outsb(MAILBOX_REG_DATA, &r->count, sizeof(r->count));
+    outsb(MAILBOX_REG_DATA, r->fields.data, r->fields.len);
+    free(r->fields.data);
+    memset(r, 0, sizeof(*r));
+    outb(MAILBOX_CTRL_HANDSHAKE, MAILBOX_REG_CONTROL);
+}
+
+/* ---- incoming message ---- */
+
+struct command {
+    char *raw;
+    uint32_t argc;
+    char **argv;    /* NUL-terminated fields, argv[argc] == NULL */
+    uint32_t *lens; /* field lengths, for binary data */
+};
+
+static void command_free(struct command *c)
+{
+    free(c->raw);
+    free(c->argv);
+    free(c->lens);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Parse the inbox in place. Returns 0, or -1 for a malformed message. */
+static int command_read(struct command *c)
+{
+    uint32_t len = inl(MAILBOX_REG_CONTROL);
+    size_t pos = sizeof(uint32_t);
+    uint32_t i;
+
+    memset(c, 0, sizeof(*c));
+    /* Room for a NUL after every field: each field's NUL overwrites the next length word. */
+    c->raw = malloc((size_t)len + 1);
+    if (!c->raw) {
+        return -1;
+    }
+    insb(MAILBOX_REG_DATA, c->raw, len);
+    if (len < sizeof(uint32_t)) {
+        return -1;
+    }
+    memcpy(&c->argc, c->raw, sizeof(uint32_t));
+    if (c->argc == 0 || c->argc > len / sizeof(uint32_t)) {
+        return -1;
+    }
+    c->argv = calloc(c->argc + 1, sizeof(char *));
+    c->lens = calloc(c->argc, sizeof(uint32_t));
+    if (!c->argv || !c->lens) {
+        return -1;
+    }
+    for (i = 0; i < c->argc; i++) {
+        uint32_t n;
+
+        if (len - pos < sizeof(uint32_t)) {
+            return -1;
+        }
+        memcpy(&n, c->raw + pos, sizeof(uint32_t));
+        pos += sizeof(uint32_t);
+        if (n > len - pos) {
+            return -1;
+        }
+        c->argv[i] = c->raw + pos;
+        c->lens[i] = n;
+        pos += n;
+    }
+    for (i = 0; i < c->argc; i++) {
+        c->argv[i][c->lens[i]] = '\0';
+    }
+    return pos == len ? 0 : -1;
+}
+
+/* ---- commands ---- */
+
+/* Read what a pipe has into b; returns false once the writer is gone. */
+static bool drain(int fd, struct buffer *b)
+{
+    char chunk[65536];
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+
+    if (n > 0) {
+        buffer_append(b, chunk, MIN((size_t)n, OUTPUT_LIMIT - MIN(b->len, OUTPUT_LIMIT)));
+        return true;
+    }
+    return n < 0 && errno == EINTR;
+}
+
+static void cmd_run(struct command *c, struct reply *r)
+{
+    struct buffer out = {0}, err = {0};
+    int out_pipe[2], err_pipe[2], status, open_fds = 2;
+    struct pollfd fds[2];
+    uint64_t start;
+    pid_t pid;
+
+    if (c->argc < 2) {
+        reply_str(r, "error");
+        reply_str(r, "run: no program given");
+        return;
+    }
+    if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) {
+        reply_str(r, "error");
+        reply_fmt(r, "run: pipe: %s", strerror(errno));
+        return;
+    }
+    start = guest_icount();
+    pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+
+        dup2(null, 0);
+        dup2(out_pipe[1], 1);
+        dup2(err_pipe[1], 2);
+        execv(c->argv[1], c->argv + 1);
+        dprintf(2, "faultline-agent: exec %s: %s\n", c->argv[1], strerror(errno));
+        _exit(127);
+    }
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    if (pid < 0) {
+        close(out_pipe[0]);
+        close(err_pipe[0]);
+        reply_str(r, "error");
+        reply_fmt(r, "run: fork: %s", strerror(errno));
+        return;
+    }
+    fds[0] = (struct pollfd){.fd = out_pipe[0], .events = POLLIN};
+    fds[1] = (struct pollfd){.fd = err_pipe[0], .events = POLLIN};
+    while (open_fds > 0) {
+        if (poll(fds, 2, -1) < 0) {
+            continue;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd >= 0 && fds[i].revents && !drain(fds[i].fd, i ? &err : &out)) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            }
+        }
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    reply_str(r, "ok");
+    reply_str(r, WIFSIGNALED(status) ? "signaled" : "exited");
+    reply_fmt(r, "%d", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    reply_field(r, out.data, out.len);
+    reply_field(r, err.data, err.len);
+    reply_fmt(r, "%llu", (unsigned long long)(guest_icount() - start));
+    free(out.data);
+    free(err.data);
+}
+
+static void cmd_put(struct command *c, struct reply *r)
+{
+    const char *path;
+    mode_t mode;
+    int fd;
+
+    if (c->argc != 4) {
+        reply_str(r, "error");
+        reply_str(r, "put: expects PATH MODE DATA");
+        return;
+    }
+    path = c->argv[1];
+    mode = strtoul(c->argv[2], NULL, 8);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0 || write(fd, c->argv[3], c->lens[3]) != (ssize_t)c->lens[3] ||
+        fchmod(fd, mode) || close(fd)) {
+        reply_str(r, "error");
+        reply_fmt(r, "put %s: %s", path, strerror(errno));
+        return;
+    }
+    reply_str(r, "ok");
+}
+
+static void mount_pseudo_filesystems(void)
+{
+    static const struct { const char *type, *dir; } mounts[] = {
+        {"proc", "/proc"}, {"sysfs", "/sys"}, {"devtmpfs", "/dev"},
+        {"debugfs", "/sys/kernel/debug"}, {"tmpfs", "/tmp"},
+    };
+
+    for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+        mkdir(mounts[i].dir, 0755);
+        if (mount(mounts[i].type, mounts[i].dir, mounts[i].type, 0, NULL)) {
+            dprintf(2, "faultline-agent: mount %s: %s\n", mounts[i].dir, strerror(errno));
+        }
+    }
+}
+
+static void reap_orphans(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+}
+
+int main(void)
+{
+    struct reply r = {0};
+    struct utsname uts;
+
+    if (ioperm(MAILBOX_IOBASE, MAILBOX_IOSIZE, 1)) {
+        dprintf(2, "faultline-agent: ioperm: %s\n", strerror(errno));
+        return 1; /* PID 1 exits: the kernel panics and the host says why. */
+    }
+    /* An absent device reads as all ones; an empty inbox reads 0. */
+    if (inl(MAILBOX_REG_CONTROL) == 0xffffffffu) {
+        dprintf(2, "faultline-agent: no faultline-mailbox at port %#x\n", MAILBOX_IOBASE);
+        return 1;
+    }
+    mount_pseudo_filesystems();
+    setenv("PATH", "/bin", 1);
+    uname(&uts);
+    reply_str(&r, "ready");
+    reply_str(&r, uts.release);
+    reply_fmt(&r, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+
+    for (;;) {
+        struct command c;
+
+        exchange(&r);
+        reap_orphans();
+        if (command_read(&c)) {
+            reply_str(&r, "error");
+            reply_str(&r, "malformed message");
+        } else if (!strcmp(c.argv[0], "run")) {
+            cmd_run(&c, &r);
+        } else if (!strcmp(c.argv[0], "put")) {
+            cmd_put(&c, &r);
+        } else {
+            reply_str(&r, "error");
+            reply_fmt(&r, "unknown command '%s'", c.argv[0]);
+        }
+        command_free(&c);
+    }
+}

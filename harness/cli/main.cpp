@@ -1,0 +1,188 @@
+// faultline: command-line front end of the harness.
+//
+//   faultline boot [--json] [OPTIONS]
+//   faultline run [--json] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
+//   faultline run [--json] --binary HOST_FILE [OPTIONS] [-- ARGS...]
+//
+// Exit status: boot 0; run the program's own status (128+N when signal N
+// killed it); 2 for bad usage; 125 when the harness failed (one line naming
+// the cause on stderr, evidence below it).
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "faultline/errors.hpp"
+#include "faultline/machine.hpp"
+
+namespace {
+
+using faultline::MachineConfig;
+
+constexpr int kUsageError = 2;
+constexpr int kHarnessError = 125;
+
+const char* kUsage =
+    "usage: faultline boot [--json] [OPTIONS]\n"
+    "       faultline run [--json] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n"
+    "options:\n"
+    "  --qemu PATH --kernel PATH --initrd PATH --firmware DIR   (default: the built tree)\n"
+    "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120)\n"
+    "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n";
+
+struct UsageError {
+    std::string message;
+};
+
+struct Options {
+    std::string command;
+    bool json = false;
+    std::string binary;
+    std::vector<std::string> program;  // after "--"
+    MachineConfig config = MachineConfig::defaults();
+};
+
+int parse_int(const std::string& flag, const std::string& value) {
+    try {
+        size_t used;
+        int n = std::stoi(value, &used);
+        if (used == value.size()) {
+            return n;
+        }
+    } catch (const std::exception&) {
+    }
+    throw UsageError{flag + " expects a number, not '" + value + "'"};
+}
+
+Options parse(int argc, char** argv) {
+    if (argc < 2) {
+        throw UsageError{"no command given"};
+    }
+    Options o;
+    o.command = argv[1];
+    if (o.command == "--help" || o.command == "-h" || o.command == "help") {
+        o.command = "help";
+        return o;
+    }
+    if (o.command != "boot" && o.command != "run") {
+        throw UsageError{"unknown command '" + o.command + "'"};
+    }
+    for (int i = 2; i < argc; ++i) {
+        std::string arg = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                throw UsageError{arg + " expects a value"};
+            }
+            return argv[++i];
+        };
+        if (arg == "--") {
+            o.program.assign(argv + i + 1, argv + argc);
+            break;
+        } else if (arg == "--json") {
+            o.json = true;
+        } else if (arg == "--binary" && o.command == "run") {
+            o.binary = value();
+        } else if (arg == "--qemu") {
+            o.config.qemu = value();
+        } else if (arg == "--kernel") {
+            o.config.kernel = value();
+        } else if (arg == "--initrd") {
+            o.config.initrd = value();
+        } else if (arg == "--firmware") {
+            o.config.firmware_dir = value();
+        } else if (arg == "--cpus") {
+            o.config.cpus = parse_int(arg, value());
+        } else if (arg == "--memory") {
+            o.config.memory_mib = parse_int(arg, value());
+        } else if (arg == "--timeout") {
+            o.config.command_timeout_s = parse_int(arg, value());
+        } else if (arg == "--kernel-arg") {
+            o.config.kernel_args.push_back(value());
+        } else {
+            throw UsageError{"unknown option '" + arg + "'"};
+        }
+    }
+    if (o.command == "run" && o.binary.empty() && o.program.empty()) {
+        throw UsageError{"run needs a PROGRAM after -- or a --binary"};
+    }
+    return o;
+}
+
+int boot(const Options& o) {
+    faultline::Machine machine(o.config);
+    faultline::BootInfo info = machine.boot();
+    if (o.json) {
+        std::cout << nlohmann::json{{"ready_s", info.ready_s},
+                                    {"icount_at_ready", info.icount_at_ready},
+                                    {"cpus", info.cpus},
+                                    {"kernel_release", info.kernel_release},
+                                    {"qemu_version", info.qemu_version}}
+                         .dump()
+                  << "\n";
+    } else {
+        std::cout << "guest ready in " << info.ready_s << " s at instruction "
+                  << info.icount_at_ready << ": Linux " << info.kernel_release << ", "
+                  << info.cpus << " CPUs, QEMU " << info.qemu_version << "\n";
+    }
+    return 0;
+}
+
+int run(const Options& o) {
+    faultline::Machine machine(o.config);
+    faultline::BootInfo info = machine.boot();
+    std::string program;
+    std::vector<std::string> args = o.program;
+    if (!o.binary.empty()) {
+        program = "/tmp/" + std::filesystem::path(o.binary).filename().string();
+        machine.put_file(o.binary, program);
+    } else {
+        program = args.front();
+        args.erase(args.begin());
+    }
+    faultline::RunResult r = machine.run(program, args);
+    if (o.json) {
+        // Guest output is bytes; invalid UTF-8 becomes U+FFFD rather than an exception.
+        auto text = [](const std::string& s) {
+            return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        };
+        std::cout << "{\"program\":" << text(program) << ",\"exit_code\":" << r.exit_code
+                  << ",\"signaled\":" << (r.signaled ? "true" : "false")
+                  << ",\"stdout\":" << text(r.stdout_text) << ",\"stderr\":" << text(r.stderr_text)
+                  << ",\"icount\":" << r.icount << ",\"icount_at_ready\":" << info.icount_at_ready
+                  << ",\"ready_s\":" << info.ready_s << "}\n";
+    } else {
+        std::cout << r.stdout_text;
+        std::cerr << r.stderr_text;
+        std::cerr << "faultline: " << program << (r.signaled ? " killed by signal " : " exited ")
+                  << r.exit_code << " after " << r.icount << " guest instructions (" << info.cpus
+                  << " vCPUs, ready in " << info.ready_s << " s)\n";
+    }
+    return r.signaled ? 128 + r.exit_code : r.exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        Options o = parse(argc, argv);
+        if (o.command == "help") {
+            std::cout << kUsage;
+            return 0;
+        }
+        return o.command == "boot" ? boot(o) : run(o);
+    } catch (const UsageError& e) {
+        std::cerr << "faultline: " << e.message << "\n" << kUsage;
+        return kUsageError;
+    } catch (const std::exception& e) {
+        std::string what = e.what();
+        size_t nl = what.find('\n');
+        std::cerr << "faultline: error: " << what.substr(0, nl) << "\n";
+        if (nl != std::string::npos) {
+            std::cerr << what.substr(nl + 1) << "\n";
+        }
+        return kHarnessError;
+    }
+}

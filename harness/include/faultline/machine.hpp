@@ -1,0 +1,112 @@
+// A faultline guest: QEMU (the faultline fork) booting the faultline Linux
+// guest under -icount, driven through QMP and the mailbox agent.
+//
+// Between commands the guest sits stopped in a mailbox handshake, so every
+// command starts at an instruction count that depends only on what ran
+// before it. Not thread-safe: one thread drives one Machine.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "faultline/message.hpp"
+#include "faultline/qemu_process.hpp"
+#include "faultline/qmp.hpp"
+
+namespace faultline {
+
+struct MachineConfig {
+    std::string qemu;          // qemu-system-x86_64 with the faultline patches
+    std::string kernel;        // vmlinux (PVH entry)
+    std::string initrd;        // initramfs with the agent as /init
+    std::string firmware_dir;  // bios-microvm.bin and pvh.bin
+    int cpus = 2;
+    int memory_mib = 256;
+    std::vector<std::string> kernel_args;  // appended to the built-in command line
+    double boot_timeout_s = 60;
+    double command_timeout_s = 120;
+    // Holds the QMP socket and console.log. Empty: a fresh temporary
+    // directory, removed at shutdown. A given directory is kept.
+    std::string run_dir;
+
+    // Paths of the tree `make` built; FAULTLINE_BUILD overrides its location.
+    static MachineConfig defaults();
+};
+
+struct BootInfo {
+    double ready_s = 0;           // host seconds from QEMU start to the agent's "ready"
+    uint64_t icount_at_ready = 0; // guest instructions executed until then
+    int cpus = 0;                 // CPUs the guest kernel brought online
+    std::string kernel_release;
+    std::string qemu_version;
+};
+
+struct RunResult {
+    int exit_code = 0;   // exit status, or the signal number when signaled
+    bool signaled = false;
+    std::string stdout_text;
+    std::string stderr_text;
+    uint64_t icount = 0; // guest instructions from fork to reap, all vCPUs
+};
+
+class Machine {
+public:
+    explicit Machine(MachineConfig config);
+    ~Machine();
+    Machine(const Machine&) = delete;
+    Machine& operator=(const Machine&) = delete;
+
+    // Starts QEMU and waits for the agent. Throws FileMissing, BootTimeout,
+    // GuestPanic, QemuDied.
+    BootInfo boot();
+    // Runs a program already in the guest: start() then wait(). Throws
+    // CommandTimeout, GuestPanic, QemuDied, AgentError.
+    RunResult run(const std::string& program, const std::vector<std::string>& args = {});
+    // Starts a program and returns while the guest runs it.
+    void start(const std::string& program, const std::vector<std::string>& args = {});
+    // Waits for the started program (up to command_timeout_s).
+    RunResult wait();
+    // Writes bytes to a guest file (mode in octal, e.g. 0755).
+    void put(const std::string& guest_path, const std::string& bytes, unsigned mode = 0755);
+    // Copies a host file into the guest; throws FileMissing if it is absent.
+    void put_file(const std::string& host_path, const std::string& guest_path,
+                  unsigned mode = 0755);
+    // Guest instructions executed so far (all vCPUs).
+    uint64_t icount();
+    // Stop / continue the vCPUs while a started program runs. Between
+    // commands the guest is stopped anyway and stays parked until the next.
+    void pause();
+    void resume();
+    bool paused() const { return paused_; }
+    // Ends QEMU (QMP quit, then SIGKILL). Idempotent; the destructor calls it.
+    void shutdown();
+    // Everything the guest kernel printed so far.
+    std::string console() const;
+    const MachineConfig& config() const { return config_; }
+
+private:
+    std::vector<std::string> qemu_argv() const;
+    void send_request(const Message& request);
+    Message receive_reply();
+    Message await_handshake(std::chrono::steady_clock::time_point deadline, bool booting);
+    void check_alive();
+    void check_console();
+    void require_running() const;
+    std::string tail_of(const std::string& path, size_t lines) const;
+
+    MachineConfig config_;
+    bool own_run_dir_ = false;
+    std::unique_ptr<QemuProcess> qemu_;
+    QmpClient qmp_;
+    uint64_t handshakes_ = 0;
+    bool booted_ = false;
+    bool broken_ = false;  // a timeout or crash left the guest in an unknown state
+    bool paused_ = false;
+    bool pending_ = false;  // a command was sent and its reply not yet read
+    size_t console_scanned_ = 0;
+};
+
+}  // namespace faultline

@@ -1,0 +1,33 @@
+// One QEMU child process: started so that it cannot outlive the harness
+// (PR_SET_PDEATHSIG), with its stdout and stderr in files of the run dir.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace faultline {
+
+class QemuProcess {
+public:
+    QemuProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
+                const std::string& stderr_path);
+    ~QemuProcess();
+    QemuProcess(const QemuProcess&) = delete;
+    QemuProcess& operator=(const QemuProcess&) = delete;
+
+    // How the process ended ("exited with status 1", "killed by signal 9"),
+    // or nothing while it runs. Never blocks.
+    std::optional<std::string> exit_status();
+    // Waits up to `grace` for a voluntary exit, then kills. Returns the status.
+    std::string stop(std::chrono::milliseconds grace);
+
+private:
+    pid_t pid_ = -1;
+    std::optional<std::string> status_;
+};
+
+}  // namespace faultline

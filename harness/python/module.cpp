@@ -1,0 +1,145 @@
+// _faultline: pybind11 bindings of the C++ harness. The Python package
+// `faultline` re-exports this module; all behaviour lives in C++.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "faultline/errors.hpp"
+#include "faultline/machine.hpp"
+
+namespace py = pybind11;
+using namespace faultline;
+
+namespace {
+
+// Python exception classes, in the C++ hierarchy's shape. Evidence the C++
+// exception carries (path, console tail, exit status) becomes attributes.
+struct PyErrors {
+    py::object error, config, file_missing, guest_panic, timeout, boot_timeout, command_timeout,
+        qemu_died, qmp, agent;
+};
+
+py::object make_class(py::module_& m, const char* name, py::handle base, const char* doc) {
+    py::object cls = py::reinterpret_steal<py::object>(
+        PyErr_NewExceptionWithDoc((std::string("faultline.") + name).c_str(), doc, base.ptr(),
+                                  nullptr));
+    m.attr(name) = cls;
+    return cls;
+}
+
+void raise(const py::object& cls, const Error& e, py::dict attrs = {}) {
+    py::object instance = cls(e.what());
+    for (auto item : attrs) {
+        instance.attr(item.first) = item.second;
+    }
+    PyErr_SetObject(cls.ptr(), instance.ptr());
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_faultline, m) {
+    m.doc() = "faultline harness: deterministic QEMU + Linux guest for PKU/PKS and rseq testing";
+
+    static PyErrors errors;
+    errors.error = make_class(m, "Error", PyExc_RuntimeError, "Any faultline failure.");
+    errors.config = make_class(m, "ConfigError", errors.error, "Unusable configuration or call.");
+    errors.file_missing = make_class(m, "FileMissing", errors.error,
+                                     "A needed file is missing; .path names it.");
+    errors.guest_panic = make_class(m, "GuestPanic", errors.error,
+                                    "The guest kernel panicked; .console_tail shows why.");
+    errors.timeout = make_class(m, "Timeout", errors.error, "The guest did not answer in time.");
+    errors.boot_timeout = make_class(m, "BootTimeout", errors.timeout, "Boot did not finish.");
+    errors.command_timeout =
+        make_class(m, "CommandTimeout", errors.timeout, "A guest command did not finish.");
+    errors.qemu_died = make_class(m, "QemuDied", errors.error,
+                                  "QEMU exited; .exit_status and .stderr_tail say how.");
+    errors.qmp = make_class(m, "QmpError", errors.error, "QMP refused a command.");
+    errors.agent = make_class(m, "AgentError", errors.error, "The guest agent refused a command.");
+
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            std::rethrow_exception(p);
+        } catch (const FileMissing& e) {
+            raise(errors.file_missing, e, py::dict(py::arg("path") = e.path()));
+        } catch (const GuestPanic& e) {
+            raise(errors.guest_panic, e, py::dict(py::arg("console_tail") = e.console_tail()));
+        } catch (const QemuDied& e) {
+            raise(errors.qemu_died, e,
+                  py::dict(py::arg("exit_status") = e.exit_status(),
+                           py::arg("stderr_tail") = e.stderr_tail()));
+        } catch (const BootTimeout& e) {
+            raise(errors.boot_timeout, e);
+        } catch (const CommandTimeout& e) {
+            raise(errors.command_timeout, e);
+        } catch (const ConfigError& e) {
+            raise(errors.config, e);
+        } catch (const QmpError& e) {
+            raise(errors.qmp, e);
+        } catch (const AgentError& e) {
+            raise(errors.agent, e);
+        } catch (const Error& e) {
+            raise(errors.error, e);
+        }
+    });
+
+    py::class_<MachineConfig>(m, "MachineConfig")
+        .def(py::init<>())
+        .def_static("defaults", &MachineConfig::defaults,
+                    "Paths of the tree `make` built (FAULTLINE_BUILD overrides).")
+        .def_readwrite("qemu", &MachineConfig::qemu)
+        .def_readwrite("kernel", &MachineConfig::kernel)
+        .def_readwrite("initrd", &MachineConfig::initrd)
+        .def_readwrite("firmware_dir", &MachineConfig::firmware_dir)
+        .def_readwrite("cpus", &MachineConfig::cpus)
+        .def_readwrite("memory_mib", &MachineConfig::memory_mib)
+        .def_readwrite("kernel_args", &MachineConfig::kernel_args)
+        .def_readwrite("boot_timeout_s", &MachineConfig::boot_timeout_s)
+        .def_readwrite("command_timeout_s", &MachineConfig::command_timeout_s)
+        .def_readwrite("run_dir", &MachineConfig::run_dir);
+
+    py::class_<BootInfo>(m, "BootInfo")
+        .def_readonly("ready_s", &BootInfo::ready_s)
+        .def_readonly("icount_at_ready", &BootInfo::icount_at_ready)
+        .def_readonly("cpus", &BootInfo::cpus)
+        .def_readonly("kernel_release", &BootInfo::kernel_release)
+        .def_readonly("qemu_version", &BootInfo::qemu_version);
+
+    py::class_<RunResult>(m, "RunResult")
+        .def_readonly("exit_code", &RunResult::exit_code)
+        .def_readonly("signaled", &RunResult::signaled)
+        .def_property_readonly("stdout", [](const RunResult& r) { return r.stdout_text; })
+        .def_property_readonly("stderr", [](const RunResult& r) { return r.stderr_text; })
+        .def_readonly("icount", &RunResult::icount)
+        .def("__repr__", [](const RunResult& r) {
+            return "<RunResult exit_code=" + std::to_string(r.exit_code) +
+                   (r.signaled ? " signaled" : "") + " icount=" + std::to_string(r.icount) + ">";
+        });
+
+    using Args = std::vector<std::string>;
+    auto release = py::call_guard<py::gil_scoped_release>();
+    py::class_<Machine>(m, "Machine")
+        .def(py::init([](const MachineConfig* c) {
+                 return std::make_unique<Machine>(c ? *c : MachineConfig::defaults());
+             }),
+             py::arg("config") = nullptr)
+        .def("boot", &Machine::boot, release)
+        .def("run", &Machine::run, py::arg("program"), py::arg("args") = Args{}, release)
+        .def("start", &Machine::start, py::arg("program"), py::arg("args") = Args{}, release)
+        .def("wait", &Machine::wait, release)
+        .def("put", [](Machine& self, const std::string& path, py::bytes data, unsigned mode) {
+                 std::string bytes = data;
+                 py::gil_scoped_release unlocked;
+                 self.put(path, bytes, mode);
+             },
+             py::arg("guest_path"), py::arg("data"), py::arg("mode") = 0755)
+        .def("put_file", &Machine::put_file, py::arg("host_path"), py::arg("guest_path"),
+             py::arg("mode") = 0755, release)
+        .def("icount", &Machine::icount, release)
+        .def("pause", &Machine::pause, release)
+        .def("resume", &Machine::resume, release)
+        .def_property_readonly("paused", &Machine::paused)
+        .def("shutdown", &Machine::shutdown, release)
+        .def("console", &Machine::console)
+        .def_property_readonly("config", &Machine::config)
+        .def("__enter__", [](Machine& self) -> Machine& { return self; })
+        .def("__exit__", [](Machine& self, py::args) { self.shutdown(); });
+}

@@ -1,0 +1,373 @@
+#include "faultline/machine.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "faultline/base64.hpp"
+#include "faultline/errors.hpp"
+
+namespace faultline {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using Json = QmpClient::Json;
+
+namespace {
+
+constexpr const char* kMailboxPath = "/machine/peripheral/mailbox";
+constexpr const char* kPanicMarker = "Kernel panic - not syncing";
+constexpr const char* kPanicEndMarker = "---[ end Kernel panic";
+// The guest kernel is built with NR_CPUS=8 (guest-kernel/faultline.config).
+constexpr int kMaxCpus = 8;
+
+// Every part of the command line serves the same boot every time or a short
+// one under -icount: no KASLR, no trust in CPU randomness, no TSC watchdog
+// or timer check, the delay loop preset (lpj = TSC cycles per jiffy: 1 GHz
+// virtual TSC at HZ=100) instead of calibrated on every CPU, all of which
+// busy-wait in guest time; a quiet console (each byte is an I/O exit); and a
+// panicking kernel that stays put so the harness can read why.
+constexpr const char* kKernelCommandLine =
+    "console=ttyS0 quiet nokaslr random.trust_cpu=off tsc=reliable no_timer_check lpj=10000000 "
+    "panic=0";
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void require_file(const std::string& what, const std::string& path) {
+    if (path.empty() || !fs::is_regular_file(path)) {
+        throw FileMissing(what, path.empty() ? "(no path configured)" : path);
+    }
+}
+
+Clock::time_point deadline_after(double seconds) {
+    return Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+MachineConfig MachineConfig::defaults() {
+    const char* env = std::getenv("FAULTLINE_BUILD");
+    std::string build = env && *env ? env : FAULTLINE_BUILD_DIR;
+    MachineConfig c;
+    c.qemu = build + "/qemu/build/qemu-system-x86_64";
+    c.kernel = build + "/linux/vmlinux";
+    c.initrd = build + "/linux/initramfs.cpio";
+    c.firmware_dir = build + "/firmware";
+    return c;
+}
+
+Machine::Machine(MachineConfig config) : config_(std::move(config)) {}
+
+Machine::~Machine() { shutdown(); }
+
+std::vector<std::string> Machine::qemu_argv() const {
+    std::string cmdline = kKernelCommandLine;
+    for (const auto& arg : config_.kernel_args) {
+        cmdline += " " + arg;
+    }
+    const std::string& run = config_.run_dir;
+    return {
+        config_.qemu, "-nodefaults", "-no-user-config", "-display", "none",
+        "-S",  // nothing runs before the harness listens on QMP
+        // ACPI for the second vCPU. No 8259: a HW-reduced ACPI guest never
+        // programs it, and its reset vector base 0 turns a PIT tick into #DE.
+        "-M", "microvm,acpi=on,pic=off,rtc=on,isa-serial=on",
+        // RDRAND/RDSEED would make every boot different. An Intel vendor
+        // makes Linux take the TSC and APIC timer rates from CPUID 0x15
+        // (qemu-patches/0003) instead of busy-waiting to calibrate them.
+        "-cpu", "max,vendor=GenuineIntel,-rdrand,-rdseed",
+        "-smp", std::to_string(config_.cpus), "-m", std::to_string(config_.memory_mib),
+        // One instruction per virtual nanosecond; idle time skipped, not slept.
+        "-icount", "shift=0,sleep=off",
+        "-rtc", "clock=vm,base=2025-01-01T00:00:00",
+        "-L", config_.firmware_dir,
+        "-kernel", config_.kernel, "-initrd", config_.initrd, "-append", cmdline,
+        "-chardev", "file,id=console,path=" + run + "/console.log",
+        "-serial", "chardev:console",
+        "-device", "faultline-mailbox,id=mailbox",
+        "-qmp", "unix:" + run + "/qmp.sock,server=on,wait=off",
+    };
+}
+
+BootInfo Machine::boot() {
+    if (qemu_) {
+        throw ConfigError("machine already booted");
+    }
+    if (config_.cpus < 1 || config_.cpus > kMaxCpus) {
+        throw ConfigError("cpus must be 1.." + std::to_string(kMaxCpus) + ", not " +
+                          std::to_string(config_.cpus));
+    }
+    if (config_.memory_mib < 64) {
+        throw ConfigError("memory_mib must be at least 64, not " +
+                          std::to_string(config_.memory_mib));
+    }
+    require_file("QEMU", config_.qemu);
+    require_file("guest kernel", config_.kernel);
+    require_file("initramfs", config_.initrd);
+    require_file("firmware", config_.firmware_dir + "/bios-microvm.bin");
+    if (config_.run_dir.empty()) {
+        char tmpl[] = "/tmp/faultline-XXXXXX";
+        if (!mkdtemp(tmpl)) {
+            throw Error("cannot create a run directory under /tmp");
+        }
+        config_.run_dir = tmpl;
+        own_run_dir_ = true;
+    } else {
+        fs::create_directories(config_.run_dir);
+    }
+
+    auto started = Clock::now();
+    auto deadline = deadline_after(config_.boot_timeout_s);
+    qemu_ = std::make_unique<QemuProcess>(qemu_argv(), config_.run_dir + "/qemu.stdout",
+                                          config_.run_dir + "/qemu.stderr");
+    auto tick = [&] {
+        check_alive();
+        if (Clock::now() > deadline) {
+            broken_ = true;
+            throw BootTimeout("QEMU did not open its QMP socket within " +
+                              std::to_string(config_.boot_timeout_s) + " s");
+        }
+    };
+    qmp_.connect(config_.run_dir + "/qmp.sock", tick);
+    Json version = qmp_.execute("query-version", Json::object(), tick);
+    qmp_.execute("cont", Json::object(), tick);
+
+    Message ready = await_handshake(deadline, true);
+    if (ready.size() != 3 || ready[0] != "ready") {
+        broken_ = true;
+        throw AgentError("agent sent no ready message");
+    }
+    booted_ = true;
+    BootInfo info;
+    info.ready_s = std::chrono::duration<double>(Clock::now() - started).count();
+    info.icount_at_ready = icount();
+    info.kernel_release = ready[1];
+    info.cpus = std::stoi(ready[2]);
+    const Json& q = version["qemu"];
+    info.qemu_version = std::to_string(q["major"].get<int>()) + "." +
+                        std::to_string(q["minor"].get<int>()) + "." +
+                        std::to_string(q["micro"].get<int>());
+    return info;
+}
+
+void Machine::check_alive() {
+    if (auto status = qemu_->exit_status()) {
+        broken_ = true;
+        check_console();  // a panic explains an exit better than the exit status
+        throw QemuDied(*status, tail_of(config_.run_dir + "/qemu.stderr", 20));
+    }
+}
+
+void Machine::check_console() {
+    std::string log = read_file(config_.run_dir + "/console.log");
+    size_t from = console_scanned_ > 64 ? console_scanned_ - 64 : 0;
+    if (log.find(kPanicMarker, from) == std::string::npos) {
+        console_scanned_ = log.size();
+        return;
+    }
+    // The panic banner comes first; give the kernel a moment to print the rest.
+    auto until = Clock::now() + std::chrono::seconds(2);
+    while (log.find(kPanicEndMarker, from) == std::string::npos && Clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        log = read_file(config_.run_dir + "/console.log");
+    }
+    broken_ = true;
+    std::string tail = tail_of(config_.run_dir + "/console.log", 40);
+    qemu_->stop(std::chrono::milliseconds(0));
+    throw GuestPanic(tail);
+}
+
+Message Machine::await_handshake(Clock::time_point deadline, bool booting) {
+    auto tick = [&] {
+        check_alive();
+        check_console();
+        if (Clock::now() > deadline) {
+            broken_ = true;
+            qmp_.execute("stop", Json::object(), [] {});
+            if (booting) {
+                throw BootTimeout("guest agent not ready within " +
+                                  std::to_string(config_.boot_timeout_s) +
+                                  " s; console tail:\n" +
+                                  tail_of(config_.run_dir + "/console.log", 20));
+            }
+            throw CommandTimeout("guest command did not finish within " +
+                                 std::to_string(config_.command_timeout_s) +
+                                 " s; the machine is unusable now");
+        }
+    };
+    for (;;) {
+        qmp_.wait_event("STOP", tick);
+        // A STOP that is not a new handshake came from pause(): keep waiting.
+        Json count = qmp_.execute("qom-get", {{"path", kMailboxPath}, {"property", "handshakes"}},
+                                  tick);
+        if (count.get<uint64_t>() > handshakes_) {
+            handshakes_ = count.get<uint64_t>();
+            break;
+        }
+    }
+    Json outbox = qmp_.execute("qom-get", {{"path", kMailboxPath}, {"property", "outbox"}}, tick);
+    return decode_message(base64_decode(outbox.get<std::string>()));
+}
+
+void Machine::require_running() const {
+    if (broken_) {
+        throw Error("machine unusable after an earlier failure; shut it down and boot a new one");
+    }
+    if (!booted_) {
+        throw ConfigError("machine not booted");
+    }
+}
+
+void Machine::send_request(const Message& request) {
+    require_running();
+    if (pending_) {
+        throw ConfigError("a guest command is still running: wait() for it first");
+    }
+    auto tick = [this] { check_alive(); };
+    qmp_.execute("qom-set",
+                 {{"path", kMailboxPath},
+                  {"property", "inbox"},
+                  {"value", base64_encode(encode_message(request))}},
+                 tick);
+    qmp_.execute("cont", Json::object(), tick);
+    pending_ = true;
+    paused_ = false;
+}
+
+Message Machine::receive_reply() {
+    require_running();
+    if (!pending_) {
+        throw ConfigError("no guest command is running");
+    }
+    if (paused_) {
+        throw ConfigError("the machine is paused: resume() before waiting for the command");
+    }
+    Message reply = await_handshake(deadline_after(config_.command_timeout_s), false);
+    pending_ = false;
+    if (reply.empty()) {
+        throw AgentError("empty reply from the guest agent");
+    }
+    if (reply[0] == "error") {
+        throw AgentError("guest agent: " + (reply.size() > 1 ? reply[1] : "unspecified error"));
+    }
+    return reply;
+}
+
+void Machine::start(const std::string& program, const std::vector<std::string>& args) {
+    Message request{"run", program};
+    request.insert(request.end(), args.begin(), args.end());
+    send_request(request);
+}
+
+RunResult Machine::wait() {
+    Message reply = receive_reply();
+    if (reply.size() != 6 || reply[0] != "ok") {
+        throw AgentError("unexpected reply to run (" + std::to_string(reply.size()) + " fields)");
+    }
+    RunResult result;
+    result.signaled = reply[1] == "signaled";
+    result.exit_code = std::stoi(reply[2]);
+    result.stdout_text = reply[3];
+    result.stderr_text = reply[4];
+    result.icount = std::stoull(reply[5]);
+    return result;
+}
+
+RunResult Machine::run(const std::string& program, const std::vector<std::string>& args) {
+    start(program, args);
+    return wait();
+}
+
+void Machine::put(const std::string& guest_path, const std::string& bytes, unsigned mode) {
+    std::ostringstream octal;
+    octal << std::oct << mode;
+    send_request({"put", guest_path, octal.str(), bytes});
+    receive_reply();
+}
+
+void Machine::put_file(const std::string& host_path, const std::string& guest_path,
+                       unsigned mode) {
+    require_file("file to upload", host_path);
+    put(guest_path, read_file(host_path), mode);
+}
+
+uint64_t Machine::icount() {
+    require_running();
+    return qmp_
+        .execute("qom-get", {{"path", kMailboxPath}, {"property", "icount"}},
+                 [this] { check_alive(); })
+        .get<uint64_t>();
+}
+
+// Between commands the agent is parked in a handshake with the VM stopped:
+// it leaves only with the next command, so pause/resume act on the vCPUs
+// only while a started command runs.
+void Machine::pause() {
+    require_running();
+    if (pending_ && !paused_) {
+        qmp_.execute("stop", Json::object(), [this] { check_alive(); });
+    }
+    paused_ = true;
+}
+
+void Machine::resume() {
+    require_running();
+    if (pending_ && paused_) {
+        qmp_.execute("cont", Json::object(), [this] { check_alive(); });
+    }
+    paused_ = false;
+}
+
+void Machine::shutdown() {
+    if (qemu_) {
+        try {
+            auto deadline = deadline_after(2);
+            qmp_.execute("quit", Json::object(), [&] {
+                if (qemu_->exit_status() || Clock::now() > deadline) {
+                    throw Error("quit");
+                }
+            });
+        } catch (const Error&) {
+            // QEMU already gone or not answering: stop() below settles it.
+        }
+        qemu_->stop(std::chrono::seconds(2));
+        qemu_.reset();
+    }
+    qmp_.close();
+    if (own_run_dir_) {
+        std::error_code ignored;
+        fs::remove_all(config_.run_dir, ignored);
+        config_.run_dir.clear();
+        own_run_dir_ = false;
+    }
+    booted_ = false;
+}
+
+std::string Machine::console() const {
+    return config_.run_dir.empty() ? "" : read_file(config_.run_dir + "/console.log");
+}
+
+std::string Machine::tail_of(const std::string& path, size_t lines) const {
+    std::string text = read_file(path);
+    size_t pos = text.size();
+    while (lines-- > 0 && pos > 0) {
+        size_t nl = text.rfind('\n', pos - 1);
+        if (nl == std::string::npos) {
+            return text;
+        }
+        pos = nl;
+    }
+    return text.substr(pos == 0 ? 0 : pos + 1);
+}
+
+}  // namespace faultline

@@ -1,0 +1,68 @@
+"""Fixtures for the system tests: the built faultline package and a guest
+booted once per session (per xdist worker)."""
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BUILD = pathlib.Path(os.environ.get("FAULTLINE_BUILD", ROOT / "build"))
+sys.path.insert(0, str(BUILD / "python"))
+
+import faultline  # noqa: E402
+
+CLI = BUILD / "bin" / "faultline"
+
+
+@pytest.fixture(scope="session")
+def booted():
+    machine = faultline.Machine(faultline.MachineConfig.defaults())
+    info = machine.boot()
+    yield machine, info
+    machine.shutdown()
+
+
+@pytest.fixture(scope="session")
+def machine(booted):
+    return booted[0]
+
+
+@pytest.fixture(scope="session")
+def boot_info(booted):
+    return booted[1]
+
+
+@pytest.fixture
+def config():
+    return faultline.MachineConfig.defaults()
+
+
+def per_cpu_counts(stdout):
+    """{cpu: increments} from rseq-counter's report."""
+    return {int(c): int(n) for c, n in re.findall(r"^cpu (\d+): (\d+) increments", stdout, re.M)}
+
+
+PROGRAMS = pathlib.Path(__file__).resolve().parent / "programs"
+
+
+@pytest.fixture(scope="session")
+def host_programs(tmp_path_factory):
+    """Users' own static x86_64 programs (pytests/programs/*.c), built on the
+    host the way a user would: {name: path}."""
+    out = tmp_path_factory.mktemp("programs")
+    built = {}
+    for src in sorted(PROGRAMS.glob("*.c")):
+        binary = out / src.stem
+        subprocess.run(["gcc", "-static", "-O2", "-o", str(binary), str(src)], check=True)
+        built[src.stem] = binary
+    return built
+
+
+def fnv1a64(data):
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h

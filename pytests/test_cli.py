@@ -1,0 +1,47 @@
+import json
+import subprocess
+
+from conftest import CLI, per_cpu_counts
+
+
+def cli(*args, timeout=300):
+    return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_boot_json():
+    p = cli("boot", "--json")
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    assert info["cpus"] == 2
+    assert info["kernel_release"].startswith("6.12")
+    assert info["qemu_version"] == "10.0.2"
+    assert info["icount_at_ready"] > 0 and info["ready_s"] > 0
+
+
+def test_run_json_runs_a_guest_program():
+    p = cli("run", "--json", "--", "/bin/rseq-counter", "2", "1000")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["exit_code"] == 0 and out["icount"] > 0
+    assert set(per_cpu_counts(out["stdout"])) == {0, 1}
+
+
+def test_run_binary_from_the_host(host_programs):
+    p = cli("run", "--json", "--binary", str(host_programs["echo_exit"]), "--", "3", "x")
+    out = json.loads(p.stdout)
+    assert out["stdout"] == "3 x\n"
+    assert out["exit_code"] == 3
+    assert p.returncode == 3
+
+
+def test_bad_usage_exits_2():
+    p = cli("run", "--json")
+    assert p.returncode == 2
+    assert "PROGRAM" in p.stderr
+    assert cli("frobnicate").returncode == 2
+
+
+def test_missing_kernel_is_one_line_naming_it():
+    p = cli("boot", "--kernel", "/nonexistent/vmlinux")
+    assert p.returncode == 125
+    assert p.stderr.splitlines() == ["faultline: error: guest kernel not found: /nonexistent/vmlinux"]

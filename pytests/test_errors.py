@@ -1,0 +1,60 @@
+import pytest
+
+import faultline
+
+
+@pytest.mark.parametrize("field", ["qemu", "kernel", "initrd"])
+def test_missing_file_names_its_path(config, field):
+    setattr(config, field, f"/nonexistent/{field}")
+    with pytest.raises(faultline.FileMissing) as e:
+        faultline.Machine(config).boot()
+    assert e.value.path == f"/nonexistent/{field}"
+    assert f"/nonexistent/{field}" in str(e.value)
+
+
+def test_missing_firmware_names_its_path(config):
+    config.firmware_dir = "/nonexistent"
+    with pytest.raises(faultline.FileMissing) as e:
+        faultline.Machine(config).boot()
+    assert e.value.path == "/nonexistent/bios-microvm.bin"
+
+
+def test_guest_panic_carries_the_console_tail(config):
+    # No init to run: the kernel's own "no working init" panic.
+    config.kernel_args = ["rdinit=/no-such-init"]
+    with pytest.raises(faultline.GuestPanic) as e:
+        faultline.Machine(config).boot()
+    assert "Kernel panic - not syncing" in e.value.console_tail
+
+
+def test_command_that_never_returns_times_out(config):
+    config.command_timeout_s = 3
+    with faultline.Machine(config) as m:
+        m.boot()
+        with pytest.raises(faultline.CommandTimeout):
+            m.run("/bin/hang")
+        with pytest.raises(faultline.Error, match="unusable"):
+            m.run("/bin/rseq-counter")
+
+
+def test_boot_that_never_gets_ready_times_out(config):
+    # An init that never talks to the host: the kernel boots, no agent answers.
+    config.kernel_args = ["rdinit=/bin/hang"]
+    config.boot_timeout_s = 5
+    with pytest.raises(faultline.BootTimeout, match="not ready"):
+        faultline.Machine(config).boot()
+
+
+def test_qemu_refusing_to_start_reports_status_and_stderr(config):
+    config.memory_mib = 64 * 1024 * 1024  # 64 TiB: QEMU cannot allocate it
+    with pytest.raises(faultline.QemuDied) as e:
+        faultline.Machine(config).boot()
+    assert "exited with status 1" in e.value.exit_status
+    assert e.value.stderr_tail
+
+
+@pytest.mark.parametrize("cpus", [0, 9])
+def test_cpu_count_out_of_range_is_refused(config, cpus):
+    config.cpus = cpus
+    with pytest.raises(faultline.ConfigError, match="cpus"):
+        faultline.Machine(config).boot()
