@@ -52,6 +52,21 @@ static void buffer_append(struct buffer *b, const void *data, size_t len)
     b->len += len;
 }
 
+/*
+ * glibc's outsb/insb asm lists no memory operand, so the compiler may keep
+ * the bytes in registers past the instruction (seen: a reply count still 0
+ * in memory when it was sent). These say what they read and write.
+ */
+static void port_write_bytes(uint16_t port, const void *data, size_t len)
+{
+    __asm__ volatile("rep outsb" : "+S"(data), "+c"(len) : "d"(port), "m"(*(const char(*)[len])data));
+}
+
+static void port_read_bytes(uint16_t port, void *data, size_t len)
+{
+    __asm__ volatile("rep insb" : "+D"(data), "+c"(len), "=m"(*(char(*)[len])data) : "d"(port));
+}
+
 static uint64_t guest_icount(void)
 {
     uint32_t lo = inl(MAILBOX_REG_ICOUNT_LO);
@@ -95,8 +110,8 @@ static void reply_fmt(struct reply *r, const char *fmt, ...)
 static void exchange(struct reply *r)
 {
     outb(MAILBOX_CTRL_OUTBOX_RESET, MAILBOX_REG_CONTROL);
-    outsb(MAILBOX_REG_DATA, &r->count, sizeof(r->count));
-    outsb(MAILBOX_REG_DATA, r->fields.data, r->fields.len);
+    port_write_bytes(MAILBOX_REG_DATA, &r->count, sizeof(r->count));
+    port_write_bytes(MAILBOX_REG_DATA, r->fields.data, r->fields.len);
     free(r->fields.data);
     memset(r, 0, sizeof(*r));
     outb(MAILBOX_CTRL_HANDSHAKE, MAILBOX_REG_CONTROL);
@@ -132,7 +147,7 @@ static int command_read(struct command *c)
     if (!c->raw) {
         return -1;
     }
-    insb(MAILBOX_REG_DATA, c->raw, len);
+    port_read_bytes(MAILBOX_REG_DATA, c->raw, len);
     if (len < sizeof(uint32_t)) {
         return -1;
     }

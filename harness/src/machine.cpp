@@ -212,6 +212,7 @@ Message Machine::await_handshake(Clock::time_point deadline, bool booting) {
                                   tick);
         if (count.get<uint64_t>() > handshakes_) {
             handshakes_ = count.get<uint64_t>();
+            pending_ = false;  // the guest is parked again, whatever the reply says
             break;
         }
     }
@@ -253,7 +254,6 @@ Message Machine::receive_reply() {
         throw ConfigError("the machine is paused: resume() before waiting for the command");
     }
     Message reply = await_handshake(deadline_after(config_.command_timeout_s), false);
-    pending_ = false;
     if (reply.empty()) {
         throw AgentError("empty reply from the guest agent");
     }
