@@ -1,3 +1,5 @@
+import pathlib
+
 import pytest
 
 import faultline
@@ -17,6 +19,14 @@ def test_missing_firmware_names_its_path(config):
     with pytest.raises(faultline.FileMissing) as e:
         faultline.Machine(config).boot()
     assert e.value.path == "/nonexistent/bios-microvm.bin"
+
+
+def test_missing_pvh_option_rom_names_its_path(config, tmp_path):
+    (tmp_path / "bios-microvm.bin").symlink_to(pathlib.Path(config.firmware_dir) / "bios-microvm.bin")
+    config.firmware_dir = str(tmp_path)
+    with pytest.raises(faultline.FileMissing) as e:
+        faultline.Machine(config).boot()
+    assert e.value.path == str(tmp_path / "pvh.bin")
 
 
 def test_guest_panic_carries_the_console_tail(config):

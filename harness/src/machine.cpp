@@ -48,6 +48,12 @@ void require_file(const std::string& what, const std::string& path) {
     }
 }
 
+std::string seconds_text(double seconds) {
+    std::ostringstream s;
+    s << seconds << " s";
+    return s.str();
+}
+
 Clock::time_point deadline_after(double seconds) {
     return Clock::now() + std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(seconds));
@@ -114,7 +120,9 @@ BootInfo Machine::boot() {
     require_file("QEMU", config_.qemu);
     require_file("guest kernel", config_.kernel);
     require_file("initramfs", config_.initrd);
+    // qboot, and the option ROM that enters the kernel at its PVH entry.
     require_file("firmware", config_.firmware_dir + "/bios-microvm.bin");
+    require_file("firmware", config_.firmware_dir + "/pvh.bin");
     if (config_.run_dir.empty()) {
         char tmpl[] = "/tmp/faultline-XXXXXX";
         if (!mkdtemp(tmpl)) {
@@ -135,7 +143,7 @@ BootInfo Machine::boot() {
         if (Clock::now() > deadline) {
             broken_ = true;
             throw BootTimeout("QEMU did not open its QMP socket within " +
-                              std::to_string(config_.boot_timeout_s) + " s");
+                              seconds_text(config_.boot_timeout_s));
         }
     };
     qmp_.connect(config_.run_dir + "/qmp.sock", tick);
@@ -196,13 +204,12 @@ Message Machine::await_handshake(Clock::time_point deadline, bool booting) {
             qmp_.execute("stop", Json::object(), [] {});
             if (booting) {
                 throw BootTimeout("guest agent not ready within " +
-                                  std::to_string(config_.boot_timeout_s) +
-                                  " s; console tail:\n" +
+                                  seconds_text(config_.boot_timeout_s) + "; console tail:\n" +
                                   tail_of(config_.run_dir + "/console.log", 20));
             }
             throw CommandTimeout("guest command did not finish within " +
-                                 std::to_string(config_.command_timeout_s) +
-                                 " s; the machine is unusable now");
+                                 seconds_text(config_.command_timeout_s) +
+                                 "; the machine is unusable now");
         }
     };
     for (;;) {
