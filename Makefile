@@ -39,8 +39,7 @@ harness: deps
 
 # The main job: boot the guest and run the rseq per-CPU counter on every vCPU.
 demo: build
-	$(CLI) boot
-	$(CLI) run -- /bin/rseq-counter
+	$(CLI) run -- /bin/rseq-counter 2 300000
 
 test: build gtest pytest
 

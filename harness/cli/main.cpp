@@ -111,6 +111,12 @@ Options parse(int argc, char** argv) {
     return o;
 }
 
+void describe_boot(std::ostream& out, const faultline::BootInfo& info) {
+    out << "faultline: guest ready in " << info.ready_s << " s at instruction "
+        << info.icount_at_ready << ": Linux " << info.kernel_release << ", " << info.cpus
+        << " vCPUs, QEMU " << info.qemu_version << "\n";
+}
+
 int boot(const Options& o) {
     faultline::Machine machine(o.config);
     faultline::BootInfo info = machine.boot();
@@ -123,9 +129,7 @@ int boot(const Options& o) {
                          .dump()
                   << "\n";
     } else {
-        std::cout << "guest ready in " << info.ready_s << " s at instruction "
-                  << info.icount_at_ready << ": Linux " << info.kernel_release << ", "
-                  << info.cpus << " CPUs, QEMU " << info.qemu_version << "\n";
+        describe_boot(std::cout, info);
     }
     return 0;
 }
@@ -142,6 +146,9 @@ int run(const Options& o) {
         program = args.front();
         args.erase(args.begin());
     }
+    if (!o.json) {
+        describe_boot(std::cerr, info);
+    }
     faultline::RunResult r = machine.run(program, args);
     if (o.json) {
         // Guest output is bytes; invalid UTF-8 becomes U+FFFD rather than an exception.
@@ -157,8 +164,7 @@ int run(const Options& o) {
         std::cout << r.stdout_text;
         std::cerr << r.stderr_text;
         std::cerr << "faultline: " << program << (r.signaled ? " killed by signal " : " exited ")
-                  << r.exit_code << " after " << r.icount << " guest instructions (" << info.cpus
-                  << " vCPUs, ready in " << info.ready_s << " s)\n";
+                  << r.exit_code << " after " << r.icount << " guest instructions\n";
     }
     return r.signaled ? 128 + r.exit_code : r.exit_code;
 }
