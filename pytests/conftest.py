@@ -15,6 +15,8 @@ sys.path.insert(0, str(BUILD / "python"))
 import faultline  # noqa: E402
 
 CLI = BUILD / "bin" / "faultline"
+# Host copies of the programs in the guest's /bin.
+GUEST_PROGRAMS = BUILD / "linux" / "initramfs"
 
 
 @pytest.fixture(scope="session")

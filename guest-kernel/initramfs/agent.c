@@ -4,6 +4,8 @@
  * It mounts the pseudo file systems, announces "ready" through the mailbox and
  * then serves one host command per handshake:
  *   run PROGRAM ARGS...   -> ok EXIT_KIND CODE STDOUT STDERR ICOUNT
+ *   spawn PROGRAM ARGS... -> ok PID CR3   (held before its first instruction)
+ *   resume                -> as run, for the spawned program
  *   put PATH MODE DATA    -> ok
  * Any failure of the agent itself answers "error MESSAGE". EXIT_KIND is
  * "exited" or "signaled"; ICOUNT is the guest instruction count the command
@@ -23,6 +25,7 @@
 #include <sys/io.h>
 #include <sys/mount.h>
 #include <sys/param.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -196,25 +199,31 @@ static bool drain(int fd, struct buffer *b)
     return n < 0 && errno == EINTR;
 }
 
-static void cmd_run(struct command *c, struct reply *r)
+/* The program a "spawn" started, held at its first instruction until "resume". */
+static struct {
+    pid_t pid;
+    int out, err;
+} spawned = {.pid = -1};
+
+static void reply_errno(struct reply *r, const char *what)
 {
-    struct buffer out = {0}, err = {0};
-    int out_pipe[2], err_pipe[2], status, open_fds = 2;
-    struct pollfd fds[2];
-    uint64_t start;
+    reply_str(r, "error");
+    reply_fmt(r, "%s: %s", what, strerror(errno));
+}
+
+/*
+ * fork + exec with the child's stdout/stderr on pipes. With hold, the child
+ * stops at its first instruction (ptrace stop after exec) so the host can arm
+ * triggers in its fresh address space before it runs.
+ */
+static pid_t start_program(struct command *c, bool hold, int *out, int *err)
+{
+    int out_pipe[2], err_pipe[2];
     pid_t pid;
 
-    if (c->argc < 2) {
-        reply_str(r, "error");
-        reply_str(r, "run: no program given");
-        return;
-    }
     if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) {
-        reply_str(r, "error");
-        reply_fmt(r, "run: pipe: %s", strerror(errno));
-        return;
+        return -1;
     }
-    start = guest_icount();
     pid = fork();
     if (pid == 0) {
         int null = open("/dev/null", O_RDONLY);
@@ -222,21 +231,29 @@ static void cmd_run(struct command *c, struct reply *r)
         dup2(null, 0);
         dup2(out_pipe[1], 1);
         dup2(err_pipe[1], 2);
+        if (hold && ptrace(PTRACE_TRACEME, 0, NULL, NULL)) {
+            _exit(127);
+        }
         execv(c->argv[1], c->argv + 1);
         dprintf(2, "faultline-agent: exec %s: %s\n", c->argv[1], strerror(errno));
         _exit(127);
     }
     close(out_pipe[1]);
     close(err_pipe[1]);
-    if (pid < 0) {
-        close(out_pipe[0]);
-        close(err_pipe[0]);
-        reply_str(r, "error");
-        reply_fmt(r, "run: fork: %s", strerror(errno));
-        return;
-    }
-    fds[0] = (struct pollfd){.fd = out_pipe[0], .events = POLLIN};
-    fds[1] = (struct pollfd){.fd = err_pipe[0], .events = POLLIN};
+    *out = out_pipe[0];
+    *err = err_pipe[0];
+    return pid;
+}
+
+/* Collect the program's output until both pipes close, reap it, and reply. */
+static void finish_program(pid_t pid, int out_fd, int err_fd, uint64_t start, struct reply *r)
+{
+    struct buffer out = {0}, err = {0};
+    struct pollfd fds[2];
+    int status, open_fds = 2;
+
+    fds[0] = (struct pollfd){.fd = out_fd, .events = POLLIN};
+    fds[1] = (struct pollfd){.fd = err_fd, .events = POLLIN};
     while (open_fds > 0) {
         if (poll(fds, 2, -1) < 0) {
             continue;
@@ -259,6 +276,103 @@ static void cmd_run(struct command *c, struct reply *r)
     reply_fmt(r, "%llu", (unsigned long long)(guest_icount() - start));
     free(out.data);
     free(err.data);
+}
+
+static void cmd_run(struct command *c, struct reply *r)
+{
+    uint64_t start = guest_icount();
+    int out, err;
+    pid_t pid;
+
+    if (c->argc < 2) {
+        reply_str(r, "error");
+        reply_str(r, "run: no program given");
+        return;
+    }
+    pid = start_program(c, false, &out, &err);
+    if (pid < 0) {
+        reply_errno(r, "run");
+        return;
+    }
+    finish_program(pid, out, err, start, r);
+}
+
+/* The page-table root the injection device matches this process by. */
+static int address_space_of(pid_t pid, char *cr3, size_t len)
+{
+    const char *path = "/sys/kernel/debug/faultline/cr3";
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    ssize_t n = -1;
+
+    if (fd < 0 || dprintf(fd, "%d", pid) <= 0 || close(fd)) {
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, cr3, len - 1);
+        close(fd);
+    }
+    if (n <= 0) {
+        return -1;
+    }
+    cr3[strcspn(cr3, "\n")] = '\0';
+    return 0;
+}
+
+/* Kill a program and reap it, its output unwanted. */
+static void discard_program(pid_t pid, int out, int err)
+{
+    struct reply unwanted = {0};
+
+    kill(pid, SIGKILL);
+    finish_program(pid, out, err, 0, &unwanted);
+    free(unwanted.fields.data);
+}
+
+static void cmd_spawn(struct command *c, struct reply *r)
+{
+    char cr3[32] = "";
+    int status;
+
+    if (c->argc < 2 || spawned.pid >= 0) {
+        reply_str(r, "error");
+        reply_str(r, spawned.pid >= 0 ? "spawn: a spawned program waits for resume"
+                                      : "spawn: no program given");
+        return;
+    }
+    spawned.pid = start_program(c, true, &spawned.out, &spawned.err);
+    if (spawned.pid < 0 || waitpid(spawned.pid, &status, 0) != spawned.pid || !WIFSTOPPED(status) ||
+        address_space_of(spawned.pid, cr3, sizeof(cr3))) {
+        reply_errno(r, "spawn");
+        if (spawned.pid > 0) {
+            discard_program(spawned.pid, spawned.out, spawned.err);
+        }
+        spawned.pid = -1;
+        return;
+    }
+    reply_str(r, "ok");
+    reply_fmt(r, "%d", spawned.pid);
+    reply_str(r, cr3);
+}
+
+static void cmd_resume(struct command *c, struct reply *r)
+{
+    uint64_t start = guest_icount();
+    pid_t pid = spawned.pid;
+
+    (void)c;
+    if (pid < 0) {
+        reply_str(r, "error");
+        reply_str(r, "resume: nothing spawned");
+        return;
+    }
+    spawned.pid = -1;
+    if (ptrace(PTRACE_DETACH, pid, NULL, NULL)) {
+        reply_errno(r, "resume");
+        discard_program(pid, spawned.out, spawned.err);
+        return;
+    }
+    finish_program(pid, spawned.out, spawned.err, start, r);
 }
 
 static void cmd_put(struct command *c, struct reply *r)
@@ -336,6 +450,10 @@ int main(void)
             reply_str(&r, "malformed message");
         } else if (!strcmp(c.argv[0], "run")) {
             cmd_run(&c, &r);
+        } else if (!strcmp(c.argv[0], "spawn")) {
+            cmd_spawn(&c, &r);
+        } else if (!strcmp(c.argv[0], "resume")) {
+            cmd_resume(&c, &r);
         } else if (!strcmp(c.argv[0], "put")) {
             cmd_put(&c, &r);
         } else {

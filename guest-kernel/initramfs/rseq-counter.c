@@ -45,7 +45,7 @@ static struct rseq *rseq_area(void)
  * add committed, 1 when the kernel aborted the sequence (preemption,
  * migration or signal) or the thread had moved.
  */
-static int percpu_add(int cpu, intptr_t n)
+static __attribute__((noinline)) int percpu_add(int cpu, intptr_t n)
 {
     __asm__ goto(
         ".pushsection __rseq_cs, \"aw\"\n\t"

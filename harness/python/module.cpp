@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "faultline/elf.hpp"
 #include "faultline/errors.hpp"
 #include "faultline/machine.hpp"
 
@@ -114,6 +115,50 @@ PYBIND11_MODULE(_faultline, m) {
                    (r.signaled ? " signaled" : "") + " icount=" + std::to_string(r.icount) + ">";
         });
 
+    py::class_<Process>(m, "Process")
+        .def_readonly("pid", &Process::pid)
+        .def_readonly("cr3", &Process::cr3);
+
+    py::class_<Trigger>(m, "Trigger")
+        .def(py::init([](const Process& process, uint64_t vaddr, uint32_t hit) {
+                 return Trigger{vaddr, process.cr3, hit};
+             }),
+             py::arg("process"), py::arg("vaddr"), py::arg("hit") = 1)
+        .def_readwrite("vaddr", &Trigger::vaddr)
+        .def_readwrite("cr3", &Trigger::cr3)
+        .def_readwrite("hit", &Trigger::hit);
+
+    py::class_<Event>(m, "Event")
+        .def_static("preempt", &Event::preempt)
+        .def_static("signal", &Event::signal, py::arg("signo"))
+        .def_static("migrate", &Event::migrate, py::arg("cpu"))
+        .def_property_readonly("name", &Event::name)
+        .def_readonly("arg", &Event::arg);
+
+    py::class_<Firing>(m, "Firing")
+        .def_readonly("entry", &Firing::entry)
+        .def_readonly("icount", &Firing::icount)
+        .def_readonly("vcpu", &Firing::vcpu)
+        .def_readonly("rip", &Firing::rip)
+        .def("__repr__", [](const Firing& f) {
+            return "<Firing entry=" + std::to_string(f.entry) + " icount=" +
+                   std::to_string(f.icount) + " vcpu=" + std::to_string(f.vcpu) + ">";
+        });
+
+    py::class_<CriticalSection>(m, "CriticalSection")
+        .def_readonly("start", &CriticalSection::start)
+        .def_readonly("post_commit", &CriticalSection::post_commit)
+        .def_readonly("abort", &CriticalSection::abort)
+        .def("__repr__", [](const CriticalSection& c) {
+            char text[96];
+            snprintf(text, sizeof(text), "<CriticalSection start=%#llx post_commit=%#llx abort=%#llx>",
+                     (unsigned long long)c.start, (unsigned long long)c.post_commit,
+                     (unsigned long long)c.abort);
+            return std::string(text);
+        });
+    m.def("rseq_critical_sections", &rseq_critical_sections, py::arg("path"),
+          "The rseq critical sections of a static x86_64 ELF (__rseq_cs_ptr_array).");
+
     using Args = std::vector<std::string>;
     auto release = py::call_guard<py::gil_scoped_release>();
     py::class_<Machine>(m, "Machine")
@@ -133,6 +178,18 @@ PYBIND11_MODULE(_faultline, m) {
              py::arg("guest_path"), py::arg("data"), py::arg("mode") = 0755)
         .def("put_file", &Machine::put_file, py::arg("host_path"), py::arg("guest_path"),
              py::arg("mode") = 0755, release)
+        .def("spawn", &Machine::spawn, py::arg("program"), py::arg("args") = Args{}, release)
+        .def("run_spawned", &Machine::run_spawned, release)
+        .def("arm", [](Machine& self, const std::vector<std::pair<Trigger, Event>>& schedule) {
+                 std::vector<ScheduleEntry> entries;
+                 for (const auto& [trigger, event] : schedule) {
+                     entries.push_back({trigger, event});
+                 }
+                 py::gil_scoped_release unlocked;
+                 self.arm(entries);
+             },
+             py::arg("schedule"), "Arm [(Trigger, Event), ...]; entries fire in order.")
+        .def("firings", &Machine::firings, release)
         .def("icount", &Machine::icount, release)
         .def("pause", &Machine::pause, release)
         .def("resume", &Machine::resume, release)

@@ -20,6 +20,7 @@ using Json = QmpClient::Json;
 namespace {
 
 constexpr const char* kMailboxPath = "/machine/peripheral/mailbox";
+constexpr const char* kInjectPath = "/machine/peripheral/inject";
 constexpr const char* kPanicMarker = "Kernel panic - not syncing";
 constexpr const char* kPanicEndMarker = "---[ end Kernel panic";
 // The guest kernel is built with NR_CPUS=8 (guest-kernel/faultline.config).
@@ -101,6 +102,7 @@ std::vector<std::string> Machine::qemu_argv() const {
         "-chardev", "file,id=console,path=" + run + "/console.log",
         "-serial", "chardev:console",
         "-device", "faultline-mailbox,id=mailbox",
+        "-device", "faultline-inject,id=inject",
         "-qmp", "unix:" + run + "/qmp.sock,server=on,wait=off",
     };
 }
@@ -276,8 +278,9 @@ void Machine::start(const std::string& program, const std::vector<std::string>& 
     send_request(request);
 }
 
-RunResult Machine::wait() {
-    Message reply = receive_reply();
+RunResult Machine::wait() { return run_result(receive_reply()); }
+
+RunResult Machine::run_result(const Message& reply) {
     if (reply.size() != 6 || reply[0] != "ok") {
         throw AgentError("unexpected reply to run (" + std::to_string(reply.size()) + " fields)");
     }
@@ -293,6 +296,40 @@ RunResult Machine::wait() {
 RunResult Machine::run(const std::string& program, const std::vector<std::string>& args) {
     start(program, args);
     return wait();
+}
+
+Process Machine::spawn(const std::string& program, const std::vector<std::string>& args) {
+    Message request{"spawn", program};
+    request.insert(request.end(), args.begin(), args.end());
+    send_request(request);
+    Message reply = receive_reply();
+    if (reply.size() != 3) {
+        throw AgentError("unexpected reply to spawn (" + std::to_string(reply.size()) + " fields)");
+    }
+    return Process{std::stoi(reply[1]), std::stoull(reply[2], nullptr, 16)};
+}
+
+RunResult Machine::run_spawned() {
+    send_request({"resume"});
+    return wait();
+}
+
+void Machine::arm(const std::vector<ScheduleEntry>& schedule) {
+    require_running();
+    if (pending_ && !paused_) {
+        throw ConfigError("arm() while the guest runs: pause() first");
+    }
+    qmp_.execute("qom-set",
+                 {{"path", kInjectPath}, {"property", "schedule"}, {"value", encode_schedule(schedule)}},
+                 [this] { check_alive(); });
+}
+
+std::vector<Firing> Machine::firings() {
+    require_running();
+    return decode_firings(
+        qmp_.execute("qom-get", {{"path", kInjectPath}, {"property", "firings"}},
+                     [this] { check_alive(); })
+            .get<std::string>());
 }
 
 void Machine::put(const std::string& guest_path, const std::string& bytes, unsigned mode) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "faultline/inject.hpp"
 #include "faultline/message.hpp"
 #include "faultline/qemu_process.hpp"
 #include "faultline/qmp.hpp"
@@ -69,6 +70,15 @@ public:
     void start(const std::string& program, const std::vector<std::string>& args = {});
     // Waits for the started program (up to command_timeout_s).
     RunResult wait();
+    // Starts a program held before its first instruction, so triggers can be
+    // armed in its address space; run_spawned() lets it go and waits.
+    Process spawn(const std::string& program, const std::vector<std::string>& args = {});
+    RunResult run_spawned();
+    // Replaces the injection schedule (entries fire in order, on the vCPU
+    // thread, with no host round trip). Call while the guest is parked.
+    void arm(const std::vector<ScheduleEntry>& schedule);
+    // Entries fired since the last arm().
+    std::vector<Firing> firings();
     // Writes bytes to a guest file (mode in octal, e.g. 0755).
     void put(const std::string& guest_path, const std::string& bytes, unsigned mode = 0755);
     // Copies a host file into the guest; throws FileMissing if it is absent.
@@ -89,6 +99,7 @@ public:
 
 private:
     std::vector<std::string> qemu_argv() const;
+    static RunResult run_result(const Message& reply);
     void send_request(const Message& request);
     Message receive_reply();
     Message await_handshake(std::chrono::steady_clock::time_point deadline, bool booting);

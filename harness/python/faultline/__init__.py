@@ -1,6 +1,8 @@
 """faultline: a deterministic QEMU + Linux guest for testing protection keys
 and restartable sequences. A thin re-export of the C++ harness (_faultline)."""
 from ._faultline import (  # noqa: F401
-    AgentError, BootInfo, BootTimeout, CommandTimeout, ConfigError, Error, FileMissing,
-    GuestPanic, Machine, MachineConfig, QemuDied, QmpError, RunResult, Timeout,
+    AgentError, BootInfo, BootTimeout, CommandTimeout, ConfigError, CriticalSection, Error, Event,
+    FileMissing,
+    Firing, GuestPanic, Machine, MachineConfig, Process, QemuDied, QmpError, RunResult, Timeout,
+    Trigger, rseq_critical_sections,
 )

@@ -1,0 +1,22 @@
+// Reads the rseq critical sections of a static x86_64 ELF binary from its
+// __rseq_cs_ptr_array section (the kernel selftests' and librseq's
+// convention: one pointer per struct rseq_cs).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace faultline {
+
+struct CriticalSection {
+    uint64_t start = 0;        // start_ip: first instruction of the sequence
+    uint64_t post_commit = 0;  // start_ip + post_commit_offset: first one after the commit
+    uint64_t abort = 0;        // abort_ip
+};
+
+// Throws FileMissing, or ConfigError for a file that is not an x86_64 ELF.
+// A binary without the section has no critical sections: an empty list.
+std::vector<CriticalSection> rseq_critical_sections(const std::string& path);
+
+}  // namespace faultline

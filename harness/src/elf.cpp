@@ -1,0 +1,112 @@
+#include "faultline/elf.hpp"
+
+#include <elf.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "faultline/errors.hpp"
+
+namespace faultline {
+
+namespace {
+
+// The kernel's struct rseq_cs (include/uapi/linux/rseq.h).
+struct RseqCs {
+    uint32_t version;
+    uint32_t flags;
+    uint64_t start_ip;
+    uint64_t post_commit_offset;
+    uint64_t abort_ip;
+};
+
+class ElfImage {
+public:
+    ElfImage(const std::string& path) : path_(path) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) {
+            throw FileMissing("ELF binary", path);
+        }
+        bytes_.assign(std::istreambuf_iterator<char>(in), {});
+        Elf64_Ehdr eh;
+        read(0, &eh, sizeof(eh), "ELF header");
+        if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+            eh.e_machine != EM_X86_64) {
+            throw ConfigError(path + ": not an x86_64 ELF file");
+        }
+        for (unsigned i = 0; i < eh.e_shnum; ++i) {
+            Elf64_Shdr sh;
+            read(eh.e_shoff + uint64_t(i) * eh.e_shentsize, &sh, sizeof(sh), "section header");
+            sections_.push_back(sh);
+        }
+        if (eh.e_shstrndx >= sections_.size()) {
+            throw ConfigError(path + ": no section name table");
+        }
+        names_ = sections_[eh.e_shstrndx];
+    }
+
+    const Elf64_Shdr* section(const std::string& name) const {
+        for (const auto& sh : sections_) {
+            if (sh.sh_name < names_.sh_size && name == name_at(names_.sh_offset + sh.sh_name)) {
+                return &sh;
+            }
+        }
+        return nullptr;
+    }
+
+    // Reads bytes at a virtual address from the allocated section holding it.
+    void read_vaddr(uint64_t vaddr, void* out, size_t len) const {
+        for (const auto& sh : sections_) {
+            if ((sh.sh_flags & SHF_ALLOC) && sh.sh_type == SHT_PROGBITS && vaddr >= sh.sh_addr &&
+                vaddr + len <= sh.sh_addr + sh.sh_size) {
+                read(sh.sh_offset + (vaddr - sh.sh_addr), out, len, "rseq_cs");
+                return;
+            }
+        }
+        throw ConfigError(path_ + ": no section holds address " + std::to_string(vaddr));
+    }
+
+    void read(uint64_t offset, void* out, size_t len, const char* what) const {
+        if (offset > bytes_.size() || bytes_.size() - offset < len) {
+            throw ConfigError(path_ + ": truncated " + what);
+        }
+        std::memcpy(out, bytes_.data() + offset, len);
+    }
+
+private:
+    std::string name_at(uint64_t offset) const {
+        size_t end = offset;
+        while (end < bytes_.size() && bytes_[end] != '\0') {
+            ++end;
+        }
+        return std::string(bytes_.begin() + long(std::min<size_t>(offset, bytes_.size())),
+                           bytes_.begin() + long(end));
+    }
+
+    std::string path_;
+    std::string bytes_;
+    std::vector<Elf64_Shdr> sections_;
+    Elf64_Shdr names_{};
+};
+
+}  // namespace
+
+std::vector<CriticalSection> rseq_critical_sections(const std::string& path) {
+    ElfImage elf(path);
+    std::vector<CriticalSection> found;
+    const Elf64_Shdr* array = elf.section("__rseq_cs_ptr_array");
+    if (!array) {
+        return found;
+    }
+    for (uint64_t off = 0; off + 8 <= array->sh_size; off += 8) {
+        uint64_t cs_addr;
+        elf.read(array->sh_offset + off, &cs_addr, 8, "__rseq_cs_ptr_array");
+        RseqCs cs;
+        elf.read_vaddr(cs_addr, &cs, sizeof(cs));
+        found.push_back({cs.start_ip, cs.start_ip + cs.post_commit_offset, cs.abort_ip});
+    }
+    return found;
+}
+
+}  // namespace faultline

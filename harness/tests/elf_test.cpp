@@ -1,0 +1,30 @@
+#include "faultline/elf.hpp"
+
+#include <gtest/gtest.h>
+
+#include "faultline/errors.hpp"
+
+using namespace faultline;
+
+namespace {
+const std::string kPrograms = std::string(FAULTLINE_BUILD_DIR) + "/linux/initramfs/";
+}
+
+TEST(RseqElf, FindsTheCounterSequence) {
+    auto sections = rseq_critical_sections(kPrograms + "rseq-counter");
+    ASSERT_EQ(sections.size(), 1u);
+    const CriticalSection& cs = sections[0];
+    EXPECT_LT(cs.start, cs.post_commit);
+    // A cmp, a branch and the committing add: a few bytes, not a function.
+    EXPECT_LT(cs.post_commit - cs.start, 32u);
+    EXPECT_TRUE(cs.abort < cs.start || cs.abort >= cs.post_commit);
+}
+
+TEST(RseqElf, BinaryWithoutSequencesHasNone) {
+    EXPECT_TRUE(rseq_critical_sections(kPrograms + "hang").empty());
+}
+
+TEST(RseqElf, RejectsWhatIsNotAnX86ElfAndNamesMissingFiles) {
+    EXPECT_THROW(rseq_critical_sections(kPrograms + "cpio.list"), ConfigError);
+    EXPECT_THROW(rseq_critical_sections("/nonexistent/binary"), FileMissing);
+}

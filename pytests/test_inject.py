@@ -1,0 +1,103 @@
+"""Events fired before an exact instruction of an rseq critical section,
+carried out by the guest kernel, and their effect on the sequence."""
+import re
+import signal
+
+import pytest
+
+import faultline
+from conftest import GUEST_PROGRAMS
+
+COUNTER = GUEST_PROGRAMS / "rseq-counter"
+# One pinned thread per vCPU: the only aborts are the ones a test causes.
+ARGS = ["1", "2000"]
+
+
+@pytest.fixture(scope="module")
+def sequence():
+    (cs,) = faultline.rseq_critical_sections(str(COUNTER))
+    return cs
+
+
+def aborts(stdout):
+    return int(re.search(r"^aborts: (\d+)$", stdout, re.M).group(1))
+
+
+def debugfs(machine, host_programs, name):
+    machine.put_file(str(host_programs["show_file"]), "/tmp/show_file")
+    r = machine.run("/tmp/show_file", [f"/sys/kernel/debug/faultline/{name}"])
+    assert r.exit_code == 0, r.stderr
+    return r.stdout
+
+
+def event_count(machine, host_programs, kind):
+    text = debugfs(machine, host_programs, "events")
+    return int(re.search(rf"^{kind} (\d+)$", text, re.M).group(1))
+
+
+def run_with(machine, event, vaddr, hit=3):
+    process = machine.spawn("/bin/rseq-counter", ARGS)
+    machine.arm([(faultline.Trigger(process, vaddr, hit), event)])
+    result = machine.run_spawned()
+    return result, machine.firings()
+
+
+def test_signal_is_delivered_before_the_instruction(machine, sequence):
+    r, firings = run_with(machine, faultline.Event.signal(signal.SIGUSR1), sequence.start)
+    # rseq-counter has no handler: the default action kills it there.
+    assert r.signaled and r.exit_code == signal.SIGUSR1
+    assert len(firings) == 1
+    assert firings[0].rip == sequence.start
+    assert firings[0].vcpu in (0, 1)
+
+
+def test_preempt_inside_the_sequence_aborts_it(machine, host_programs, sequence):
+    before = event_count(machine, host_programs, "preempt")
+    runs_before = int(debugfs(machine, host_programs, "preempter_runs"))
+    r, firings = run_with(machine, faultline.Event.preempt(), sequence.start)
+    assert r.exit_code == 0, r.stdout
+    assert aborts(r.stdout) == 1
+    assert [f.rip for f in firings] == [sequence.start]
+    assert event_count(machine, host_programs, "preempt") == before + 1
+    # Another task (the preempting thread) really ran on that CPU.
+    assert int(debugfs(machine, host_programs, "preempter_runs")) == runs_before + 1
+
+
+def test_preempt_at_post_commit_does_not_abort(machine, sequence):
+    r, firings = run_with(machine, faultline.Event.preempt(), sequence.post_commit)
+    assert r.exit_code == 0, r.stdout
+    assert len(firings) == 1
+    assert aborts(r.stdout) == 0
+
+
+def test_migrate_inside_the_sequence_aborts_it(config, host_programs, sequence):
+    # Runs are deterministic: a first boot tells which vCPU hits, a second
+    # one migrates from there to the other vCPU.
+    with faultline.Machine(config) as m:
+        m.boot()
+        _, firings = run_with(m, faultline.Event.preempt(), sequence.start)
+    target = 1 - firings[0].vcpu
+    with faultline.Machine(config) as m:
+        m.boot()
+        r, firings = run_with(m, faultline.Event.migrate(target), sequence.start)
+        assert firings[0].vcpu == 1 - target
+        assert r.exit_code == 0, r.stdout
+        assert aborts(r.stdout) == 1
+        assert event_count(m, host_programs, "migrate") == 1
+
+
+def test_trigger_never_reached_fires_nothing(machine, sequence):
+    r, firings = run_with(machine, faultline.Event.signal(signal.SIGUSR1), sequence.start, hit=10**9)
+    assert r.exit_code == 0 and not r.signaled
+    assert firings == []
+
+
+def test_same_schedule_fires_at_the_same_instruction(config, sequence):
+    seen = []
+    for _ in range(2):
+        with faultline.Machine(config) as m:
+            m.boot()
+            r, firings = run_with(m, faultline.Event.preempt(), sequence.start, hit=500)
+            seen.append((r.stdout, r.icount, [(f.icount, f.vcpu, f.rip) for f in firings]))
+    assert seen[0] == seen[1]
+    assert seen[0][2], "the trigger did not fire"
