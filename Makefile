@@ -37,9 +37,11 @@ harness: deps
 	    -DPython3_EXECUTABLE=$(PYTHON) -DFAULTLINE_BUILD_DIR=$(BUILD) > /dev/null
 	@ninja -C $(BUILD)/harness
 
-# The main job: boot the guest and run the rseq per-CPU counter on every vCPU.
+# The main job: the every-instruction sweep of the built-in rseq program,
+# as a table here, JSON and a picture (open build/sweep.html).
 demo: build
-	$(CLI) run -- /bin/rseq-counter 2 300000
+	$(CLI) sweep --json $(BUILD)/sweep.json --html $(BUILD)/sweep.html
+	@echo "faultline: wrote $(BUILD)/sweep.json and $(BUILD)/sweep.html"
 
 test: build gtest pytest
 

@@ -42,13 +42,21 @@ def run_with(machine, event, vaddr, hit=3):
     return result, machine.firings()
 
 
-def test_signal_is_delivered_before_the_instruction(machine, sequence):
-    r, firings = run_with(machine, faultline.Event.signal(signal.SIGUSR1), sequence.start)
-    # rseq-counter has no handler: the default action kills it there.
-    assert r.signaled and r.exit_code == signal.SIGUSR1
+def test_unhandled_signal_kills_the_program_there(machine, sequence):
+    r, firings = run_with(machine, faultline.Event.signal(signal.SIGUSR2), sequence.start)
+    # No handler for SIGUSR2: the program dies, and that is its outcome.
+    assert r.signaled and r.exit_code == signal.SIGUSR2
     assert len(firings) == 1
     assert firings[0].rip == sequence.start
     assert firings[0].vcpu in (0, 1)
+
+
+def test_handled_signal_inside_the_sequence_aborts_it(machine, sequence):
+    r, firings = run_with(machine, faultline.Event.signal(signal.SIGUSR1), sequence.start)
+    assert r.exit_code == 0, r.stdout
+    assert [f.rip for f in firings] == [sequence.start]
+    assert "signals handled: 1" in r.stdout
+    assert aborts(r.stdout) == 1
 
 
 def test_preempt_inside_the_sequence_aborts_it(machine, host_programs, sequence):
@@ -87,7 +95,7 @@ def test_migrate_inside_the_sequence_aborts_it(config, host_programs, sequence):
 
 
 def test_trigger_never_reached_fires_nothing(machine, sequence):
-    r, firings = run_with(machine, faultline.Event.signal(signal.SIGUSR1), sequence.start, hit=10**9)
+    r, firings = run_with(machine, faultline.Event.signal(signal.SIGUSR2), sequence.start, hit=10**9)
     assert r.exit_code == 0 and not r.signaled
     assert firings == []
 

@@ -7,14 +7,21 @@
  * others float and get preempted and migrated. The invariants checked at the
  * end: the per-CPU counts add up to every increment made, and each CPU holds
  * at least what its pinned thread added.
+ * SIGUSR1 is handled (counted), so a signal delivered inside the sequence
+ * exercises rseq's abort-on-signal path without ending the program.
  * Exit status: 0 invariants hold, 1 an invariant broke, 2 setup failed.
  *
  * The critical section follows the kernel selftests' convention (a
  * __rseq_cs_ptr_array entry per struct rseq_cs) so tools can find it.
+ *
+ * Built with -DCOMMIT_NOT_LAST it becomes rseq-buggy: one more instruction
+ * sits between the commit and the post-commit address, so an abort there
+ * replays an add that already happened and the total comes out too high.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +32,14 @@ struct percpu_counter {
     intptr_t count;
 } __attribute__((aligned(64)));
 
+#ifdef COMMIT_NOT_LAST
+#define AFTER_COMMIT "nop\n\t"
+#else
+#define AFTER_COMMIT ""
+#endif
+
 static struct percpu_counter counters[CPU_SETSIZE];
+static volatile sig_atomic_t signals_handled;
 static long increments = 10000;
 static int ncpus;
 
@@ -34,6 +48,12 @@ struct worker {
     int pinned_cpu; /* -1: floats */
     long aborts;
 };
+
+static void count_signal(int signo)
+{
+    (void)signo;
+    signals_handled++;
+}
 
 static struct rseq *rseq_area(void)
 {
@@ -63,6 +83,7 @@ static __attribute__((noinline)) int percpu_add(int cpu, intptr_t n)
         "cmpl %[cpu], %%fs:4(%[rseq])\n\t" /* rseq->cpu_id */
         "jnz 4f\n\t"
         "addq %[n], %[counter]\n\t"     /* commit */
+        AFTER_COMMIT
         "2:\n\t"
         ".pushsection __rseq_failure, \"ax\"\n\t"
         ".byte 0x0f, 0xb9, 0x3d\n\t"    /* ud1 with RSEQ_SIG as displacement */
@@ -113,6 +134,7 @@ int main(int argc, char **argv)
         increments = atol(argv[2]);
     }
     ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+    signal(SIGUSR1, count_signal);
     if (__rseq_size == 0) {
         fprintf(stderr, "rseq-counter: glibc did not register rseq\n");
         return 2;
@@ -145,6 +167,7 @@ int main(int argc, char **argv)
     }
     expected = (long)nthreads * increments;
     printf("aborts: %ld\n", aborts);
+    printf("signals handled: %d\n", (int)signals_handled);
     printf("total %ld %s expected %ld: %s\n", total, total == expected ? "==" : "!=", expected,
            total == expected && ok ? "ok" : "BROKEN");
     return total == expected && ok ? 0 : 1;

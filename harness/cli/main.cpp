@@ -3,11 +3,17 @@
 //   faultline boot [--json] [OPTIONS]
 //   faultline run [--json] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
 //   faultline run [--json] --binary HOST_FILE [OPTIONS] [-- ARGS...]
+//   faultline sweep [--binary PATH] [--events preempt,signal,migrate]
+//                   [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]
 //
 // Exit status: boot 0; run the program's own status (128+N when signal N
-// killed it); 2 for bad usage; 125 when the harness failed (one line naming
-// the cause on stderr, evidence below it).
+// killed it); sweep 0 when every cell matches the rseq rule, 1 when one does
+// not; 2 for bad usage or bad input; 125 when the harness failed (one line
+// naming the cause on stderr, evidence below it).
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -17,6 +23,7 @@
 
 #include "faultline/errors.hpp"
 #include "faultline/machine.hpp"
+#include "faultline/sweep.hpp"
 
 namespace {
 
@@ -28,6 +35,8 @@ constexpr int kHarnessError = 125;
 const char* kUsage =
     "usage: faultline boot [--json] [OPTIONS]\n"
     "       faultline run [--json] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n"
+    "       faultline sweep [--binary PATH] [--events preempt,signal,migrate] [--json FILE]\n"
+    "                       [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]\n"
     "options:\n"
     "  --qemu PATH --kernel PATH --initrd PATH --firmware DIR   (default: the built tree)\n"
     "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120)\n"
@@ -42,6 +51,9 @@ struct Options {
     bool json = false;
     std::string binary;
     std::vector<std::string> program;  // after "--"
+    std::vector<std::string> events{"preempt", "signal", "migrate"};
+    std::string json_file, html_file;
+    uint32_t hit = 100;
     MachineConfig config = MachineConfig::defaults();
 };
 
@@ -67,7 +79,7 @@ Options parse(int argc, char** argv) {
         o.command = "help";
         return o;
     }
-    if (o.command != "boot" && o.command != "run") {
+    if (o.command != "boot" && o.command != "run" && o.command != "sweep") {
         throw UsageError{"unknown command '" + o.command + "'"};
     }
     for (int i = 2; i < argc; ++i) {
@@ -81,9 +93,25 @@ Options parse(int argc, char** argv) {
         if (arg == "--") {
             o.program.assign(argv + i + 1, argv + argc);
             break;
+        } else if (arg == "--json" && o.command == "sweep") {
+            o.json_file = value();
         } else if (arg == "--json") {
             o.json = true;
-        } else if (arg == "--binary" && o.command == "run") {
+        } else if (arg == "--html" && o.command == "sweep") {
+            o.html_file = value();
+        } else if (arg == "--hit" && o.command == "sweep") {
+            int hit = parse_int(arg, value());
+            if (hit < 1) {
+                throw UsageError{"--hit counts executions from 1"};
+            }
+            o.hit = uint32_t(hit);
+        } else if (arg == "--events" && o.command == "sweep") {
+            o.events.clear();
+            std::stringstream list(value());
+            for (std::string e; std::getline(list, e, ',');) {
+                o.events.push_back(e);
+            }
+        } else if (arg == "--binary" && o.command != "boot") {
             o.binary = value();
         } else if (arg == "--qemu") {
             o.config.qemu = value();
@@ -171,6 +199,82 @@ int run(const Options& o) {
 
 }  // namespace
 
+// The built-in sweep target: the rseq counter with one pinned thread per vCPU.
+constexpr const char* kBuiltinProgram = "/bin/rseq-counter";
+
+int sweep(const Options& o) {
+    faultline::SweepConfig config;
+    config.events = o.events;
+    config.hit = o.hit;
+    if (o.binary.empty()) {
+        config.host_binary = faultline::build_dir() + "/linux/initramfs/rseq-counter";
+        config.guest_program = kBuiltinProgram;
+        config.args = o.program.empty() ? std::vector<std::string>{"1", "2000"} : o.program;
+    } else {
+        config.host_binary = o.binary;
+        config.guest_program = "/tmp/" + std::filesystem::path(o.binary).filename().string();
+        config.args = o.program;
+    }
+    // Bad input is found before anything boots.
+    if (!std::filesystem::is_regular_file(config.host_binary)) {
+        throw faultline::ConfigError("binary not found: " + config.host_binary);
+    }
+    if (faultline::rseq_critical_sections(config.host_binary).empty()) {
+        throw faultline::ConfigError(config.host_binary +
+                                     ": no rseq critical section (__rseq_cs_ptr_array)");
+    }
+    for (const auto& e : config.events) {
+        faultline::event_named(e, config.signo);
+    }
+    faultline::Machine machine(o.config);
+    machine.boot();
+    if (!o.binary.empty()) {
+        machine.put_file(o.binary, config.guest_program);
+    }
+    faultline::SweepResult result = faultline::run_sweep(machine, config);
+
+    std::printf("%-10s %-28s", "address", "instruction");
+    for (const auto& e : config.events) {
+        std::printf(" %-12s", e.c_str());
+    }
+    std::printf("\n");
+    size_t failed = 0;
+    for (size_t i = 0; i < result.cells.size(); i += config.events.size()) {
+        const auto& row = result.cells[i];
+        std::printf("%#-10llx %-28s", (unsigned long long)row.insn_addr, row.insn_text.c_str());
+        for (size_t k = 0; k < config.events.size(); ++k) {
+            const auto& c = result.cells[i + k];
+            failed += !c.ok;
+            const char* word = !c.fired ? "not-fired" : c.aborted ? "abort" : "commit";
+            std::printf(" %-12s", (std::string(word) + (c.ok ? "" : " FAIL")).c_str());
+        }
+        std::printf("\n");
+    }
+    std::printf("%zu trials, %zu failed, %.1f trials/s\n", result.cells.size(), failed,
+                result.trials_per_s);
+    for (const auto& c : result.cells) {
+        if (!c.ok) {
+            std::printf("FAIL %s before %#llx (%s): fired=%d aborted=%d expected_abort=%d %s\n",
+                        c.event.c_str(), (unsigned long long)c.insn_addr, c.insn_text.c_str(),
+                        c.fired, c.aborted, c.expected_abort, c.outcome.c_str());
+        }
+    }
+    auto write = [](const std::string& path, const std::string& text) {
+        std::ofstream out(path);
+        out << text;
+        if (!out) {
+            throw faultline::Error("cannot write " + path);
+        }
+    };
+    if (!o.json_file.empty()) {
+        write(o.json_file, faultline::sweep_json(result));
+    }
+    if (!o.html_file.empty()) {
+        write(o.html_file, faultline::sweep_html(result, "faultline sweep: " + config.guest_program));
+    }
+    return failed == 0 ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
     try {
         Options o = parse(argc, argv);
@@ -178,9 +282,12 @@ int main(int argc, char** argv) {
             std::cout << kUsage;
             return 0;
         }
-        return o.command == "boot" ? boot(o) : run(o);
+        return o.command == "boot" ? boot(o) : o.command == "run" ? run(o) : sweep(o);
     } catch (const UsageError& e) {
         std::cerr << "faultline: " << e.message << "\n" << kUsage;
+        return kUsageError;
+    } catch (const faultline::ConfigError& e) {
+        std::cerr << "faultline: error: " << e.what() << "\n";
         return kUsageError;
     } catch (const std::exception& e) {
         std::string what = e.what();

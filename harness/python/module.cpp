@@ -132,6 +132,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_static("preempt", &Event::preempt)
         .def_static("signal", &Event::signal, py::arg("signo"))
         .def_static("migrate", &Event::migrate, py::arg("cpu"))
+        .def_static("migrate_away", &Event::migrate_away)
+        .def_static("observe", &Event::observe)
         .def_property_readonly("name", &Event::name)
         .def_readonly("arg", &Event::arg);
 

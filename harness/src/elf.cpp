@@ -2,6 +2,7 @@
 
 #include <elf.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -55,13 +56,15 @@ public:
         return nullptr;
     }
 
-    // Reads bytes at a virtual address from the allocated section holding it.
-    void read_vaddr(uint64_t vaddr, void* out, size_t len) const {
+    // Reads up to len bytes at a virtual address, within the allocated
+    // section holding it; returns how many.
+    size_t read_vaddr(uint64_t vaddr, void* out, size_t len) const {
         for (const auto& sh : sections_) {
             if ((sh.sh_flags & SHF_ALLOC) && sh.sh_type == SHT_PROGBITS && vaddr >= sh.sh_addr &&
-                vaddr + len <= sh.sh_addr + sh.sh_size) {
-                read(sh.sh_offset + (vaddr - sh.sh_addr), out, len, "rseq_cs");
-                return;
+                vaddr < sh.sh_addr + sh.sh_size) {
+                len = std::min<uint64_t>(len, sh.sh_addr + sh.sh_size - vaddr);
+                read(sh.sh_offset + (vaddr - sh.sh_addr), out, len, "loaded bytes");
+                return len;
             }
         }
         throw ConfigError(path_ + ": no section holds address " + std::to_string(vaddr));
@@ -103,10 +106,23 @@ std::vector<CriticalSection> rseq_critical_sections(const std::string& path) {
         uint64_t cs_addr;
         elf.read(array->sh_offset + off, &cs_addr, 8, "__rseq_cs_ptr_array");
         RseqCs cs;
-        elf.read_vaddr(cs_addr, &cs, sizeof(cs));
+        if (elf.read_vaddr(cs_addr, &cs, sizeof(cs)) != sizeof(cs)) {
+            throw ConfigError(path + ": truncated rseq_cs");
+        }
         found.push_back({cs.start_ip, cs.start_ip + cs.post_commit_offset, cs.abort_ip});
     }
     return found;
+}
+
+}  // namespace faultline
+
+namespace faultline {
+
+std::string read_vaddr_bytes(const std::string& path, uint64_t vaddr, size_t len) {
+    ElfImage elf(path);
+    std::string bytes(len, '\0');
+    bytes.resize(elf.read_vaddr(vaddr, bytes.data(), len));
+    return bytes;
 }
 
 }  // namespace faultline

@@ -14,6 +14,8 @@ std::string Event::name() const {
         return "signal";
     case Kind::migrate:
         return "migrate";
+    case Kind::observe:
+        return "observe";
     }
     return "unknown";
 }

@@ -62,9 +62,13 @@ Clock::time_point deadline_after(double seconds) {
 
 }  // namespace
 
-MachineConfig MachineConfig::defaults() {
+std::string build_dir() {
     const char* env = std::getenv("FAULTLINE_BUILD");
-    std::string build = env && *env ? env : FAULTLINE_BUILD_DIR;
+    return env && *env ? env : FAULTLINE_BUILD_DIR;
+}
+
+MachineConfig MachineConfig::defaults() {
+    std::string build = build_dir();
     MachineConfig c;
     c.qemu = build + "/qemu/build/qemu-system-x86_64";
     c.kernel = build + "/linux/vmlinux";

@@ -19,4 +19,7 @@ struct CriticalSection {
 // A binary without the section has no critical sections: an empty list.
 std::vector<CriticalSection> rseq_critical_sections(const std::string& path);
 
+// Up to len bytes of the loaded image at vaddr (fewer at a section's end).
+std::string read_vaddr_bytes(const std::string& path, uint64_t vaddr, size_t len);
+
 }  // namespace faultline

@@ -23,13 +23,18 @@ struct Trigger {
 };
 
 struct Event {
-    enum class Kind : uint32_t { preempt = 1, signal = 2, migrate = 3 };
+    enum class Kind : uint32_t { preempt = 1, signal = 2, migrate = 3, observe = 255 };
+    static constexpr uint64_t kNextCpu = ~uint64_t(0);
     Kind kind = Kind::preempt;
     uint64_t arg = 0;
 
     static Event preempt() { return {Kind::preempt, 0}; }
     static Event signal(int signo) { return {Kind::signal, uint64_t(signo)}; }
     static Event migrate(int cpu) { return {Kind::migrate, uint64_t(cpu)}; }
+    // To the next online CPU after the one the trigger hit on.
+    static Event migrate_away() { return {Kind::migrate, kNextCpu}; }
+    // Raises nothing: only records that the guest got there.
+    static Event observe() { return {Kind::observe, 0}; }
     std::string name() const;
 };
 

@@ -19,6 +19,9 @@
 
 namespace faultline {
 
+// The tree `make` built (FAULTLINE_BUILD overrides the compiled-in path).
+std::string build_dir();
+
 struct MachineConfig {
     std::string qemu;          // qemu-system-x86_64 with the faultline patches
     std::string kernel;        // vmlinux (PVH entry)

@@ -1,0 +1,67 @@
+// The every-instruction sweep: for each rseq critical section of a program,
+// each instruction from its start to its post-commit address, and each event
+// kind, run the program once with that event fired before that instruction
+// and check the verdict against the rseq rule: an event before an
+// instruction in [start, post_commit) aborts the sequence; one at or after
+// post_commit does not.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "faultline/elf.hpp"
+#include "faultline/inject.hpp"
+#include "faultline/machine.hpp"
+
+namespace faultline {
+
+struct Instruction {
+    uint64_t addr = 0;
+    std::string text;  // disassembly, e.g. "addq %rsi, (%rdi)"
+};
+
+// The instructions of a critical section, start through post_commit
+// (inclusive: the post-commit instruction is the first that must not abort).
+std::vector<Instruction> instructions_of(const std::string& elf_path, const CriticalSection& cs);
+
+struct SweepConfig {
+    std::string host_binary;    // the program's ELF on the host
+    std::string guest_program;  // where it is in the guest
+    std::vector<std::string> args;
+    std::vector<std::string> events{"preempt", "signal", "migrate"};
+    uint32_t hit = 100;         // fire before the hit-th execution
+    int signo = 10;             // SIGUSR1: the program is expected to handle it
+};
+
+struct SweepCell {
+    uint64_t cs = 0;
+    uint64_t insn_addr = 0;
+    std::string insn_text;
+    std::string event;
+    bool fired = false;
+    uint64_t fired_icount = 0;
+    int vcpu = -1;
+    bool expected_abort = false;
+    bool aborted = false;
+    bool invariant_ok = false;
+    std::string outcome;  // "exited N" or "killed by signal N"
+    bool ok = false;
+};
+
+struct SweepResult {
+    std::vector<SweepCell> cells;
+    double trials_per_s = 0;
+};
+
+// Throws ConfigError for an unknown event name or a binary without rseq
+// critical sections.
+Event event_named(const std::string& name, int signo);
+SweepResult run_sweep(Machine& machine, const SweepConfig& config);
+
+std::string sweep_json(const SweepResult& result);
+// A table a person reads at a glance: instructions down, events across,
+// each cell coloured by verdict.
+std::string sweep_html(const SweepResult& result, const std::string& title);
+
+}  // namespace faultline
