@@ -6,6 +6,7 @@
 #include "faultline/elf.hpp"
 #include "faultline/errors.hpp"
 #include "faultline/machine.hpp"
+#include "faultline/sweep.hpp"
 
 namespace py = pybind11;
 using namespace faultline;
@@ -160,6 +161,12 @@ PYBIND11_MODULE(_faultline, m) {
         });
     m.def("rseq_critical_sections", &rseq_critical_sections, py::arg("path"),
           "The rseq critical sections of a static x86_64 ELF (__rseq_cs_ptr_array).");
+
+    py::class_<Instruction>(m, "Instruction")
+        .def_readonly("addr", &Instruction::addr)
+        .def_readonly("text", &Instruction::text);
+    m.def("instructions_of", &instructions_of, py::arg("path"), py::arg("cs"),
+          "A critical section's instructions, start through post-commit.");
 
     using Args = std::vector<std::string>;
     auto release = py::call_guard<py::gil_scoped_release>();
