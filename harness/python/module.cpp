@@ -134,7 +134,7 @@ PYBIND11_MODULE(_faultline, m) {
         .def_static("signal", &Event::signal, py::arg("signo"))
         .def_static("migrate", &Event::migrate, py::arg("cpu"))
         .def_static("migrate_away", &Event::migrate_away)
-        .def_static("observe", &Event::observe)
+        .def_static("observe", &Event::observe, py::arg("or_at") = 0)
         .def_property_readonly("name", &Event::name)
         .def_readonly("arg", &Event::arg);
 

@@ -70,9 +70,10 @@ SweepResult run_sweep(Machine& machine, const SweepConfig& config) {
         for (const auto& insn : instructions_of(config.host_binary, cs)) {
             for (const auto& name : config.events) {
                 Process p = machine.spawn(config.guest_program, config.args);
-                // Entry 1 sees whether the abort handler ran after the event.
+                // Entry 1: where the same thread goes next, the abort
+                // handler (aborted) or the instruction itself (resumed).
                 machine.arm({{{insn.addr, p.cr3, config.hit}, event_named(name, config.signo)},
-                             {{cs.abort, p.cr3, 1}, Event::observe()}});
+                             {{cs.abort, p.cr3, 1}, Event::observe(insn.addr)}});
                 RunResult run = machine.run_spawned();
                 auto firings = machine.firings();
 
@@ -86,7 +87,7 @@ SweepResult run_sweep(Machine& machine, const SweepConfig& config) {
                     cell.fired_icount = firings[0].icount;
                     cell.vcpu = firings[0].vcpu;
                 }
-                cell.aborted = firings.size() > 1;
+                cell.aborted = firings.size() > 1 && firings[1].rip == cs.abort;
                 cell.expected_abort = insn.addr >= cs.start && insn.addr < cs.post_commit;
                 cell.invariant_ok = !run.signaled && run.exit_code == 0;
                 cell.outcome = (run.signaled ? "killed by signal " : "exited ") +

@@ -33,8 +33,9 @@ struct Event {
     static Event migrate(int cpu) { return {Kind::migrate, uint64_t(cpu)}; }
     // To the next online CPU after the one the trigger hit on.
     static Event migrate_away() { return {Kind::migrate, kNextCpu}; }
-    // Raises nothing: only records that the guest got there.
-    static Event observe() { return {Kind::observe, 0}; }
+    // Raises nothing: records only the thread of the previous firing
+    // reaching the trigger's vaddr or or_at (if non-zero), whichever first.
+    static Event observe(uint64_t or_at = 0) { return {Kind::observe, or_at}; }
     std::string name() const;
 };
 
