@@ -111,3 +111,11 @@ def test_same_schedule_fires_at_the_same_instruction(config, sequence):
             seen.append((r.stdout, r.icount, [(f.icount, f.vcpu, f.rip) for f in firings]))
     assert seen[0] == seen[1]
     assert seen[0][2], "the trigger did not fire"
+
+
+def test_migrating_to_a_cpu_the_guest_lacks_is_refused(machine, boot_info, sequence):
+    process = machine.spawn("/bin/rseq-counter", ARGS)
+    with pytest.raises(faultline.ConfigError, match=f"the guest has {boot_info.cpus} CPUs"):
+        machine.arm([(faultline.Trigger(process, sequence.start), faultline.Event.migrate(boot_info.cpus))])
+    machine.arm([])
+    assert machine.run_spawned().exit_code == 0

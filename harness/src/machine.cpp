@@ -167,6 +167,7 @@ BootInfo Machine::boot() {
     info.icount_at_ready = icount();
     info.kernel_release = ready[1];
     info.cpus = std::stoi(ready[2]);
+    cpus_ = info.cpus;
     const Json& q = version["qemu"];
     info.qemu_version = std::to_string(q["major"].get<int>()) + "." +
                         std::to_string(q["minor"].get<int>()) + "." +
@@ -322,6 +323,13 @@ void Machine::arm(const std::vector<ScheduleEntry>& schedule) {
     require_running();
     if (pending_ && !paused_) {
         throw ConfigError("arm() while the guest runs: pause() first");
+    }
+    for (const auto& e : schedule) {
+        if (e.event.kind == Event::Kind::migrate && e.event.arg != Event::kNextCpu &&
+            e.event.arg >= uint64_t(cpus_)) {
+            throw ConfigError("migrate to CPU " + std::to_string(e.event.arg) + ": the guest has " +
+                              std::to_string(cpus_) + " CPUs");
+        }
     }
     qmp_.execute("qom-set",
                  {{"path", kInjectPath}, {"property", "schedule"}, {"value", encode_schedule(schedule)}},

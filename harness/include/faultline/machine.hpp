@@ -116,6 +116,7 @@ private:
     std::unique_ptr<QemuProcess> qemu_;
     QmpClient qmp_;
     uint64_t handshakes_ = 0;
+    int cpus_ = 0;  // online in the guest, from its ready message
     bool booted_ = false;
     bool broken_ = false;  // a timeout or crash left the guest in an unknown state
     bool paused_ = false;
