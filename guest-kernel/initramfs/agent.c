@@ -240,6 +240,11 @@ static pid_t start_program(struct command *c, bool hold, int *out, int *err)
     }
     close(out_pipe[1]);
     close(err_pipe[1]);
+    if (pid < 0) {
+        close(out_pipe[0]);
+        close(err_pipe[0]);
+        return -1;
+    }
     *out = out_pipe[0];
     *err = err_pipe[0];
     return pid;
@@ -322,11 +327,11 @@ static int address_space_of(pid_t pid, char *cr3, size_t len)
 /* Kill a program and reap it, its output unwanted. */
 static void discard_program(pid_t pid, int out, int err)
 {
-    struct reply unwanted = {0};
-
+    close(out);
+    close(err);
     kill(pid, SIGKILL);
-    finish_program(pid, out, err, 0, &unwanted);
-    free(unwanted.fields.data);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
 }
 
 static void cmd_spawn(struct command *c, struct reply *r)
