@@ -216,22 +216,13 @@ int sweep(const Options& o) {
         config.args = o.program;
     }
     // Bad input is found before anything boots.
-    if (!std::filesystem::is_regular_file(config.host_binary)) {
-        throw faultline::ConfigError("binary not found: " + config.host_binary);
-    }
-    if (faultline::rseq_critical_sections(config.host_binary).empty()) {
-        throw faultline::ConfigError(config.host_binary +
-                                     ": no rseq critical section (__rseq_cs_ptr_array)");
-    }
-    for (const auto& e : config.events) {
-        faultline::event_named(e, config.signo);
-    }
+    faultline::SweepPlan plan = faultline::plan_sweep(config);
     faultline::Machine machine(o.config);
     machine.boot();
     if (!o.binary.empty()) {
         machine.put_file(o.binary, config.guest_program);
     }
-    faultline::SweepResult result = faultline::run_sweep(machine, config);
+    faultline::SweepResult result = faultline::run_sweep(machine, plan);
 
     std::printf("%-10s %-28s", "address", "instruction");
     for (const auto& e : config.events) {

@@ -222,15 +222,14 @@ Message Machine::await_handshake(Clock::time_point deadline, bool booting) {
     for (;;) {
         qmp_.wait_event("STOP", tick);
         // A STOP that is not a new handshake came from pause(): keep waiting.
-        Json count = qmp_.execute("qom-get", {{"path", kMailboxPath}, {"property", "handshakes"}},
-                                  tick);
+        Json count = qmp_.qom_get(kMailboxPath, "handshakes", tick);
         if (count.get<uint64_t>() > handshakes_) {
             handshakes_ = count.get<uint64_t>();
             pending_ = false;  // the guest is parked again, whatever the reply says
             break;
         }
     }
-    Json outbox = qmp_.execute("qom-get", {{"path", kMailboxPath}, {"property", "outbox"}}, tick);
+    Json outbox = qmp_.qom_get(kMailboxPath, "outbox", tick);
     return decode_message(base64_decode(outbox.get<std::string>()));
 }
 
@@ -248,13 +247,8 @@ void Machine::send_request(const Message& request) {
     if (pending_) {
         throw ConfigError("a guest command is still running: wait() for it first");
     }
-    auto tick = [this] { check_alive(); };
-    qmp_.execute("qom-set",
-                 {{"path", kMailboxPath},
-                  {"property", "inbox"},
-                  {"value", base64_encode(encode_message(request))}},
-                 tick);
-    qmp_.execute("cont", Json::object(), tick);
+    qmp_.qom_set(kMailboxPath, "inbox", base64_encode(encode_message(request)), alive());
+    qmp_.execute("cont", Json::object(), alive());
     pending_ = true;
     paused_ = false;
 }
@@ -331,17 +325,12 @@ void Machine::arm(const std::vector<ScheduleEntry>& schedule) {
                               std::to_string(cpus_) + " CPUs");
         }
     }
-    qmp_.execute("qom-set",
-                 {{"path", kInjectPath}, {"property", "schedule"}, {"value", encode_schedule(schedule)}},
-                 [this] { check_alive(); });
+    qmp_.qom_set(kInjectPath, "schedule", encode_schedule(schedule), alive());
 }
 
 std::vector<Firing> Machine::firings() {
     require_running();
-    return decode_firings(
-        qmp_.execute("qom-get", {{"path", kInjectPath}, {"property", "firings"}},
-                     [this] { check_alive(); })
-            .get<std::string>());
+    return decode_firings(qmp_.qom_get(kInjectPath, "firings", alive()).get<std::string>());
 }
 
 void Machine::put(const std::string& guest_path, const std::string& bytes, unsigned mode) {
@@ -359,10 +348,7 @@ void Machine::put_file(const std::string& host_path, const std::string& guest_pa
 
 uint64_t Machine::icount() {
     require_running();
-    return qmp_
-        .execute("qom-get", {{"path", kMailboxPath}, {"property", "icount"}},
-                 [this] { check_alive(); })
-        .get<uint64_t>();
+    return qmp_.qom_get(kMailboxPath, "icount", alive()).get<uint64_t>();
 }
 
 // Between commands the agent is parked in a handshake with the VM stopped:
@@ -371,7 +357,7 @@ uint64_t Machine::icount() {
 void Machine::pause() {
     require_running();
     if (pending_ && !paused_) {
-        qmp_.execute("stop", Json::object(), [this] { check_alive(); });
+        qmp_.execute("stop", Json::object(), alive());
     }
     paused_ = true;
 }
@@ -379,7 +365,7 @@ void Machine::pause() {
 void Machine::resume() {
     require_running();
     if (pending_ && paused_) {
-        qmp_.execute("cont", Json::object(), [this] { check_alive(); });
+        qmp_.execute("cont", Json::object(), alive());
     }
     paused_ = false;
 }

@@ -122,6 +122,16 @@ QmpClient::Json QmpClient::execute(const std::string& command, const Json& argum
     }
 }
 
+QmpClient::Json QmpClient::qom_get(const std::string& path, const std::string& property,
+                                   const Tick& tick) {
+    return execute("qom-get", {{"path", path}, {"property", property}}, tick);
+}
+
+void QmpClient::qom_set(const std::string& path, const std::string& property, const Json& value,
+                        const Tick& tick) {
+    execute("qom-set", {{"path", path}, {"property", property}, {"value", value}}, tick);
+}
+
 QmpClient::Json QmpClient::wait_event(const std::string& name, const Tick& tick) {
     for (;;) {
         while (!events_.empty()) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -43,6 +44,8 @@ std::vector<Instruction> instructions_of(const std::string& elf_path, const Crit
     return out;
 }
 
+namespace {
+
 Event event_named(const std::string& name, int signo) {
     if (name == "preempt") {
         return Event::preempt();
@@ -56,23 +59,36 @@ Event event_named(const std::string& name, int signo) {
     throw ConfigError("unknown event '" + name + "' (preempt, signal, migrate)");
 }
 
-SweepResult run_sweep(Machine& machine, const SweepConfig& config) {
-    auto sections = rseq_critical_sections(config.host_binary);
-    if (sections.empty()) {
+}  // namespace
+
+SweepPlan plan_sweep(const SweepConfig& config) {
+    if (!std::filesystem::is_regular_file(config.host_binary)) {
+        throw ConfigError("binary not found: " + config.host_binary);
+    }
+    SweepPlan plan{config, {}, {}};
+    for (const auto& cs : rseq_critical_sections(config.host_binary)) {
+        plan.sequences.emplace_back(cs, instructions_of(config.host_binary, cs));
+    }
+    if (plan.sequences.empty()) {
         throw ConfigError(config.host_binary + ": no rseq critical section (__rseq_cs_ptr_array)");
     }
     for (const auto& name : config.events) {
-        event_named(name, config.signo);
+        plan.events.emplace_back(name, event_named(name, config.signo));
     }
+    return plan;
+}
+
+SweepResult run_sweep(Machine& machine, const SweepPlan& plan) {
+    const SweepConfig& config = plan.config;
     SweepResult result;
     auto started = std::chrono::steady_clock::now();
-    for (const auto& cs : sections) {
-        for (const auto& insn : instructions_of(config.host_binary, cs)) {
-            for (const auto& name : config.events) {
+    for (const auto& [cs, instructions] : plan.sequences) {
+        for (const auto& insn : instructions) {
+            for (const auto& [name, event] : plan.events) {
                 Process p = machine.spawn(config.guest_program, config.args);
                 // Entry 1: where the same thread goes next, the abort
                 // handler (aborted) or the instruction itself (resumed).
-                machine.arm({{{insn.addr, p.cr3, config.hit}, event_named(name, config.signo)},
+                machine.arm({{{insn.addr, p.cr3, config.hit}, event},
                              {{cs.abort, p.cr3, 1}, Event::observe(insn.addr)}});
                 RunResult run = machine.run_spawned();
                 auto firings = machine.firings();
@@ -200,7 +216,7 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
               << "\">critical section at " << hex(current_cs) << "</td></tr>";
         }
         h << "<tr><td class=\"i\">" << hex(key.second) << "</td><td class=\"i\">"
-          << escape(any->insn_text) << (key.second >= current_cs && !any->expected_abort ? " (post-commit)" : "")
+          << escape(any->insn_text) << (any->expected_abort ? "" : " (post-commit)")
           << "</td>";
         for (const auto& e : events) {
             auto it = cells.find(e);

@@ -107,6 +107,8 @@ private:
     Message receive_reply();
     Message await_handshake(std::chrono::steady_clock::time_point deadline, bool booting);
     void check_alive();
+    // The tick for a QMP call that only needs QEMU to be alive.
+    QmpClient::Tick alive() { return [this] { check_alive(); }; }
     void check_console();
     void require_running() const;
     std::string tail_of(const std::string& path, size_t lines) const;

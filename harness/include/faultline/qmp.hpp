@@ -27,6 +27,10 @@ public:
     void connect(const std::string& socket_path, const Tick& tick);
     // Runs a command; returns its "return" value, throws QmpError on "error".
     Json execute(const std::string& command, const Json& arguments, const Tick& tick);
+    // qom-get / qom-set of one property of the object at `path`.
+    Json qom_get(const std::string& path, const std::string& property, const Tick& tick);
+    void qom_set(const std::string& path, const std::string& property, const Json& value,
+                 const Tick& tick);
     // Returns the next event named `name`, dropping others before it.
     Json wait_event(const std::string& name, const Tick& tick);
     void close();

@@ -54,10 +54,19 @@ struct SweepResult {
     double trials_per_s = 0;
 };
 
-// Throws ConfigError for an unknown event name or a binary without rseq
-// critical sections.
-Event event_named(const std::string& name, int signo);
-SweepResult run_sweep(Machine& machine, const SweepConfig& config);
+// What a sweep runs: each critical section with its instructions, and the
+// events by name.
+struct SweepPlan {
+    SweepConfig config;
+    std::vector<std::pair<CriticalSection, std::vector<Instruction>>> sequences;
+    std::vector<std::pair<std::string, Event>> events;
+};
+
+// Reads and checks all a sweep needs before anything boots. Throws
+// ConfigError for a missing binary, one without rseq critical sections, or
+// an unknown event name.
+SweepPlan plan_sweep(const SweepConfig& config);
+SweepResult run_sweep(Machine& machine, const SweepPlan& plan);
 
 std::string sweep_json(const SweepResult& result);
 // A table a person reads at a glance: instructions down, events across,
