@@ -3,13 +3,16 @@
  *
  * It mounts the pseudo file systems, announces "ready" through the mailbox and
  * then serves one host command per handshake:
- *   run PROGRAM ARGS...   -> ok EXIT_KIND CODE STDOUT STDERR ICOUNT
- *   spawn PROGRAM ARGS... -> ok PID CR3   (held before its first instruction)
- *   resume                -> as run, for the spawned program
- *   put PATH MODE DATA    -> ok
+ *   run BUDGET PROGRAM ARGS...   -> ok EXIT_KIND CODE STDOUT STDERR ICOUNT
+ *   spawn BUDGET PROGRAM ARGS... -> ok PID CR3 (held before its first instruction)
+ *   resume                       -> as run, for the spawned program
+ *   put PATH MODE DATA           -> ok
  * Any failure of the agent itself answers "error MESSAGE". EXIT_KIND is
- * "exited" or "signaled"; ICOUNT is the guest instruction count the command
- * took, fork to reap.
+ * "exited", "signaled", or "timeout" when the program outran BUDGET
+ * milliseconds of guest time (0: no limit) and was killed with its process
+ * group (CODE is then SIGKILL). Guest time runs on the instruction count, so
+ * a budget ends a run at the same point every time. ICOUNT is the guest
+ * instruction count the command took, fork to reap.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mailbox.h"
@@ -203,7 +207,35 @@ static bool drain(int fd, struct buffer *b)
 static struct {
     pid_t pid;
     int out, err;
+    long budget_ms;
 } spawned = {.pid = -1};
+
+/* run and spawn: BUDGET then the program; false (and an error reply) if malformed. */
+static bool program_command(struct command *c, struct reply *r, long *budget_ms)
+{
+    char *end;
+
+    if (c->argc < 3) {
+        reply_str(r, "error");
+        reply_fmt(r, "%s: expects BUDGET PROGRAM ARGS...", c->argv[0]);
+        return false;
+    }
+    *budget_ms = strtol(c->argv[1], &end, 10);
+    if (*end || end == c->argv[1] || *budget_ms < 0) {
+        reply_str(r, "error");
+        reply_fmt(r, "%s: bad budget '%s' (milliseconds, 0 for none)", c->argv[0], c->argv[1]);
+        return false;
+    }
+    return true;
+}
+
+static long monotonic_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 
 static void reply_errno(struct reply *r, const char *what)
 {
@@ -231,11 +263,12 @@ static pid_t start_program(struct command *c, bool hold, int *out, int *err)
         dup2(null, 0);
         dup2(out_pipe[1], 1);
         dup2(err_pipe[1], 2);
+        setpgid(0, 0); /* a budget kill takes the program's children too */
         if (hold && ptrace(PTRACE_TRACEME, 0, NULL, NULL)) {
             _exit(127);
         }
-        execv(c->argv[1], c->argv + 1);
-        dprintf(2, "faultline-agent: exec %s: %s\n", c->argv[1], strerror(errno));
+        execv(c->argv[2], c->argv + 2);
+        dprintf(2, "faultline-agent: exec %s: %s\n", c->argv[2], strerror(errno));
         _exit(127);
     }
     close(out_pipe[1]);
@@ -250,17 +283,31 @@ static pid_t start_program(struct command *c, bool hold, int *out, int *err)
     return pid;
 }
 
-/* Collect the program's output until both pipes close, reap it, and reply. */
-static void finish_program(pid_t pid, int out_fd, int err_fd, uint64_t start, struct reply *r)
+/*
+ * Collect the program's output until both pipes close, reap it, and reply.
+ * Past its budget the program's process group is killed; the pipes then
+ * close and the reply says "timeout".
+ */
+static void finish_program(pid_t pid, int out_fd, int err_fd, uint64_t start, long budget_ms,
+                           struct reply *r)
 {
     struct buffer out = {0}, err = {0};
     struct pollfd fds[2];
     int status, open_fds = 2;
+    long deadline = budget_ms ? monotonic_ms() + budget_ms : 0;
+    bool timed_out = false;
 
     fds[0] = (struct pollfd){.fd = out_fd, .events = POLLIN};
     fds[1] = (struct pollfd){.fd = err_fd, .events = POLLIN};
     while (open_fds > 0) {
-        if (poll(fds, 2, -1) < 0) {
+        int wait_ms = deadline && !timed_out ? MAX(deadline - monotonic_ms(), 0) : -1;
+        int ready = poll(fds, 2, wait_ms);
+
+        if (ready == 0) {
+            kill(-pid, SIGKILL);
+            timed_out = true;
+        }
+        if (ready <= 0) {
             continue;
         }
         for (int i = 0; i < 2; i++) {
@@ -274,7 +321,7 @@ static void finish_program(pid_t pid, int out_fd, int err_fd, uint64_t start, st
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     reply_str(r, "ok");
-    reply_str(r, WIFSIGNALED(status) ? "signaled" : "exited");
+    reply_str(r, timed_out ? "timeout" : WIFSIGNALED(status) ? "signaled" : "exited");
     reply_fmt(r, "%d", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     reply_field(r, out.data, out.len);
     reply_field(r, err.data, err.len);
@@ -286,12 +333,11 @@ static void finish_program(pid_t pid, int out_fd, int err_fd, uint64_t start, st
 static void cmd_run(struct command *c, struct reply *r)
 {
     uint64_t start = guest_icount();
+    long budget_ms;
     int out, err;
     pid_t pid;
 
-    if (c->argc < 2) {
-        reply_str(r, "error");
-        reply_str(r, "run: no program given");
+    if (!program_command(c, r, &budget_ms)) {
         return;
     }
     pid = start_program(c, false, &out, &err);
@@ -299,7 +345,7 @@ static void cmd_run(struct command *c, struct reply *r)
         reply_errno(r, "run");
         return;
     }
-    finish_program(pid, out, err, start, r);
+    finish_program(pid, out, err, start, budget_ms, r);
 }
 
 /* The page-table root the injection device matches this process by. */
@@ -339,10 +385,12 @@ static void cmd_spawn(struct command *c, struct reply *r)
     char cr3[32] = "";
     int status;
 
-    if (c->argc < 2 || spawned.pid >= 0) {
+    if (spawned.pid >= 0) {
         reply_str(r, "error");
-        reply_str(r, spawned.pid >= 0 ? "spawn: a spawned program waits for resume"
-                                      : "spawn: no program given");
+        reply_str(r, "spawn: a spawned program waits for resume");
+        return;
+    }
+    if (!program_command(c, r, &spawned.budget_ms)) {
         return;
     }
     spawned.pid = start_program(c, true, &spawned.out, &spawned.err);
@@ -377,7 +425,7 @@ static void cmd_resume(struct command *c, struct reply *r)
         discard_program(pid, spawned.out, spawned.err);
         return;
     }
-    finish_program(pid, spawned.out, spawned.err, start, r);
+    finish_program(pid, spawned.out, spawned.err, start, spawned.budget_ms, r);
 }
 
 static void cmd_put(struct command *c, struct reply *r)
