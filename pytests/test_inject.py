@@ -119,3 +119,68 @@ def test_migrating_to_a_cpu_the_guest_lacks_is_refused(machine, boot_info, seque
         machine.arm([(faultline.Trigger(process, sequence.start), faultline.Event.migrate(boot_info.cpus))])
     machine.arm([])
     assert machine.run_spawned().exit_code == 0
+
+
+PROBE = GUEST_PROGRAMS / "fault-probe"
+
+
+def run_probe(machine, event):
+    process = machine.spawn("/bin/fault-probe")
+    read_at = faultline.symbol_address(str(PROBE), "fault_probe_read")
+    machine.arm([(faultline.Trigger(process, read_at), event)] if event else [])
+    result = machine.run_spawned()
+    assert result.exit_code == 0, result.stdout + result.stderr
+    faults = int(re.search(r"^minor faults: (\d+)$", result.stdout, re.M).group(1))
+    return faults, result.stdout, machine.firings()
+
+
+def test_page_fault_on_the_data_page_faults_and_keeps_its_content(machine, host_programs):
+    quiet, out, _ = run_probe(machine, None)
+    assert quiet == 0 and "intact: yes" in out
+    before = event_count(machine, host_programs, "page_fault")
+    page = faultline.symbol_address(str(PROBE), "probe_page")
+    faults, out, firings = run_probe(machine, faultline.Event.page_fault(page))
+    assert len(firings) == 1
+    # The read itself took the fault: one more minor fault, same bytes.
+    assert faults == 1
+    assert "intact: yes" in out
+    assert event_count(machine, host_programs, "page_fault") == before + 1
+
+
+def test_page_fault_at_the_trigger_faults_the_instruction_fetch(machine):
+    faults, out, firings = run_probe(machine, faultline.Event.page_fault_at_trigger())
+    assert len(firings) == 1
+    assert faults == 1 and "intact: yes" in out
+
+
+def test_page_fault_inside_the_sequence_does_not_abort_it(machine, sequence):
+    # rseq aborts on preemption, migration and signals; a fault the kernel
+    # handles without blocking is none of these.
+    r, firings = run_with(machine, faultline.Event.page_fault_at_trigger(), sequence.start)
+    assert r.exit_code == 0, r.stdout
+    assert [f.rip for f in firings] == [sequence.start]
+    assert aborts(r.stdout) == 0
+
+
+def test_budget_ends_a_program_that_never_ends(machine, host_programs):
+    # Sleeping forever: idle guest time is skipped, so this ends at once.
+    r = machine.run("/bin/hang", budget_ms=200)
+    assert r.timed_out and r.signaled and r.exit_code == signal.SIGKILL
+    # Computing forever: guest time runs on the instruction count, 1 ns each.
+    machine.put_file(str(host_programs["spin"]), "/tmp/spin")
+    r = machine.run("/tmp/spin", budget_ms=50)
+    assert r.timed_out and r.exit_code == signal.SIGKILL
+    assert 45_000_000 < r.icount < 80_000_000, r.icount
+    # The machine goes on serving commands.
+    assert machine.run("/bin/rseq-counter", ARGS).exit_code == 0
+
+
+def test_trigger_never_reached_in_a_program_that_never_ends(machine, host_programs):
+    binary = host_programs["rseq_unreached"]
+    machine.put_file(str(binary), "/tmp/rseq_unreached")
+    process = machine.spawn("/tmp/rseq_unreached", budget_ms=100)
+    never_run = faultline.symbol_address(str(binary), "unreached_start")
+    machine.arm([(faultline.Trigger(process, never_run), faultline.Event.preempt())])
+    r = machine.run_spawned()
+    assert r.timed_out
+    assert machine.firings() == []

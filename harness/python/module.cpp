@@ -108,12 +108,13 @@ PYBIND11_MODULE(_faultline, m) {
     py::class_<RunResult>(m, "RunResult")
         .def_readonly("exit_code", &RunResult::exit_code)
         .def_readonly("signaled", &RunResult::signaled)
+        .def_readonly("timed_out", &RunResult::timed_out)
         .def_property_readonly("stdout", [](const RunResult& r) { return r.stdout_text; })
         .def_property_readonly("stderr", [](const RunResult& r) { return r.stderr_text; })
         .def_readonly("icount", &RunResult::icount)
         .def("__repr__", [](const RunResult& r) {
             return "<RunResult exit_code=" + std::to_string(r.exit_code) +
-                   (r.signaled ? " signaled" : "") + " icount=" + std::to_string(r.icount) + ">";
+                   (r.timed_out ? " timed_out" : r.signaled ? " signaled" : "") + " icount=" + std::to_string(r.icount) + ">";
         });
 
     py::class_<Process>(m, "Process")
@@ -134,7 +135,9 @@ PYBIND11_MODULE(_faultline, m) {
         .def_static("signal", &Event::signal, py::arg("signo"))
         .def_static("migrate", &Event::migrate, py::arg("cpu"))
         .def_static("migrate_away", &Event::migrate_away)
-        .def_static("observe", &Event::observe, py::arg("or_at") = 0)
+        .def_static("page_fault", &Event::page_fault, py::arg("addr"))
+        .def_static("page_fault_at_trigger", &Event::page_fault_at_trigger)
+        .def_static("none", &Event::none)
         .def_property_readonly("name", &Event::name)
         .def_readonly("arg", &Event::arg);
 
@@ -143,6 +146,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("icount", &Firing::icount)
         .def_readonly("vcpu", &Firing::vcpu)
         .def_readonly("rip", &Firing::rip)
+        .def_readonly("next_rip", &Firing::next_rip)
+        .def_readonly("next_icount", &Firing::next_icount)
         .def("__repr__", [](const Firing& f) {
             return "<Firing entry=" + std::to_string(f.entry) + " icount=" +
                    std::to_string(f.icount) + " vcpu=" + std::to_string(f.vcpu) + ">";
@@ -161,6 +166,8 @@ PYBIND11_MODULE(_faultline, m) {
         });
     m.def("rseq_critical_sections", &rseq_critical_sections, py::arg("path"),
           "The rseq critical sections of a static x86_64 ELF (__rseq_cs_ptr_array).");
+    m.def("symbol_address", &symbol_address, py::arg("path"), py::arg("name"),
+          "The address of a defined symbol of an ELF binary.");
 
     py::class_<Instruction>(m, "Instruction")
         .def_readonly("addr", &Instruction::addr)
@@ -176,8 +183,10 @@ PYBIND11_MODULE(_faultline, m) {
              }),
              py::arg("config") = nullptr)
         .def("boot", &Machine::boot, release)
-        .def("run", &Machine::run, py::arg("program"), py::arg("args") = Args{}, release)
-        .def("start", &Machine::start, py::arg("program"), py::arg("args") = Args{}, release)
+        .def("run", &Machine::run, py::arg("program"), py::arg("args") = Args{},
+             py::arg("budget_ms") = 0, release)
+        .def("start", &Machine::start, py::arg("program"), py::arg("args") = Args{},
+             py::arg("budget_ms") = 0, release)
         .def("wait", &Machine::wait, release)
         .def("put", [](Machine& self, const std::string& path, py::bytes data, unsigned mode) {
                  std::string bytes = data;
@@ -187,17 +196,26 @@ PYBIND11_MODULE(_faultline, m) {
              py::arg("guest_path"), py::arg("data"), py::arg("mode") = 0755)
         .def("put_file", &Machine::put_file, py::arg("host_path"), py::arg("guest_path"),
              py::arg("mode") = 0755, release)
-        .def("spawn", &Machine::spawn, py::arg("program"), py::arg("args") = Args{}, release)
+        .def("spawn", &Machine::spawn, py::arg("program"), py::arg("args") = Args{},
+             py::arg("budget_ms") = 0, release)
         .def("run_spawned", &Machine::run_spawned, release)
-        .def("arm", [](Machine& self, const std::vector<std::pair<Trigger, Event>>& schedule) {
+        .def("arm", [](Machine& self, const std::vector<py::tuple>& schedule) {
                  std::vector<ScheduleEntry> entries;
-                 for (const auto& [trigger, event] : schedule) {
-                     entries.push_back({trigger, event});
+                 for (const auto& item : schedule) {
+                     if (item.size() != 2 && item.size() != 3) {
+                         throw ConfigError("a schedule entry is (Trigger, Event[, watch])");
+                     }
+                     entries.push_back({item[0].cast<Trigger>(), item[1].cast<Event>(),
+                                        item.size() == 3 ? item[2].cast<uint64_t>() : 0});
                  }
                  py::gil_scoped_release unlocked;
                  self.arm(entries);
              },
-             py::arg("schedule"), "Arm [(Trigger, Event), ...]; entries fire in order.")
+             py::arg("schedule"),
+             "Arm [(Trigger, Event[, watch]), ...]; entries fire in order. With a watch\n"
+             "address the firing also records where that thread went next: back to\n"
+             "the trigger (next_rip == rip) or to watch.")
+        .def("disarm", &Machine::disarm, release)
         .def("firings", &Machine::firings, release)
         .def("icount", &Machine::icount, release)
         .def("pause", &Machine::pause, release)

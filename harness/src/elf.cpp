@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "faultline/errors.hpp"
 
@@ -70,6 +71,26 @@ public:
         throw ConfigError(path_ + ": no section holds address " + std::to_string(vaddr));
     }
 
+    // The value of a symbol in the symbol table; nullopt when absent.
+    std::optional<uint64_t> symbol(const std::string& name) const {
+        for (const auto& sh : sections_) {
+            if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= sections_.size() ||
+                sh.sh_entsize != sizeof(Elf64_Sym)) {
+                continue;
+            }
+            const Elf64_Shdr& strings = sections_[sh.sh_link];
+            for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= sh.sh_size; off += sizeof(Elf64_Sym)) {
+                Elf64_Sym sym;
+                read(sh.sh_offset + off, &sym, sizeof(sym), "symbol");
+                if (sym.st_shndx != SHN_UNDEF && sym.st_name < strings.sh_size &&
+                    name == name_at(strings.sh_offset + sym.st_name)) {
+                    return sym.st_value;
+                }
+            }
+        }
+        return std::nullopt;
+    }
+
     void read(uint64_t offset, void* out, size_t len, const char* what) const {
         if (offset > bytes_.size() || bytes_.size() - offset < len) {
             throw ConfigError(path_ + ": truncated " + what);
@@ -117,6 +138,14 @@ std::vector<CriticalSection> rseq_critical_sections(const std::string& path) {
 }  // namespace faultline
 
 namespace faultline {
+
+uint64_t symbol_address(const std::string& path, const std::string& name) {
+    ElfImage elf(path);
+    if (auto value = elf.symbol(name)) {
+        return *value;
+    }
+    throw ConfigError(path + ": no symbol '" + name + "'");
+}
 
 std::string read_vaddr_bytes(const std::string& path, uint64_t vaddr, size_t len) {
     ElfImage elf(path);

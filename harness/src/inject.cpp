@@ -1,7 +1,5 @@
 #include "faultline/inject.hpp"
 
-#include <sstream>
-
 #include "faultline/errors.hpp"
 
 namespace faultline {
@@ -14,38 +12,80 @@ std::string Event::name() const {
         return "signal";
     case Kind::migrate:
         return "migrate";
-    case Kind::observe:
-        return "observe";
+    case Kind::page_fault:
+        return "page_fault";
+    case Kind::none:
+        return "none";
     }
     return "unknown";
 }
 
-std::string encode_schedule(const std::vector<ScheduleEntry>& schedule) {
-    std::ostringstream out;
+namespace {
+
+// FaultlineEvent in the QAPI schema.
+const char* qmp_event_name(Event::Kind kind) {
+    switch (kind) {
+    case Event::Kind::preempt:
+        return "preempt";
+    case Event::Kind::signal:
+        return "signal";
+    case Event::Kind::migrate:
+        return "migrate";
+    case Event::Kind::page_fault:
+        return "page-fault";
+    case Event::Kind::none:
+        return "none";
+    }
+    throw ConfigError("unknown event kind " + std::to_string(uint32_t(kind)));
+}
+
+}  // namespace
+
+// Terse on purpose: QEMU's monitor reads its input a byte at a time (about
+// 3 us each), so defaults are left out and the address space is named once.
+nlohmann::json faultline_arm_arguments(const std::vector<ScheduleEntry>& schedule) {
+    uint64_t cr3 = schedule.empty() ? 0 : schedule.front().trigger.cr3;
+    nlohmann::json entries = nlohmann::json::array();
     for (const auto& e : schedule) {
         if (e.trigger.hit == 0) {
             throw ConfigError("trigger hit counts start at 1");
         }
-        out << std::hex << e.trigger.vaddr << ' ' << e.trigger.cr3 << std::dec << ' '
-            << e.trigger.hit << ' ' << uint32_t(e.event.kind) << ' ' << e.event.arg << ';';
+        if (e.watch == e.trigger.vaddr) {
+            throw ConfigError("a watch address must differ from its trigger's");
+        }
+        nlohmann::json entry{{"vaddr", e.trigger.vaddr}, {"event", qmp_event_name(e.event.kind)}};
+        if (e.trigger.cr3 != cr3) {
+            entry["cr3"] = e.trigger.cr3;
+        }
+        if (e.trigger.hit != 1) {
+            entry["hit"] = e.trigger.hit;
+        }
+        // All ones is the device's default target (next CPU, trigger's page).
+        bool takes_arg = e.event.kind == Event::Kind::signal ||
+                         e.event.kind == Event::Kind::migrate ||
+                         e.event.kind == Event::Kind::page_fault;
+        if (takes_arg && e.event.arg != ~uint64_t(0)) {
+            entry["arg"] = e.event.arg;
+        }
+        if (e.watch != 0) {
+            entry["watch"] = e.watch;
+        }
+        entries.push_back(entry);
     }
-    return out.str();
+    return {{"cr3", cr3}, {"entries", entries}};
 }
 
-std::vector<Firing> decode_firings(const std::string& text) {
+std::vector<Firing> firings_of(const nlohmann::json& reply) {
     std::vector<Firing> firings;
-    std::istringstream items(text);
-    std::string item;
-    while (std::getline(items, item, ';')) {
-        if (item.empty()) {
-            continue;
+    try {
+        for (const auto& f : reply.at("firings")) {
+            firings.push_back({f.at("entry").get<uint32_t>(), f.at("icount").get<uint64_t>(),
+                               f.at("cpu").get<int>(), f.at("rip").get<uint64_t>(),
+                               f.value("next-rip", uint64_t(0)),
+                               f.value("next-icount", uint64_t(0))});
         }
-        std::istringstream fields(item);
-        Firing f;
-        if (!(fields >> f.entry >> f.icount >> f.vcpu >> std::hex >> f.rip)) {
-            throw QmpError("faultline-inject: unreadable firing '" + item + "'");
-        }
-        firings.push_back(f);
+    } catch (const nlohmann::json::exception& e) {
+        throw QmpError("query-faultline: unreadable reply " + reply.dump() + ": " + e.what());
     }
     return firings;
 }

@@ -20,7 +20,6 @@ using Json = QmpClient::Json;
 namespace {
 
 constexpr const char* kMailboxPath = "/machine/peripheral/mailbox";
-constexpr const char* kInjectPath = "/machine/peripheral/inject";
 constexpr const char* kPanicMarker = "Kernel panic - not syncing";
 constexpr const char* kPanicEndMarker = "---[ end Kernel panic";
 // The guest kernel is built with NR_CPUS=8 (guest-kernel/faultline.config).
@@ -271,8 +270,9 @@ Message Machine::receive_reply() {
     return reply;
 }
 
-void Machine::start(const std::string& program, const std::vector<std::string>& args) {
-    Message request{"run", program};
+void Machine::start(const std::string& program, const std::vector<std::string>& args,
+                    uint32_t budget_ms) {
+    Message request{"run", std::to_string(budget_ms), program};
     request.insert(request.end(), args.begin(), args.end());
     send_request(request);
 }
@@ -284,7 +284,8 @@ RunResult Machine::run_result(const Message& reply) {
         throw AgentError("unexpected reply to run (" + std::to_string(reply.size()) + " fields)");
     }
     RunResult result;
-    result.signaled = reply[1] == "signaled";
+    result.timed_out = reply[1] == "timeout";
+    result.signaled = reply[1] == "signaled" || result.timed_out;
     result.exit_code = std::stoi(reply[2]);
     result.stdout_text = reply[3];
     result.stderr_text = reply[4];
@@ -292,13 +293,15 @@ RunResult Machine::run_result(const Message& reply) {
     return result;
 }
 
-RunResult Machine::run(const std::string& program, const std::vector<std::string>& args) {
-    start(program, args);
+RunResult Machine::run(const std::string& program, const std::vector<std::string>& args,
+                       uint32_t budget_ms) {
+    start(program, args, budget_ms);
     return wait();
 }
 
-Process Machine::spawn(const std::string& program, const std::vector<std::string>& args) {
-    Message request{"spawn", program};
+Process Machine::spawn(const std::string& program, const std::vector<std::string>& args,
+                       uint32_t budget_ms) {
+    Message request{"spawn", std::to_string(budget_ms), program};
     request.insert(request.end(), args.begin(), args.end());
     send_request(request);
     Message reply = receive_reply();
@@ -325,12 +328,17 @@ void Machine::arm(const std::vector<ScheduleEntry>& schedule) {
                               std::to_string(cpus_) + " CPUs");
         }
     }
-    qmp_.qom_set(kInjectPath, "schedule", encode_schedule(schedule), alive());
+    qmp_.execute("faultline-arm", faultline_arm_arguments(schedule), alive());
+}
+
+void Machine::disarm() {
+    require_running();
+    qmp_.execute("faultline-disarm", Json::object(), alive());
 }
 
 std::vector<Firing> Machine::firings() {
     require_running();
-    return decode_firings(qmp_.qom_get(kInjectPath, "firings", alive()).get<std::string>());
+    return firings_of(qmp_.execute("query-faultline", Json::object(), alive()));
 }
 
 void Machine::put(const std::string& guest_path, const std::string& bytes, unsigned mode) {

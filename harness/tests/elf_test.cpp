@@ -30,3 +30,13 @@ TEST(RseqElf, RejectsWhatIsNotAnX86ElfAndNamesMissingFiles) {
     EXPECT_THROW(rseq_critical_sections(kPrograms + "cpio.list"), ConfigError);
     EXPECT_THROW(rseq_critical_sections("/nonexistent/binary"), FileMissing);
 }
+
+TEST(RseqElf, SymbolAddressPointsAtTheSymbolsCode) {
+    const std::string probe = kPrograms + "fault-probe";
+    uint64_t read_at = symbol_address(probe, "fault_probe_read");
+    // movzbl (%reg), %reg: 0f b6, after a REX prefix for r8-r15
+    std::string code = read_vaddr_bytes(probe, read_at, 3);
+    EXPECT_LE(code.find(std::string("\x0f\xb6", 2)), 1u);
+    EXPECT_EQ(symbol_address(probe, "probe_page") % 4096, 0u);
+    EXPECT_THROW(symbol_address(probe, "no_such_symbol"), ConfigError);
+}

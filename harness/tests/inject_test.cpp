@@ -5,26 +5,42 @@
 #include "faultline/errors.hpp"
 
 using namespace faultline;
+using Json = nlohmann::json;
 
-TEST(InjectText, EncodesScheduleInTheDeviceFormat) {
+TEST(InjectQmp, ScheduleBecomesTerseFaultlineArmArguments) {
     std::vector<ScheduleEntry> schedule{
-        {{0x401950, 0x2ae000, 3}, Event::signal(10)},
-        {{0x401960, 0x2ae000, 1}, Event::migrate(1)},
+        {{0x401950, 0x2ae000, 3}, Event::signal(10), 0x401990},
+        {{0x401960, 0x2ae000, 1}, Event::page_fault_at_trigger()},
+        {{0x401970, 0x3bf000, 1}, Event::preempt()},
     };
-    EXPECT_EQ(encode_schedule(schedule), "401950 2ae000 3 2 10;401960 2ae000 1 3 1;");
+    // The first entry's address space is the default; hit 1, the default
+    // target (the trigger's page) and no watch are left out.
+    Json expected = Json::parse(R"({"cr3": 2809856, "entries": [
+        {"vaddr": 4200784, "hit": 3, "event": "signal", "arg": 10, "watch": 4200848},
+        {"vaddr": 4200800, "event": "page-fault"},
+        {"vaddr": 4200816, "event": "preempt", "cr3": 3928064}]})");
+    EXPECT_EQ(faultline_arm_arguments(schedule), expected);
 }
 
-TEST(InjectText, RefusesHitZero) {
-    EXPECT_THROW(encode_schedule({{{0x401950, 0, 0}, Event::preempt()}}), ConfigError);
+TEST(InjectQmp, RefusesHitZeroAndAWatchOnTheTrigger) {
+    EXPECT_THROW(faultline_arm_arguments({{{0x401950, 0, 0}, Event::preempt()}}), ConfigError);
+    EXPECT_THROW(faultline_arm_arguments({{{0x401950, 0, 1}, Event::preempt(), 0x401950}}),
+                 ConfigError);
 }
 
-TEST(InjectText, DecodesFirings) {
-    auto firings = decode_firings("0 97035722 1 401950;1 97100000 0 401960;");
+TEST(InjectQmp, ReadsFiringsFromQueryFaultline) {
+    auto firings = firings_of(Json::parse(R"({"pending": 0, "firings": [
+        {"entry": 0, "icount": 97035722, "cpu": 1, "rip": 4200784},
+        {"entry": 1, "icount": 97100000, "cpu": 0, "rip": 4200800,
+         "next-rip": 4200848, "next-icount": 97100421}]})"));
     ASSERT_EQ(firings.size(), 2u);
     EXPECT_EQ(firings[0].icount, 97035722u);
     EXPECT_EQ(firings[0].vcpu, 1);
     EXPECT_EQ(firings[0].rip, 0x401950u);
+    EXPECT_EQ(firings[0].next_rip, 0u);
     EXPECT_EQ(firings[1].entry, 1u);
-    EXPECT_TRUE(decode_firings("").empty());
-    EXPECT_THROW(decode_firings("0 x;"), QmpError);
+    EXPECT_EQ(firings[1].next_rip, 0x401990u);
+    EXPECT_EQ(firings[1].next_icount, 97100421u);
+    EXPECT_TRUE(firings_of(Json::parse(R"({"pending": 2, "firings": []})")).empty());
+    EXPECT_THROW(firings_of(Json::parse(R"({"firings": [{"entry": "x"}]})")), QmpError);
 }

@@ -19,6 +19,10 @@ struct CriticalSection {
 // A binary without the section has no critical sections: an empty list.
 std::vector<CriticalSection> rseq_critical_sections(const std::string& path);
 
+// The address of a defined symbol (a stripped binary has none): where to
+// put a trigger or a page_fault event. Throws ConfigError when absent.
+uint64_t symbol_address(const std::string& path, const std::string& name);
+
 // Up to len bytes of the loaded image at vaddr (fewer at a section's end).
 std::string read_vaddr_bytes(const std::string& path, uint64_t vaddr, size_t len);
 

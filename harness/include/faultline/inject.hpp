@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace faultline {
 
 // A process held before its first instruction: its pid and the page-table
@@ -23,8 +25,9 @@ struct Trigger {
 };
 
 struct Event {
-    enum class Kind : uint32_t { preempt = 1, signal = 2, migrate = 3, observe = 255 };
+    enum class Kind : uint32_t { preempt = 1, signal = 2, migrate = 3, page_fault = 4, none = 5 };
     static constexpr uint64_t kNextCpu = ~uint64_t(0);
+    static constexpr uint64_t kTriggerPage = ~uint64_t(0);
     Kind kind = Kind::preempt;
     uint64_t arg = 0;
 
@@ -33,15 +36,33 @@ struct Event {
     static Event migrate(int cpu) { return {Kind::migrate, uint64_t(cpu)}; }
     // To the next online CPU after the one the trigger hit on.
     static Event migrate_away() { return {Kind::migrate, kNextCpu}; }
-    // Raises nothing: records only the thread of the previous firing
-    // reaching the trigger's vaddr or or_at (if non-zero), whichever first.
-    static Event observe(uint64_t or_at = 0) { return {Kind::observe, or_at}; }
+    // The task's next access to the page holding addr takes a real #PF (a
+    // NUMA hinting fault); the page and its content stay as they were.
+    static Event page_fault(uint64_t addr) { return {Kind::page_fault, addr}; }
+    // The same on the page of the trigger's instruction: its fetch faults.
+    static Event page_fault_at_trigger() { return {Kind::page_fault, kTriggerPage}; }
+    // What the kernel does to an rseq critical section the event comes
+    // inside of: preemption, migration and signal delivery abort it; a page
+    // fault aborts it only if handling it blocked (the task was switched
+    // out, e.g. waiting for the mmap lock another thread holds).
+    enum class RseqEffect { aborts, aborts_if_it_blocks, none };
+    RseqEffect rseq_effect() const {
+        return kind == Kind::page_fault ? RseqEffect::aborts_if_it_blocks
+               : kind == Kind::none     ? RseqEffect::none
+                                        : RseqEffect::aborts;
+    }
+    // Raises nothing: the firing is only recorded.
+    static Event none() { return {Kind::none, 0}; }
     std::string name() const;
 };
 
 struct ScheduleEntry {
     Trigger trigger;
     Event event;
+    // Non-zero: after the event, wait for the thread that hit to arrive back
+    // at the trigger's vaddr or at watch (e.g. an rseq abort handler) and
+    // record which, before the next entry is armed.
+    uint64_t watch = 0;
 };
 
 // One fired schedule entry: where and when the event was raised.
@@ -50,10 +71,15 @@ struct Firing {
     uint64_t icount = 0;  // guest instructions executed before it
     int vcpu = 0;
     uint64_t rip = 0;     // the trigger's vaddr: the instruction not yet executed
+    // For an entry with a watch: where that thread arrived next (the
+    // trigger's vaddr or the watch address) and when; 0 while it has not.
+    uint64_t next_rip = 0;
+    uint64_t next_icount = 0;
 };
 
-// The device's text forms (see hw/i386/faultline-inject.c).
-std::string encode_schedule(const std::vector<ScheduleEntry>& schedule);
-std::vector<Firing> decode_firings(const std::string& text);
+// The QMP forms (qemu-patches: qapi/misc-target.json): the arguments of
+// faultline-arm, and the firings in what query-faultline returns.
+nlohmann::json faultline_arm_arguments(const std::vector<ScheduleEntry>& schedule);
+std::vector<Firing> firings_of(const nlohmann::json& query_faultline_reply);
 
 }  // namespace faultline

@@ -51,6 +51,7 @@ struct BootInfo {
 struct RunResult {
     int exit_code = 0;   // exit status, or the signal number when signaled
     bool signaled = false;
+    bool timed_out = false;  // outran its budget and was killed (signaled, SIGKILL)
     std::string stdout_text;
     std::string stderr_text;
     uint64_t icount = 0; // guest instructions from fork to reap, all vCPUs
@@ -66,20 +67,29 @@ public:
     // Starts QEMU and waits for the agent. Throws FileMissing, BootTimeout,
     // GuestPanic, QemuDied.
     BootInfo boot();
-    // Runs a program already in the guest: start() then wait(). Throws
-    // CommandTimeout, GuestPanic, QemuDied, AgentError.
-    RunResult run(const std::string& program, const std::vector<std::string>& args = {});
+    // Runs a program already in the guest: start() then wait(). A non-zero
+    // budget_ms is guest time (instructions, at 1 ns each, plus skipped idle
+    // time): past it the guest kills the program and its children, and the
+    // result says timed_out, at the same instruction on every run. Throws
+    // CommandTimeout (host time, the backstop), GuestPanic, QemuDied,
+    // AgentError.
+    RunResult run(const std::string& program, const std::vector<std::string>& args = {},
+                  uint32_t budget_ms = 0);
     // Starts a program and returns while the guest runs it.
-    void start(const std::string& program, const std::vector<std::string>& args = {});
+    void start(const std::string& program, const std::vector<std::string>& args = {},
+               uint32_t budget_ms = 0);
     // Waits for the started program (up to command_timeout_s).
     RunResult wait();
     // Starts a program held before its first instruction, so triggers can be
     // armed in its address space; run_spawned() lets it go and waits.
-    Process spawn(const std::string& program, const std::vector<std::string>& args = {});
+    Process spawn(const std::string& program, const std::vector<std::string>& args = {},
+                  uint32_t budget_ms = 0);
     RunResult run_spawned();
     // Replaces the injection schedule (entries fire in order, on the vCPU
     // thread, with no host round trip). Call while the guest is parked.
     void arm(const std::vector<ScheduleEntry>& schedule);
+    // Drops the entries that have not fired; firings() still lists the rest.
+    void disarm();
     // Entries fired since the last arm().
     std::vector<Firing> firings();
     // Writes bytes to a guest file (mode in octal, e.g. 0755).

@@ -4,5 +4,5 @@ from ._faultline import (  # noqa: F401
     AgentError, BootInfo, BootTimeout, CommandTimeout, ConfigError, CriticalSection, Error, Event,
     FileMissing,
     Firing, GuestPanic, Machine, MachineConfig, Process, QemuDied, QmpError, RunResult, Timeout,
-    Instruction, Trigger, instructions_of, rseq_critical_sections,
+    Instruction, Trigger, instructions_of, rseq_critical_sections, symbol_address,
 )
