@@ -3,13 +3,14 @@
 //   faultline boot [--json] [OPTIONS]
 //   faultline run [--json] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
 //   faultline run [--json] --binary HOST_FILE [OPTIONS] [-- ARGS...]
-//   faultline sweep [--binary PATH] [--events preempt,signal,migrate]
+//   faultline sweep [--binary PATH] [--events preempt,signal,migrate,page_fault]
 //                   [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]
 //
 // Exit status: boot 0; run the program's own status (128+N when signal N
 // killed it); sweep 0 when every cell matches the rseq rule, 1 when one does
 // not; 2 for bad usage or bad input; 125 when the harness failed (one line
 // naming the cause on stderr, evidence below it).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -35,11 +36,13 @@ constexpr int kHarnessError = 125;
 const char* kUsage =
     "usage: faultline boot [--json] [OPTIONS]\n"
     "       faultline run [--json] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n"
-    "       faultline sweep [--binary PATH] [--events preempt,signal,migrate] [--json FILE]\n"
-    "                       [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]\n"
+    "       faultline sweep [--binary PATH] [--events preempt,signal,migrate,page_fault]\n"
+    "                       [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]\n"
     "options:\n"
     "  --qemu PATH --kernel PATH --initrd PATH --firmware DIR   (default: the built tree)\n"
-    "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120)\n"
+    "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120, host time)\n"
+    "  --budget MS   guest time a program run may take before it is killed\n"
+    "                (run: no limit; sweep: 5000)\n"
     "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n";
 
 struct UsageError {
@@ -51,9 +54,10 @@ struct Options {
     bool json = false;
     std::string binary;
     std::vector<std::string> program;  // after "--"
-    std::vector<std::string> events{"preempt", "signal", "migrate"};
+    std::vector<std::string> events = faultline::SweepConfig().events;
     std::string json_file, html_file;
-    uint32_t hit = 100;
+    uint32_t hit = faultline::SweepConfig().hit;
+    int budget_ms = -1;  // not given
     MachineConfig config = MachineConfig::defaults();
 };
 
@@ -110,6 +114,11 @@ Options parse(int argc, char** argv) {
             std::stringstream list(value());
             for (std::string e; std::getline(list, e, ',');) {
                 o.events.push_back(e);
+            }
+        } else if (arg == "--budget" && o.command != "boot") {
+            o.budget_ms = parse_int(arg, value());
+            if (o.budget_ms < 0) {
+                throw UsageError{"--budget is milliseconds of guest time, 0 for none"};
             }
         } else if (arg == "--binary" && o.command != "boot") {
             o.binary = value();
@@ -177,7 +186,7 @@ int run(const Options& o) {
     if (!o.json) {
         describe_boot(std::cerr, info);
     }
-    faultline::RunResult r = machine.run(program, args);
+    faultline::RunResult r = machine.run(program, args, uint32_t(std::max(o.budget_ms, 0)));
     if (o.json) {
         // Guest output is bytes; invalid UTF-8 becomes U+FFFD rather than an exception.
         auto text = [](const std::string& s) {
@@ -185,13 +194,17 @@ int run(const Options& o) {
         };
         std::cout << "{\"program\":" << text(program) << ",\"exit_code\":" << r.exit_code
                   << ",\"signaled\":" << (r.signaled ? "true" : "false")
+                  << ",\"timed_out\":" << (r.timed_out ? "true" : "false")
                   << ",\"stdout\":" << text(r.stdout_text) << ",\"stderr\":" << text(r.stderr_text)
                   << ",\"icount\":" << r.icount << ",\"icount_at_ready\":" << info.icount_at_ready
                   << ",\"ready_s\":" << info.ready_s << "}\n";
     } else {
         std::cout << r.stdout_text;
         std::cerr << r.stderr_text;
-        std::cerr << "faultline: " << program << (r.signaled ? " killed by signal " : " exited ")
+        std::cerr << "faultline: " << program
+                  << (r.timed_out  ? " killed at the end of its budget, signal "
+                      : r.signaled ? " killed by signal "
+                                   : " exited ")
                   << r.exit_code << " after " << r.icount << " guest instructions\n";
     }
     return r.signaled ? 128 + r.exit_code : r.exit_code;
@@ -206,10 +219,13 @@ int sweep(const Options& o) {
     faultline::SweepConfig config;
     config.events = o.events;
     config.hit = o.hit;
+    if (o.budget_ms >= 0) {
+        config.budget_ms = uint32_t(o.budget_ms);
+    }
     if (o.binary.empty()) {
         config.host_binary = faultline::build_dir() + "/linux/initramfs/rseq-counter";
         config.guest_program = kBuiltinProgram;
-        config.args = o.program.empty() ? std::vector<std::string>{"1", "2000"} : o.program;
+        config.args = o.program.empty() ? std::vector<std::string>{"1", "1000"} : o.program;
     } else {
         config.host_binary = o.binary;
         config.guest_program = "/tmp/" + std::filesystem::path(o.binary).filename().string();
@@ -241,8 +257,8 @@ int sweep(const Options& o) {
         }
         std::printf("\n");
     }
-    std::printf("%zu trials, %zu failed, %.1f trials/s\n", result.cells.size(), failed,
-                result.trials_per_s);
+    std::printf("%zu trials in %zu program runs, %zu failed, %.1f trials/s\n",
+                result.cells.size(), result.program_runs, failed, result.trials_per_s);
     for (const auto& c : result.cells) {
         if (!c.ok) {
             std::printf("FAIL %s before %#llx (%s): fired=%d aborted=%d expected_abort=%d %s\n",

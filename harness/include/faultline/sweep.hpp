@@ -1,9 +1,16 @@
 // The every-instruction sweep: for each rseq critical section of a program,
 // each instruction from its start to its post-commit address, and each event
-// kind, run the program once with that event fired before that instruction
-// and check the verdict against the rseq rule: an event before an
+// kind, fire that event before that instruction and check the verdict
+// against the rseq rule: a preemption, migration or signal before an
 // instruction in [start, post_commit) aborts the sequence; one at or after
-// post_commit does not.
+// post_commit does not; a page fault inside may abort it (only if handling
+// it blocked), and at or after post_commit must not.
+//
+// Trials run back to back in one program run: the schedule holds one trial
+// after another, each armed when the previous one's outcome was observed,
+// and the program's invariant check covers all trials of its run. A run
+// whose invariant broke is replayed one trial per run to find which trial
+// broke it; trials the program ended before reaching go on into the next run.
 #pragma once
 
 #include <cstdint>
@@ -29,9 +36,14 @@ struct SweepConfig {
     std::string host_binary;    // the program's ELF on the host
     std::string guest_program;  // where it is in the guest
     std::vector<std::string> args;
-    std::vector<std::string> events{"preempt", "signal", "migrate"};
-    uint32_t hit = 100;         // fire before the hit-th execution
+    std::vector<std::string> events{"preempt", "signal", "migrate", "page_fault"};
+    // Fire before the hit-th execution, counted from when the previous
+    // trial's outcome was seen (from the program's start for the first).
+    uint32_t hit = 1;
     int signo = 10;             // SIGUSR1: the program is expected to handle it
+    // Guest time per program run; a run that outlives it is killed, and a
+    // trigger it never reached is reported as never fired.
+    uint32_t budget_ms = 5000;
 };
 
 struct SweepCell {
@@ -42,16 +54,19 @@ struct SweepCell {
     bool fired = false;
     uint64_t fired_icount = 0;
     int vcpu = -1;
+    bool in_sequence = false;  // in [start, post_commit)
     bool expected_abort = false;
+    bool may_abort = false;    // inside, and the event aborts only if it blocks
     bool aborted = false;
     bool invariant_ok = false;
-    std::string outcome;  // "exited N" or "killed by signal N"
+    std::string outcome;  // how the program run that decided the cell ended
     bool ok = false;
 };
 
 struct SweepResult {
-    std::vector<SweepCell> cells;
+    std::vector<SweepCell> cells;  // in plan order: sequence, instruction, event
     double trials_per_s = 0;
+    size_t program_runs = 0;
 };
 
 // What a sweep runs: each critical section with its instructions, and the
@@ -66,6 +81,8 @@ struct SweepPlan {
 // ConfigError for a missing binary, one without rseq critical sections, or
 // an unknown event name.
 SweepPlan plan_sweep(const SweepConfig& config);
+// First runs the program once without events (ConfigError if it fails
+// then), then the trials; trials_per_s counts the trials' time only.
 SweepResult run_sweep(Machine& machine, const SweepPlan& plan);
 
 std::string sweep_json(const SweepResult& result);
