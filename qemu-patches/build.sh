@@ -1,9 +1,12 @@
 #!/bin/sh
 # Build qemu-system-x86_64 10.0.2 from Debian's pinned source plus our series.
-# usage: build.sh OUT_DIR   (leaves OUT_DIR/build/qemu-system-x86_64)
+# usage: build.sh OUT_DIR [unpatched]   (leaves OUT_DIR/build/qemu-system-x86_64)
+# "unpatched" builds the same source with only the build fix (0001) and the
+# microvm machine alone, for comparing speed with the fork (bench/slowdown.py).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd)
+variant=${2:-faultline}
 cache=${FAULTLINE_CACHE:-$HOME/.cache/faultline}
 debian_version='1:10.0.2+ds-2+deb13u1~bpo12+1'
 tarball=$cache/downloads/qemu_10.0.2+ds.orig.tar.xz
@@ -13,13 +16,29 @@ if [ ! -f "$tarball" ]; then
     # apt-get source needs the deb-src entries that mk/deps.sh adds.
     (cd "$cache/downloads" && apt-get source --download-only --tar-only "qemu=$debian_version")
 fi
-"$here/../mk/patched-tree.sh" "$tarball" "$here" "$out/src"
+case $variant in
+faultline)
+    "$here/../mk/patched-tree.sh" "$tarball" "$here" "$out/src"
+    devices=faultline ;;
+unpatched)
+    series=$(mktemp -d)
+    trap 'rm -rf "$series"' EXIT
+    head -n 1 "$here/series" > "$series/series"
+    cp "$here/$(cat "$series/series")" "$series/"
+    "$here/../mk/patched-tree.sh" "$tarball" "$series" "$out/src"
+    devices=microvm
+    mak="$out/src/configs/devices/x86_64-softmmu/microvm.mak"
+    [ -f "$mak" ] || echo 'CONFIG_MICROVM=y' > "$mak" ;;
+*)
+    echo "qemu-patches/build.sh: unknown variant '$variant' (faultline, unpatched)" >&2
+    exit 2 ;;
+esac
 
 export CCACHE_DIR="$cache/ccache" CCACHE_BASEDIR="$out" CCACHE_NOHASHDIR=1
 # Only what faultline needs: one target, TCG, plugins, the microvm device set
 # (patch 0004). Fewer features: a shorter cold build, fewer host libraries.
 configure_args="--target-list=x86_64-softmmu --without-default-features \
-    --without-default-devices --with-devices-x86_64=faultline \
+    --without-default-devices --with-devices-x86_64=$devices \
     --enable-tcg --enable-plugins --enable-fdt=system \
     --disable-docs --disable-install-blobs --disable-werror \
     --python=/usr/bin/python3 --cc=ccache\ gcc --cxx=ccache\ g++ --extra-cflags=-g0"

@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Slowdown benchmark: the faultline QEMU against the same QEMU 10.0.2 source
+without its patches (built on first use: qemu-patches/build.sh OUT unpatched),
+on the same icount workload, the built-in rseq-counter run as the guest's init.
+
+Boot differs between the two (the fork reports TSC and APIC rates in CPUID
+0x15, so the guest skips a busy-wait calibration), so the workload's time is
+taken as the difference between a long run and a one-update run of the same
+binary. The host is noisy (the same run varies by a second), so the three
+setups take turns, RUNS rounds of each, and each time is the fastest of its
+RUNS. Prints host seconds and the ratios: patched with nothing armed, and
+with one trigger armed on the workload's hottest code page (the per-CPU add
+every thread loops on; in another address space, so it never fires but
+every arrival is checked).
+
+usage: slowdown.py [UPDATES (2000000)] [RUNS (3)]"""
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BUILD = pathlib.Path(os.environ.get("FAULTLINE_BUILD", ROOT / "build"))
+PATCHED = BUILD / "qemu" / "build" / "qemu-system-x86_64"
+UNPATCHED = BUILD / "qemu-unpatched" / "build" / "qemu-system-x86_64"
+COUNTER = BUILD / "linux" / "initramfs" / "rseq-counter"
+sys.path.insert(0, str(BUILD / "python"))
+import faultline  # noqa: E402
+
+# The harness's machine (harness/src/machine.cpp) with the workload as init:
+# when it exits the kernel panics, reboots at once by a triple fault (microvm
+# has no reset register), and -no-reboot ends QEMU.
+KERNEL_ARGS = ("console=ttyS0 quiet nokaslr random.trust_cpu=off tsc=reliable no_timer_check "
+               "lpj=10000000 panic=-1 reboot=t rdinit=/bin/rseq-counter --")
+
+
+def qemu_argv(qemu, run_dir, updates, with_inject):
+    argv = [str(qemu), "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-S",
+            "-M", "microvm,acpi=on,pic=off,rtc=on,isa-serial=on",
+            "-cpu", "max,vendor=GenuineIntel,-rdrand,-rdseed", "-smp", "2", "-m", "1024",
+            "-icount", "shift=0,sleep=off", "-rtc", "clock=vm,base=2025-01-01T00:00:00",
+            "-L", str(BUILD / "firmware"), "-kernel", str(BUILD / "linux" / "vmlinux"),
+            "-initrd", str(BUILD / "linux" / "initramfs.cpio"),
+            "-append", f"{KERNEL_ARGS} 2 {updates}",
+            "-serial", f"file:{run_dir}/console.log",
+            "-qmp", f"unix:{run_dir}/qmp.sock,server=on,wait=off"]
+    if with_inject:
+        argv += ["-device", "faultline-inject,id=inject"]
+    return argv
+
+
+def qmp(sock, command, arguments=None):
+    request = {"execute": command}
+    if arguments:
+        request["arguments"] = arguments
+    sock.sendall((json.dumps(request) + "\n").encode())
+    reader = sock.makefile()
+    while True:
+        reply = json.loads(reader.readline())
+        if "return" in reply:
+            return reply["return"]
+        if "error" in reply:
+            raise RuntimeError(f"{command}: {reply['error']}")
+
+
+def run_once(qemu, updates, arm=None, with_inject=False):
+    """Host seconds from 'cont' to QEMU's exit."""
+    with tempfile.TemporaryDirectory() as run_dir:
+        proc = subprocess.Popen(qemu_argv(qemu, run_dir, updates, with_inject),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        sock = socket.socket(socket.AF_UNIX)
+        for _ in range(500):
+            try:
+                sock.connect(f"{run_dir}/qmp.sock")
+                break
+            except OSError:
+                time.sleep(0.01)
+        sock.makefile().readline()  # greeting
+        qmp(sock, "qmp_capabilities")
+        if arm:
+            qmp(sock, "faultline-arm", arm)
+        started = time.monotonic()
+        qmp(sock, "cont")
+        proc.wait(timeout=600)
+        elapsed = time.monotonic() - started
+        sock.close()
+        console = pathlib.Path(run_dir, "console.log").read_text(errors="replace")
+        # PID 1's exit status is in the panic it causes: 0 is a clean run.
+        if "Attempted to kill init! exitcode=0x00000000" not in console:
+            raise RuntimeError(f"{qemu}: the workload did not finish cleanly:\n{console[-2000:]}"
+                               f"{proc.stderr.read().decode()[-2000:]}")
+        return elapsed
+
+
+def fastest(times):
+    return min(times)
+
+
+def main():
+    updates = int(sys.argv[1]) if len(sys.argv) > 1 else 2000000
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    if not UNPATCHED.exists():
+        subprocess.run([str(ROOT / "qemu-patches" / "build.sh"), str(BUILD / "qemu-unpatched"),
+                        "unpatched"], check=True)
+    # The per-CPU add's sequence: its page holds the loops every thread runs.
+    (hot,) = [cs.start for cs in faultline.rseq_critical_sections(str(COUNTER))
+              if any(i.text.startswith("addq")
+                     for i in faultline.instructions_of(str(COUNTER), cs))]
+    never = {"cr3": 0, "entries": [{"vaddr": hot, "event": "none"}]}
+    setups = [
+        ("unpatched QEMU", UNPATCHED, {}),
+        ("faultline QEMU, nothing armed", PATCHED, {"with_inject": True}),
+        ("faultline QEMU, one trigger armed", PATCHED, {"with_inject": True, "arm": never}),
+    ]
+    times = {(name, n): [] for name, _, _ in setups for n in (updates, 1)}
+    for _ in range(runs):
+        for name, qemu, kw in setups:
+            for n in (updates, 1):
+                times[name, n].append(run_once(qemu, n, **kw))
+    print(f"workload: rseq-counter 2 {updates} as init, 2 vCPUs, -icount shift=0; "
+          f"fastest of {runs}, setups interleaved")
+    base = None
+    for name, _, _ in setups:
+        long, short = fastest(times[name, updates]), fastest(times[name, 1])
+        base = base or long - short
+        print(f"{name:34} workload {long - short:6.2f} s (run {long:6.2f} s - one-update run "
+              f"{short:5.2f} s)  x{(long - short) / base:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
