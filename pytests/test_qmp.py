@@ -1,0 +1,115 @@
+"""The injection device's QMP interface and vmstate, on a bare QEMU (the VM
+never runs: arming and migration happen while it is stopped)."""
+import json
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD
+
+QEMU = BUILD / "qemu" / "build" / "qemu-system-x86_64"
+
+
+class Qemu:
+    def __init__(self, run_dir, *extra):
+        argv = [str(QEMU), "-nodefaults", "-no-user-config", "-display", "none", "-S",
+                "-M", "microvm", "-L", str(BUILD / "firmware"),
+                "-device", "faultline-inject,id=inject",
+                "-icount", "shift=0,sleep=off",
+                "-qmp", f"unix:{run_dir}/qmp.sock,server=on,wait=off", *extra]
+        self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+        self.sock = socket.socket(socket.AF_UNIX)
+        for _ in range(500):
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stderr.read())
+            try:
+                self.sock.connect(f"{run_dir}/qmp.sock")
+                break
+            except OSError:
+                time.sleep(0.01)
+        self.io = self.sock.makefile("rw")
+        self.io.readline()
+        self("qmp_capabilities")
+
+    def __call__(self, command, **arguments):
+        request = {"execute": command, **({"arguments": arguments} if arguments else {})}
+        self.io.write(json.dumps(request) + "\n")
+        self.io.flush()
+        while True:
+            reply = json.loads(self.io.readline())
+            if "return" in reply:
+                return reply["return"]
+            if "error" in reply:
+                raise RuntimeError(reply["error"]["desc"])
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def qemu(tmp_path):
+    q = Qemu(tmp_path)
+    yield q
+    q.close()
+
+
+SCHEDULE = [{"vaddr": 0x401000, "event": "preempt", "watch": 0x48A000},
+            {"vaddr": 0x401010, "hit": 7, "event": "signal", "arg": 10, "cr3": 0x5000}]
+
+
+def test_arm_query_disarm(qemu):
+    assert qemu("query-faultline") == {"pending": 0, "firings": []}
+    qemu("faultline-arm", cr3=0x1234000, entries=SCHEDULE)
+    assert qemu("query-faultline") == {"pending": 2, "firings": []}
+    qemu("faultline-disarm")
+    assert qemu("query-faultline")["pending"] == 0
+
+
+@pytest.mark.parametrize("entry, error", [
+    ({"vaddr": 0x401000, "event": "signal"}, "signal needs an arg"),
+    ({"vaddr": 0x401000, "hit": 0, "event": "preempt"}, "hit counts from 1"),
+    ({"vaddr": 0x401000, "event": "preempt", "watch": 0x401000}, "watch must be another address"),
+    ({"vaddr": 0x401000, "event": "explode"}, "explode"),
+])
+def test_bad_entries_are_refused_and_change_nothing(qemu, entry, error):
+    qemu("faultline-arm", cr3=0, entries=SCHEDULE)
+    with pytest.raises(RuntimeError, match=error):
+        qemu("faultline-arm", cr3=0, entries=[entry])
+    assert qemu("query-faultline")["pending"] == 2
+
+
+def test_arming_a_running_vm_is_refused(qemu):
+    qemu("cont")
+    with pytest.raises(RuntimeError, match="only while the VM is stopped"):
+        qemu("faultline-arm", cr3=0, entries=SCHEDULE)
+
+
+def test_device_needs_icount():
+    p = subprocess.run([str(QEMU), "-nodefaults", "-display", "none", "-S", "-M", "microvm",
+                        "-L", str(BUILD / "firmware"), "-device", "faultline-inject"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "faultline-inject needs -icount" in p.stderr
+
+
+def test_schedule_survives_migration(qemu, tmp_path):
+    qemu("faultline-arm", cr3=0x1234000, entries=SCHEDULE)
+    qemu("migrate", uri=f"file:{tmp_path}/state")
+    for _ in range(500):
+        if qemu("query-migrate").get("status") == "completed":
+            break
+        time.sleep(0.01)
+    qemu.close()
+    loaded = Qemu(tmp_path, "-incoming", "defer")
+    try:
+        loaded("migrate-incoming", uri=f"file:{tmp_path}/state")
+        for _ in range(500):
+            if loaded("query-migrate").get("status") == "completed":
+                break
+            time.sleep(0.01)
+        assert loaded("query-faultline") == {"pending": 2, "firings": []}
+    finally:
+        loaded.close()
