@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Sweep benchmark: runs the built-in every-instruction sweep N times
 (default 3) in one boot each and prints trials per second; the figure the
-sweep itself measures (boot excluded)."""
+sweep itself measures (boot and the baseline run excluded)."""
 import json
 import os
 import pathlib
@@ -26,7 +26,8 @@ def main():
                 return 1
             report = json.loads(out.read_text())
             rates.append(report["trials_per_s"])
-            print(f"sweep {i + 1}: {len(report['cells'])} trials, {report['trials_per_s']:.1f} trials/s")
+            print(f"sweep {i + 1}: {len(report['cells'])} trials in {report['program_runs']} program runs, "
+                  f"{report['trials_per_s']:.1f} trials/s")
     print(f"trials/s median of {runs}: {statistics.median(rates):.1f}")
     return 0
 
