@@ -184,3 +184,32 @@ def test_trigger_never_reached_in_a_program_that_never_ends(machine, host_progra
     r = machine.run_spawned()
     assert r.timed_out
     assert machine.firings() == []
+
+
+def run_event_probe(machine, host_programs, event):
+    binary = host_programs["event_probe"]
+    machine.put_file(str(binary), "/tmp/event_probe")
+    process = machine.spawn("/tmp/event_probe")
+    at = faultline.symbol_address(str(binary), "probe_here")
+    machine.arm([(faultline.Trigger(process, at), event)] if event else [])
+    r = machine.run_spawned()
+    assert r.exit_code == 0, r.stderr
+    report = dict(line.split() for line in r.stdout.splitlines())
+    return {k: int(v) for k, v in report.items()}, machine.firings()
+
+
+def test_migrate_moves_the_task_there_and_keeps_its_mask(machine, host_programs, boot_info):
+    report, (firing,) = run_event_probe(machine, host_programs, faultline.Event.migrate_away())
+    assert report["before"] == firing.vcpu
+    # rseq's cpu_id already names the next CPU when the marked instruction runs.
+    assert report["after"] == (firing.vcpu + 1) % boot_info.cpus
+    assert report["mask"] == boot_info.cpus
+
+
+def test_signal_handler_runs_before_the_instruction(machine, host_programs):
+    quiet, _ = run_event_probe(machine, host_programs, None)
+    assert quiet["handled"] == 0
+    report, firings = run_event_probe(machine, host_programs, faultline.Event.signal(signal.SIGUSR1))
+    assert len(firings) == 1
+    # The marked instruction itself read the flag the handler set.
+    assert report["handled"] == 1
