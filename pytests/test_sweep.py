@@ -2,6 +2,9 @@
 import json
 import subprocess
 
+import pytest
+
+import faultline
 from conftest import CLI, GUEST_PROGRAMS
 
 
@@ -63,7 +66,7 @@ def test_commit_before_the_end_fails_exactly_where_the_bug_shows(tmp_path):
 def test_same_sweep_twice_gives_the_same_cells(tmp_path):
     reports = []
     for name in ("a.json", "b.json"):
-        p = sweep("--events", "preempt,signal", "--json", str(tmp_path / name))
+        p = sweep("--json", str(tmp_path / name))
         assert p.returncode == 0, p.stdout
         reports.append(json.loads((tmp_path / name).read_text())["cells"])
     assert reports[0] == reports[1]
@@ -91,3 +94,25 @@ def test_unknown_event_and_missing_binary_are_bad_input():
     assert sweep("--events", "preempt,explode").returncode == 2
     p = sweep("--binary", "/nonexistent/prog")
     assert p.returncode == 2 and "/nonexistent/prog" in p.stderr
+
+
+def test_sweep_from_python_on_a_booted_machine(machine):
+    binary = GUEST_PROGRAMS / "rseq-counter"
+    config = faultline.SweepConfig(str(binary), "/bin/rseq-counter", ["1", "1000"])
+    config.events = ["page_fault", "migrate"]
+    result = faultline.sweep(machine, config)
+    sequences = faultline.rseq_critical_sections(str(binary))
+    rows = sum(len(faultline.instructions_of(str(binary), cs)) for cs in sequences)
+    assert len(result.cells) == rows * 2
+    assert result.program_runs < len(result.cells)
+    for c in result.cells:
+        assert c.fired and c.ok, (hex(c.insn_addr), c.event, c.outcome)
+        assert c.may_abort == (c.in_sequence and c.event == "page_fault")
+        assert c.expected_abort == (c.in_sequence and c.event == "migrate")
+    assert json.loads(result.json())["cells"][0]["insn_addr"] == result.cells[0].insn_addr
+
+
+def test_sweep_from_python_refuses_bad_input(machine):
+    config = faultline.SweepConfig(str(GUEST_PROGRAMS / "hang"), "/bin/hang")
+    with pytest.raises(faultline.ConfigError, match="no rseq critical section"):
+        faultline.sweep(machine, config)

@@ -175,8 +175,58 @@ PYBIND11_MODULE(_faultline, m) {
     m.def("instructions_of", &instructions_of, py::arg("path"), py::arg("cs"),
           "A critical section's instructions, start through post-commit.");
 
+    py::class_<SweepConfig>(m, "SweepConfig")
+        .def(py::init([](const std::string& host_binary, const std::string& guest_program,
+                         const std::vector<std::string>& args) {
+                 SweepConfig c;
+                 c.host_binary = host_binary;
+                 c.guest_program = guest_program;
+                 c.args = args;
+                 return c;
+             }),
+             py::arg("host_binary"), py::arg("guest_program"),
+             py::arg("args") = std::vector<std::string>{})
+        .def_readwrite("host_binary", &SweepConfig::host_binary)
+        .def_readwrite("guest_program", &SweepConfig::guest_program)
+        .def_readwrite("args", &SweepConfig::args)
+        .def_readwrite("events", &SweepConfig::events)
+        .def_readwrite("hit", &SweepConfig::hit)
+        .def_readwrite("signo", &SweepConfig::signo)
+        .def_readwrite("budget_ms", &SweepConfig::budget_ms);
+
+    py::class_<SweepCell>(m, "SweepCell")
+        .def_readonly("cs", &SweepCell::cs)
+        .def_readonly("insn_addr", &SweepCell::insn_addr)
+        .def_readonly("insn", &SweepCell::insn_text)
+        .def_readonly("event", &SweepCell::event)
+        .def_readonly("fired", &SweepCell::fired)
+        .def_readonly("fired_icount", &SweepCell::fired_icount)
+        .def_readonly("vcpu", &SweepCell::vcpu)
+        .def_readonly("in_sequence", &SweepCell::in_sequence)
+        .def_readonly("expected_abort", &SweepCell::expected_abort)
+        .def_readonly("may_abort", &SweepCell::may_abort)
+        .def_readonly("aborted", &SweepCell::aborted)
+        .def_readonly("invariant_ok", &SweepCell::invariant_ok)
+        .def_readonly("outcome", &SweepCell::outcome)
+        .def_readonly("ok", &SweepCell::ok);
+
+    py::class_<SweepResult>(m, "SweepResult")
+        .def_readonly("cells", &SweepResult::cells)
+        .def_readonly("trials_per_s", &SweepResult::trials_per_s)
+        .def_readonly("program_runs", &SweepResult::program_runs)
+        .def("json", &sweep_json)
+        .def("html", &sweep_html, py::arg("title"));
+
     using Args = std::vector<std::string>;
     auto release = py::call_guard<py::gil_scoped_release>();
+    m.def("sweep", [](Machine& machine, const SweepConfig& config) {
+              SweepPlan plan = plan_sweep(config);
+              py::gil_scoped_release unlocked;
+              return run_sweep(machine, plan);
+          },
+          py::arg("machine"), py::arg("config"),
+          "Every instruction x event of the program's rseq critical sections, on a booted\n"
+          "machine where config.guest_program already is; ConfigError for bad input.");
     py::class_<Machine>(m, "Machine")
         .def(py::init([](const MachineConfig* c) {
                  return std::make_unique<Machine>(c ? *c : MachineConfig::defaults());

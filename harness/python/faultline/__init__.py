@@ -4,5 +4,6 @@ from ._faultline import (  # noqa: F401
     AgentError, BootInfo, BootTimeout, CommandTimeout, ConfigError, CriticalSection, Error, Event,
     FileMissing,
     Firing, GuestPanic, Machine, MachineConfig, Process, QemuDied, QmpError, RunResult, Timeout,
-    Instruction, Trigger, instructions_of, rseq_critical_sections, symbol_address,
+    Instruction, SweepCell, SweepConfig, SweepResult, Trigger, instructions_of,
+    rseq_critical_sections, sweep, symbol_address,
 )
