@@ -32,4 +32,6 @@ kmake -j"$(nproc)" vmlinux
 cp "$out/obj/vmlinux" "$out/vmlinux.tmp" && mv "$out/vmlinux.tmp" "$out/vmlinux"
 kmake kernelrelease > "$out/kernel-release"
 
-make -s -C "$here/initramfs" OUT="$out/initramfs" GEN_INIT_CPIO="$out/obj/usr/gen_init_cpio"
+kmake headers_install INSTALL_HDR_PATH="$out/headers"
+make -s -C "$here/initramfs" OUT="$out/initramfs" GEN_INIT_CPIO="$out/obj/usr/gen_init_cpio" \
+    HEADERS="$out/headers"
