@@ -372,7 +372,11 @@ void Machine::pause() {
 
 void Machine::resume() {
     require_running();
-    if (pending_ && paused_) {
+    // The program may have ended and the agent reached its handshake just
+    // before the pause took effect: it must stay parked until wait() has
+    // read its reply, or it would read an inbox nobody wrote.
+    if (pending_ && paused_ &&
+        qmp_.qom_get(kMailboxPath, "handshakes", alive()).get<uint64_t>() == handshakes_) {
         qmp_.execute("cont", Json::object(), alive());
     }
     paused_ = false;
