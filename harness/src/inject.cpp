@@ -1,5 +1,7 @@
 #include "faultline/inject.hpp"
 
+#include <algorithm>
+
 #include "faultline/errors.hpp"
 
 namespace faultline {
@@ -22,21 +24,11 @@ std::string Event::name() const {
 
 namespace {
 
-// FaultlineEvent in the QAPI schema.
-const char* qmp_event_name(Event::Kind kind) {
-    switch (kind) {
-    case Event::Kind::preempt:
-        return "preempt";
-    case Event::Kind::signal:
-        return "signal";
-    case Event::Kind::migrate:
-        return "migrate";
-    case Event::Kind::page_fault:
-        return "page-fault";
-    case Event::Kind::none:
-        return "none";
-    }
-    throw ConfigError("unknown event kind " + std::to_string(uint32_t(kind)));
+// FaultlineEvent in the QAPI schema: the same names, spelt with dashes.
+std::string qmp_event_name(const Event& event) {
+    std::string name = event.name();
+    std::replace(name.begin(), name.end(), '_', '-');
+    return name;
 }
 
 }  // namespace
@@ -53,7 +45,7 @@ nlohmann::json faultline_arm_arguments(const std::vector<ScheduleEntry>& schedul
         if (e.watch == e.trigger.vaddr) {
             throw ConfigError("a watch address must differ from its trigger's");
         }
-        nlohmann::json entry{{"vaddr", e.trigger.vaddr}, {"event", qmp_event_name(e.event.kind)}};
+        nlohmann::json entry{{"vaddr", e.trigger.vaddr}, {"event", qmp_event_name(e.event)}};
         if (e.trigger.cr3 != cr3) {
             entry["cr3"] = e.trigger.cr3;
         }

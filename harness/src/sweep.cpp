@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -62,6 +63,9 @@ Event event_named(const std::string& name, int signo) {
     throw ConfigError("unknown event '" + name + "' (preempt, signal, migrate, page_fault)");
 }
 
+// The program's own check passed: it exited 0.
+bool check_passed(const RunResult& run) { return !run.signaled && run.exit_code == 0; }
+
 std::string outcome_of(const RunResult& run) {
     if (run.timed_out) {
         return "was killed at the end of its budget";
@@ -98,9 +102,7 @@ public:
         check_baseline();
         auto started = std::chrono::steady_clock::now();
         std::vector<size_t> todo(trials_.size());
-        for (size_t t = 0; t < todo.size(); ++t) {
-            todo[t] = t;
-        }
+        std::iota(todo.begin(), todo.end(), 0);
         while (!todo.empty()) {
             size_t fired = run_batch(todo);
             if (fired == 0) {
@@ -133,7 +135,7 @@ private:
     void check_baseline() {
         const SweepConfig& config = plan_.config;
         RunResult run = machine_.run(config.guest_program, config.args, config.budget_ms);
-        if (!run.timed_out && (run.signaled || run.exit_code != 0)) {
+        if (!run.timed_out && !check_passed(run)) {
             throw ConfigError(config.guest_program + " fails without any event: it " +
                               outcome_of(run) + "; its own check cannot judge the events\n" +
                               run.stdout_text + run.stderr_text);
@@ -168,7 +170,7 @@ private:
             c.vcpu = event ? event->vcpu : -1;
             c.aborted = event &&
                         event->next_rip == plan_.sequences[trials_[batch[k]].sequence].first.abort;
-            c.invariant_ok = !run.signaled && run.exit_code == 0;
+            c.invariant_ok = check_passed(run);
             c.outcome = outcome_of(run);
             c.ok = c.fired && c.invariant_ok && (c.aborted == c.expected_abort || c.may_abort);
             if (!c.fired) {

@@ -25,7 +25,7 @@ struct Trigger {
 };
 
 struct Event {
-    enum class Kind : uint32_t { preempt = 1, signal = 2, migrate = 3, page_fault = 4, none = 5 };
+    enum class Kind { preempt, signal, migrate, page_fault, none };
     static constexpr uint64_t kNextCpu = ~uint64_t(0);
     static constexpr uint64_t kTriggerPage = ~uint64_t(0);
     Kind kind = Kind::preempt;
