@@ -14,10 +14,8 @@ every thread loops on; in another address space, so it never fires but
 every arrival is checked).
 
 usage: slowdown.py [UPDATES (2000000)] [RUNS (3)]"""
-import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,51 +51,26 @@ def qemu_argv(qemu, run_dir, updates, with_inject):
     return argv
 
 
-def qmp(sock, command, arguments=None):
-    request = {"execute": command}
-    if arguments:
-        request["arguments"] = arguments
-    sock.sendall((json.dumps(request) + "\n").encode())
-    reader = sock.makefile()
-    while True:
-        reply = json.loads(reader.readline())
-        if "return" in reply:
-            return reply["return"]
-        if "error" in reply:
-            raise RuntimeError(f"{command}: {reply['error']}")
-
-
 def run_once(qemu, updates, arm=None, with_inject=False):
     """Host seconds from 'cont' to QEMU's exit."""
     with tempfile.TemporaryDirectory() as run_dir:
         proc = subprocess.Popen(qemu_argv(qemu, run_dir, updates, with_inject),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        sock = socket.socket(socket.AF_UNIX)
-        for _ in range(500):
-            try:
-                sock.connect(f"{run_dir}/qmp.sock")
-                break
-            except OSError:
-                time.sleep(0.01)
-        sock.makefile().readline()  # greeting
-        qmp(sock, "qmp_capabilities")
+        qmp = faultline.QmpClient()
+        qmp.connect(f"{run_dir}/qmp.sock")
         if arm:
-            qmp(sock, "faultline-arm", arm)
+            qmp.execute("faultline-arm", arm)
         started = time.monotonic()
-        qmp(sock, "cont")
+        qmp.execute("cont")
         proc.wait(timeout=600)
         elapsed = time.monotonic() - started
-        sock.close()
+        qmp.close()
         console = pathlib.Path(run_dir, "console.log").read_text(errors="replace")
         # PID 1's exit status is in the panic it causes: 0 is a clean run.
         if "Attempted to kill init! exitcode=0x00000000" not in console:
             raise RuntimeError(f"{qemu}: the workload did not finish cleanly:\n{console[-2000:]}"
                                f"{proc.stderr.read().decode()[-2000:]}")
         return elapsed
-
-
-def fastest(times):
-    return min(times)
 
 
 def main():
@@ -125,7 +98,7 @@ def main():
           f"fastest of {runs}, setups interleaved")
     base = None
     for name, _, _ in setups:
-        long, short = fastest(times[name, updates]), fastest(times[name, 1])
+        long, short = min(times[name, updates]), min(times[name, 1])
         base = base or long - short
         print(f"{name:34} workload {long - short:6.2f} s (run {long:6.2f} s - one-update run "
               f"{short:5.2f} s)  x{(long - short) / base:.2f}")

@@ -1,12 +1,11 @@
 """The injection device's QMP interface and vmstate, on a bare QEMU (the VM
 never runs: arming and migration happen while it is stopped)."""
-import json
-import socket
 import subprocess
 import time
 
 import pytest
 
+import faultline
 from conftest import BUILD
 
 QEMU = BUILD / "qemu" / "build" / "qemu-system-x86_64"
@@ -20,31 +19,14 @@ class Qemu:
                 "-icount", "shift=0,sleep=off",
                 "-qmp", f"unix:{run_dir}/qmp.sock,server=on,wait=off", *extra]
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
-        self.sock = socket.socket(socket.AF_UNIX)
-        for _ in range(500):
-            if self.proc.poll() is not None:
-                raise RuntimeError(self.proc.stderr.read())
-            try:
-                self.sock.connect(f"{run_dir}/qmp.sock")
-                break
-            except OSError:
-                time.sleep(0.01)
-        self.io = self.sock.makefile("rw")
-        self.io.readline()
-        self("qmp_capabilities")
+        self.qmp = faultline.QmpClient()
+        self.qmp.connect(f"{run_dir}/qmp.sock")
 
     def __call__(self, command, **arguments):
-        request = {"execute": command, **({"arguments": arguments} if arguments else {})}
-        self.io.write(json.dumps(request) + "\n")
-        self.io.flush()
-        while True:
-            reply = json.loads(self.io.readline())
-            if "return" in reply:
-                return reply["return"]
-            if "error" in reply:
-                raise RuntimeError(reply["error"]["desc"])
+        return self.qmp.execute(command, arguments or None)
 
     def close(self):
+        self.qmp.close()
         self.proc.kill()
         self.proc.wait()
 
@@ -76,14 +58,14 @@ def test_arm_query_disarm(qemu):
 ])
 def test_bad_entries_are_refused_and_change_nothing(qemu, entry, error):
     qemu("faultline-arm", cr3=0, entries=SCHEDULE)
-    with pytest.raises(RuntimeError, match=error):
+    with pytest.raises(faultline.QmpError, match=error):
         qemu("faultline-arm", cr3=0, entries=[entry])
     assert qemu("query-faultline")["pending"] == 2
 
 
 def test_arming_a_running_vm_is_refused(qemu):
     qemu("cont")
-    with pytest.raises(RuntimeError, match="only while the VM is stopped"):
+    with pytest.raises(faultline.QmpError, match="only while the VM is stopped"):
         qemu("faultline-arm", cr3=0, entries=SCHEDULE)
 
 

@@ -3,7 +3,8 @@ and restartable sequences. A thin re-export of the C++ harness (_faultline)."""
 from ._faultline import (  # noqa: F401
     AgentError, BootInfo, BootTimeout, CommandTimeout, ConfigError, CriticalSection, Error, Event,
     FileMissing,
-    Firing, GuestPanic, Machine, MachineConfig, Process, QemuDied, QmpError, RunResult, Timeout,
+    Firing, GuestPanic, Machine, MachineConfig, Process, QemuDied, QmpClient, QmpError, RunResult,
+    Timeout,
     Instruction, SweepCell, SweepConfig, SweepResult, Trigger, instructions_of,
     rseq_critical_sections, sweep, symbol_address,
 )
