@@ -10,40 +10,17 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
+#include "checks.h"
 #include "pkey-syscalls.h"
 
 #define WATCHDOG_MS "/sys/kernel/debug/x86/pkey_watchdog_ms"
 #define WATCHDOG_RESETS "/sys/kernel/debug/x86/pkey_watchdog_resets"
-
-static int failed;
-
-static void check(const char *name, int ok, const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("%s: %s", name, ok ? "ok" : "FAIL ");
-    if (!ok) {
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        failed = 1;
-    }
-    printf("\n");
-}
-
-/* A call expected to fail with errno want. */
-static void check_error(const char *name, long ret, int want)
-{
-    check(name, ret == -1 && errno == want, "returned %ld, errno %d (%s), want errno %d", ret,
-          errno, strerror(errno), want);
-}
 
 /* The rights RDPKRU shows for pkey (glibc's pkey_get reads the register). */
 static int register_rights(int pkey)
@@ -189,5 +166,5 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "watchdog")) {
         check_watchdog(key, spare);
     }
-    return failed;
+    return checks_failed;
 }

@@ -1,0 +1,77 @@
+/*
+ * Restartable sequences written by hand in inline assembly, on the rseq
+ * area glibc registered (__rseq_offset), for the guest programs that run
+ * them. Each critical section follows the kernel selftests' convention (a
+ * __rseq_cs_ptr_array entry per struct rseq_cs) so tools can find it.
+ *
+ * Built with -DCOMMIT_NOT_LAST, one more instruction sits between a
+ * sequence's commit and its post-commit address (rseq-buggy).
+ */
+#ifndef FAULTLINE_RSEQ_CS_H
+#define FAULTLINE_RSEQ_CS_H
+
+#include <stdint.h>
+#include <sys/rseq.h>
+
+#ifdef COMMIT_NOT_LAST
+#define AFTER_COMMIT "nop\n\t"
+#else
+#define AFTER_COMMIT ""
+#endif
+
+/*
+ * The rseq_cs descriptor (label 3) for a sequence from label 1 to its
+ * post-commit label 2 with abort handler 4, listed in __rseq_cs_ptr_array,
+ * and the code that makes it the thread's current sequence.
+ */
+#define RSEQ_CS_BEGIN                                                   \
+    ".pushsection __rseq_cs, \"aw\"\n\t"                                \
+    ".balign 32\n\t"                                                    \
+    "3:\n\t"                                                            \
+    ".long 0, 0\n\t"                                                    \
+    ".quad 1f, (2f - 1f), 4f\n\t"                                       \
+    ".popsection\n\t"                                                   \
+    ".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"                      \
+    ".quad 3b\n\t"                                                      \
+    ".popsection\n\t"                                                   \
+    "leaq 3b(%%rip), %%rax\n\t"                                         \
+    "movq %%rax, %%fs:8(%[rseq])\n\t"                                   \
+    "1:\n\t"                                                            \
+    "cmpl %[cpu], %%fs:4(%[rseq])\n\t"                                  \
+    "jnz 4f\n\t"
+
+/* The abort handler: preceded by the signature the kernel checks. */
+#define RSEQ_CS_END                                                     \
+    "2:\n\t"                                                            \
+    ".pushsection __rseq_failure, \"ax\"\n\t"                           \
+    ".byte 0x0f, 0xb9, 0x3d\n\t"                                        \
+    ".long 0x53053053\n\t"                                              \
+    "4:\n\t"                                                            \
+    "jmp %l[abort]\n\t"                                                 \
+    ".popsection\n\t"
+
+/* The CPU the thread runs on, as rseq last told it. */
+static inline int current_cpu(void)
+{
+    struct rseq *rs = (struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+
+    return __atomic_load_n(&rs->cpu_id_start, __ATOMIC_RELAXED);
+}
+
+/* Add n to *word, cpu's own. Returns 0 committed, 1 aborted or moved. */
+static inline __attribute__((always_inline)) int rseq_add(int cpu, intptr_t *word, intptr_t n)
+{
+    __asm__ goto(RSEQ_CS_BEGIN
+                 "addq %[n], %[word]\n\t" /* commit */
+                 AFTER_COMMIT
+                 RSEQ_CS_END
+                 :
+                 : [rseq] "r"(__rseq_offset), [cpu] "r"(cpu), [n] "er"(n), [word] "m"(*word)
+                 : "rax", "memory", "cc"
+                 : abort);
+    return 0;
+abort:
+    return 1;
+}
+
+#endif
