@@ -1,10 +1,17 @@
 #!/bin/sh
 # Build the faultline guest kernel (Linux 6.12 from Debian's linux-source-6.12)
 # and its initramfs.
-# usage: build.sh OUT_DIR   (leaves OUT_DIR/vmlinux, OUT_DIR/initramfs.cpio)
+# usage: build.sh OUT_DIR [debug]   (leaves OUT_DIR/vmlinux, OUT_DIR/initramfs.cpio)
+#   debug: the debug flavour, faultline-debug.config on top (KASAN, lockdep...)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd)
+fragments="$here/faultline.config"
+case ${2:-} in
+    '') ;;
+    debug) fragments="$fragments $here/faultline-debug.config" ;;
+    *) echo "guest-kernel: unknown flavour '$2' (known: debug)" >&2; exit 2 ;;
+esac
 cache=${FAULTLINE_CACHE:-$HOME/.cache/faultline}
 tarball=/usr/src/linux-source-6.12.tar.xz
 [ -f "$tarball" ] || { echo "guest-kernel: $tarball missing (apt-get install linux-source-6.12)" >&2; exit 1; }
@@ -17,13 +24,13 @@ export KBUILD_BUILD_TIMESTAMP='2025-01-01' KBUILD_BUILD_USER=faultline KBUILD_BU
 kmake() { make -s -C "$out/src" O="$out/obj" CC="ccache gcc" "$@"; }
 
 mkdir -p "$out/obj"
-want=$(cat "$here/faultline.config" "$out/src/.faultline-stamp" | sha256sum | cut -d' ' -f1)
+want=$(cat $fragments "$out/src/.faultline-stamp" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$out/obj/.faultline-config" 2>/dev/null)" != "$want" ]; then
     kmake tinyconfig
-    "$out/src/scripts/kconfig/merge_config.sh" -m -O "$out/obj" "$out/obj/.config" "$here/faultline.config" > /dev/null
+    "$out/src/scripts/kconfig/merge_config.sh" -m -O "$out/obj" "$out/obj/.config" $fragments > /dev/null
     kmake olddefconfig
     # merge_config only warns when Kconfig drops an option: make it an error.
-    missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$here/faultline.config" | while read -r line; do
+    missing=$(cat $fragments | grep -E '^CONFIG_[A-Z0-9_]+=' | while read -r line; do
         grep -qx "$line" "$out/obj/.config" || echo "$line"; done)
     [ -z "$missing" ] || { echo "guest-kernel: options not taken by Kconfig:" $missing >&2; exit 1; }
     echo "$want" > "$out/obj/.faultline-config"
@@ -34,4 +41,4 @@ kmake kernelrelease > "$out/kernel-release"
 
 kmake headers_install INSTALL_HDR_PATH="$out/headers"
 make -s -C "$here/initramfs" OUT="$out/initramfs" GEN_INIT_CPIO="$out/obj/usr/gen_init_cpio" \
-    HEADERS="$out/headers"
+    HEADERS="$out/headers" SELFTESTS="$out/src/tools/testing/selftests"
