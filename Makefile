@@ -11,7 +11,8 @@ FIRMWARE := $(BUILD)/firmware
 # pytest-xdist workers; each test owns its own QEMU (one host core each).
 PYTEST_WORKERS ?= 2
 
-.PHONY: all deps build qemu kernel firmware harness demo test gtest pytest bench clean
+.PHONY: all deps build qemu kernel kernel-debug firmware harness demo test gtest pytest fuzz \
+	bench clean
 
 all: build demo
 
@@ -26,11 +27,17 @@ qemu: deps
 kernel: deps
 	./guest-kernel/build.sh $(BUILD)/linux
 
-# QEMU looks up its firmware with -L: point one directory at Debian's images.
+# KASAN, lockdep and friends, for the robustness fuzz (pytests/test_fuzz.py).
+kernel-debug: deps
+	./guest-kernel/build.sh $(BUILD)/linux-debug debug
+
+# QEMU looks up its firmware with -L: point one directory at Debian's images
+# (pvh.bin enters a vmlinux, linuxboot_dma.bin a bzImage).
 firmware: deps
 	@mkdir -p $(FIRMWARE)
 	@ln -sf /usr/share/seabios/bios-microvm.bin $(FIRMWARE)/bios-microvm.bin
 	@ln -sf /usr/share/qemu/pvh.bin $(FIRMWARE)/pvh.bin
+	@ln -sf /usr/share/qemu/linuxboot_dma.bin $(FIRMWARE)/linuxboot_dma.bin
 
 harness: deps
 	@cmake -S harness -B $(BUILD)/harness -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -43,14 +50,19 @@ demo: build
 	$(CLI) sweep --json $(BUILD)/sweep.json --html $(BUILD)/sweep.html
 	@echo "faultline: wrote $(BUILD)/sweep.json and $(BUILD)/sweep.html"
 
-test: build gtest pytest
+test: build kernel-debug gtest pytest
 
 gtest: build
 	cd $(BUILD)/harness && ctest --output-on-failure --no-tests=error
 
 # Any non-zero pytest status fails, including 5 (no tests collected).
-pytest: build
+pytest: build kernel-debug
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider pytests
+
+# The robustness fuzz at ten times the calls make test makes.
+FUZZ_CALLS ?= 1000000
+fuzz: build kernel-debug
+	FAULTLINE_FUZZ_CALLS=$(FUZZ_CALLS) $(PYTHON) -m pytest -p no:cacheprovider pytests/test_fuzz.py
 
 bench: build
 	$(PYTHON) bench/boot.py

@@ -1,15 +1,20 @@
 #!/bin/sh
 # Build the faultline guest kernel (Linux 6.12 from Debian's linux-source-6.12)
 # and its initramfs.
-# usage: build.sh OUT_DIR [debug]   (leaves OUT_DIR/vmlinux, OUT_DIR/initramfs.cpio)
-#   debug: the debug flavour, faultline-debug.config on top (KASAN, lockdep...)
+# usage: build.sh OUT_DIR [debug]
+#   leaves OUT_DIR/vmlinux (booted at its PVH entry), OUT_DIR/initramfs.cpio
+#   debug: the debug flavour, faultline-debug.config on top (KASAN, lockdep...),
+#   leaves OUT_DIR/bzImage instead: a KASAN kernel entered at its PVH entry
+#   runs instrumented code (memcmp in the hypervisor CPUID probe) before KASAN
+#   has its shadow and triple-faults; through the decompressor it does not.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd)
 fragments="$here/faultline.config"
+image=vmlinux
 case ${2:-} in
     '') ;;
-    debug) fragments="$fragments $here/faultline-debug.config" ;;
+    debug) fragments="$fragments $here/faultline-debug.config" image=bzImage ;;
     *) echo "guest-kernel: unknown flavour '$2' (known: debug)" >&2; exit 2 ;;
 esac
 cache=${FAULTLINE_CACHE:-$HOME/.cache/faultline}
@@ -35,8 +40,10 @@ if [ "$(cat "$out/obj/.faultline-config" 2>/dev/null)" != "$want" ]; then
     [ -z "$missing" ] || { echo "guest-kernel: options not taken by Kconfig:" $missing >&2; exit 1; }
     echo "$want" > "$out/obj/.faultline-config"
 fi
-kmake -j"$(nproc)" vmlinux
-cp "$out/obj/vmlinux" "$out/vmlinux.tmp" && mv "$out/vmlinux.tmp" "$out/vmlinux"
+kmake -j"$(nproc)" $image
+built=$out/obj/vmlinux
+[ $image = vmlinux ] || built=$out/obj/arch/x86/boot/$image
+cp "$built" "$out/$image.tmp" && mv "$out/$image.tmp" "$out/$image"
 kmake kernelrelease > "$out/kernel-release"
 
 kmake headers_install INSTALL_HDR_PATH="$out/headers"
