@@ -63,7 +63,7 @@ def test_boot_reports_nothing(debug_machine):
 @pytest.mark.parametrize("program, args", [
     ("/bin/cpu-opv", ["offline"]),
     ("/bin/pkey-syscalls", ["watchdog"]),
-    ("/bin/cpu-op-counter", ["2", "100000", "1", "2"]),
+    ("/bin/cpu-op-counter", ["2", "100000", "1", "2", "100"]),
 ], ids=["cpu-opv", "pkey-syscalls", "cpu-op-counter"])
 def test_checks_under_the_debug_kernel(debug_machine, program, args):
     r = run_clean(debug_machine, program, args)

@@ -5,13 +5,16 @@
  * completes however often the sequence is hit: the forward-progress
  * guarantee cpu_opv was proposed for.
  *
- * usage: cpu-op-counter THREADS N MAX_ABORTS [OPV_THREADS]
+ * usage: cpu-op-counter THREADS N MAX_ABORTS [OPV_THREADS [WINDOW]]
  * THREADS threads float over the CPUs, N updates each as above (MAX_ABORTS
  * 0: straight to cpu_opv). OPV_THREADS more update through cpu_opv only,
  * aimed at every CPU in turn, until the others are done, so slow paths race
- * fast paths on every CPU for the whole run. SIGUSR1 is handled (counted).
- * The counters must add up to every update made: exit status 0 they do, 1
- * they do not, 2 setup failed.
+ * fast paths on every CPU for the whole run. The fast path loads the
+ * counter, spins WINDOW times (default 0), then stores it plus one: a
+ * cpu_opv that ran anywhere but on the counter's CPU, or without preempting
+ * the sequence there, would land inside that window and its add would be
+ * lost. SIGUSR1 is handled (counted). The counters must add up to every
+ * update made: exit status 0 they do, 1 they do not, 2 setup failed.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -30,7 +33,7 @@ struct percpu_word {
 } __attribute__((aligned(64)));
 
 static struct percpu_word counters[CPU_SETSIZE];
-static long updates, max_aborts;
+static long updates, max_aborts, window;
 static int ncpus, fast_threads_done;
 static volatile sig_atomic_t signals_handled;
 
@@ -46,10 +49,26 @@ static void count_signal(int signo)
     signals_handled++;
 }
 
-/* Add n to counters[cpu]. Returns 0 committed, 1 aborted or moved. */
-static __attribute__((noinline)) int percpu_add(int cpu, intptr_t n)
+/* counters[cpu] + 1, stored WINDOW spins after the load. 0 committed, 1 aborted or moved. */
+static __attribute__((noinline)) int percpu_increment(int cpu)
 {
-    return rseq_add(cpu, &counters[cpu].value, n);
+    __asm__ goto(RSEQ_CS_BEGIN
+                 "movq %[counter], %%rcx\n\t"
+                 "movq %[window], %%rdx\n\t"
+                 "5:\n\t"
+                 "subq $1, %%rdx\n\t"
+                 "jns 5b\n\t"
+                 "addq $1, %%rcx\n\t"
+                 "movq %%rcx, %[counter]\n\t" /* commit */
+                 RSEQ_CS_END
+                 :
+                 : [rseq] "r"(__rseq_offset), [cpu] "r"(cpu), [window] "r"(window),
+                   [counter] "m"(counters[cpu].value)
+                 : "rax", "rcx", "rdx", "memory", "cc"
+                 : abort);
+    return 0;
+abort:
+    return 1;
 }
 
 static void slow_add(struct worker *w, int cpu)
@@ -78,7 +97,7 @@ static void *work(void *arg)
     for (; w->made < updates; w->made++) {
         long aborted = 0;
 
-        while (aborted < max_aborts && percpu_add(current_cpu(), 1)) {
+        while (aborted < max_aborts && percpu_increment(current_cpu())) {
             aborted++;
         }
         w->aborts += aborted;
@@ -96,8 +115,9 @@ int main(int argc, char **argv)
 
     if (argc < 4 || (threads = atol(argv[1])) < 0 || (updates = atol(argv[2])) < 1 ||
         (max_aborts = atol(argv[3])) < 0 ||
-        (opv_threads = argc > 4 ? atol(argv[4]) : 0) < 0 || threads + opv_threads < 1) {
-        fprintf(stderr, "usage: cpu-op-counter THREADS N MAX_ABORTS [OPV_THREADS]\n");
+        (opv_threads = argc > 4 ? atol(argv[4]) : 0) < 0 || threads + opv_threads < 1 ||
+        (window = argc > 5 ? atol(argv[5]) : 0) < 0) {
+        fprintf(stderr, "usage: cpu-op-counter THREADS N MAX_ABORTS [OPV_THREADS [WINDOW]]\n");
         return 2;
     }
     if (__rseq_size == 0) {

@@ -68,7 +68,18 @@ static void count_signal(int signo)
 /* Add n to counters[cpu]. Returns 0 committed, 1 aborted or moved. */
 static __attribute__((noinline)) int percpu_add(int cpu, intptr_t n)
 {
-    return rseq_add(cpu, &counters[cpu].value, n);
+    __asm__ goto(RSEQ_CS_BEGIN
+                 "addq %[n], %[counter]\n\t" /* commit */
+                 AFTER_COMMIT
+                 RSEQ_CS_END
+                 :
+                 : [rseq] "r"(__rseq_offset), [cpu] "r"(cpu), [n] "er"(n),
+                   [counter] "m"(counters[cpu].value)
+                 : "rax", "memory", "cc"
+                 : abort);
+    return 0;
+abort:
+    return 1;
 }
 
 /* If cas_counters[cpu] == expect, store newv. 0 stored, 1 differed, -1 aborted. */

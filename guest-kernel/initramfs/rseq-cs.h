@@ -58,20 +58,4 @@ static inline int current_cpu(void)
     return __atomic_load_n(&rs->cpu_id_start, __ATOMIC_RELAXED);
 }
 
-/* Add n to *word, cpu's own. Returns 0 committed, 1 aborted or moved. */
-static inline __attribute__((always_inline)) int rseq_add(int cpu, intptr_t *word, intptr_t n)
-{
-    __asm__ goto(RSEQ_CS_BEGIN
-                 "addq %[n], %[word]\n\t" /* commit */
-                 AFTER_COMMIT
-                 RSEQ_CS_END
-                 :
-                 : [rseq] "r"(__rseq_offset), [cpu] "r"(cpu), [n] "er"(n), [word] "m"(*word)
-                 : "rax", "memory", "cc"
-                 : abort);
-    return 0;
-abort:
-    return 1;
-}
-
 #endif
