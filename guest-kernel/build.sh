@@ -25,7 +25,8 @@ tarball=/usr/src/linux-source-6.12.tar.xz
 
 export CCACHE_DIR="$cache/ccache" CCACHE_BASEDIR="$out" CCACHE_NOHASHDIR=1
 # Fixed build identity: the same sources give the same kernel, byte for byte.
-export KBUILD_BUILD_TIMESTAMP='2025-01-01' KBUILD_BUILD_USER=faultline KBUILD_BUILD_HOST=faultline
+export KBUILD_BUILD_TIMESTAMP='2025-01-01' KBUILD_BUILD_USER=faultline KBUILD_BUILD_HOST=faultline \
+    KBUILD_BUILD_VERSION=1
 kmake() { make -s -C "$out/src" O="$out/obj" CC="ccache gcc" "$@"; }
 
 mkdir -p "$out/obj"

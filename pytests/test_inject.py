@@ -92,7 +92,10 @@ def test_migrate_inside_the_sequence_aborts_it(config, host_programs, sequence):
         r, firings = run_with(m, faultline.Event.migrate(target), sequence.start)
         assert firings[0].vcpu == 1 - target
         assert r.exit_code == 0, r.stdout
-        assert aborts(r.stdout) == 1
+        # The moved thread aborts; arriving, it may also preempt the target
+        # vCPU's pinned thread inside that one's sequence (whether it does
+        # depends on the build: a checkout elsewhere shifts the boot).
+        assert aborts(r.stdout) in (1, 2)
         assert event_count(m, host_programs, "migrate") == 1
 
 
