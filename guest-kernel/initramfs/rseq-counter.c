@@ -31,6 +31,12 @@
 
 #include "rseq-cs.h"
 
+#ifdef COMMIT_NOT_LAST
+#define AFTER_COMMIT "nop\n\t"
+#else
+#define AFTER_COMMIT ""
+#endif
+
 struct percpu_word {
     intptr_t value;
 } __attribute__((aligned(64)));

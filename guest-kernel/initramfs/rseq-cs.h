@@ -3,21 +3,12 @@
  * area glibc registered (__rseq_offset), for the guest programs that run
  * them. Each critical section follows the kernel selftests' convention (a
  * __rseq_cs_ptr_array entry per struct rseq_cs) so tools can find it.
- *
- * Built with -DCOMMIT_NOT_LAST, one more instruction sits between a
- * sequence's commit and its post-commit address (rseq-buggy).
  */
 #ifndef FAULTLINE_RSEQ_CS_H
 #define FAULTLINE_RSEQ_CS_H
 
 #include <stdint.h>
 #include <sys/rseq.h>
-
-#ifdef COMMIT_NOT_LAST
-#define AFTER_COMMIT "nop\n\t"
-#else
-#define AFTER_COMMIT ""
-#endif
 
 /*
  * The rseq_cs descriptor (label 3) for a sequence from label 1 to its
