@@ -43,7 +43,6 @@ static char *area;
 static char *pkey_page; /* read-write, but under a key that denies access */
 static int ncpus;
 static long calls_per_thread;
-static uint64_t seed;
 
 struct fuzzer {
     pthread_t thread;
@@ -237,6 +236,7 @@ int main(int argc, char **argv)
     static struct fuzzer total;
     struct fuzzer *fuzzers;
     long calls, threads = argc > 3 ? atol(argv[3]) : 2;
+    uint64_t seed;
     int ok = 1, key;
 
     if (argc < 3 || (calls = atol(argv[1])) < 1 || threads < 1) {
