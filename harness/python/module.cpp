@@ -3,8 +3,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <chrono>
-
 #include "faultline/elf.hpp"
 #include "faultline/errors.hpp"
 #include "faultline/machine.hpp"
@@ -224,27 +222,18 @@ PYBIND11_MODULE(_faultline, m) {
 
     // The harness's QMP client, for tests and tools that drive a QEMU of
     // their own. JSON crosses as text through Python's json module.
-    auto within = [](double seconds, const std::string& what) {
-        auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                            std::chrono::duration<double>(seconds));
-        return [deadline, what] {
-            if (std::chrono::steady_clock::now() > deadline) {
-                throw QmpError(what + ": no answer from QEMU in time");
-            }
-        };
-    };
     py::class_<QmpClient>(m, "QmpClient")
         .def(py::init<>())
         .def("connect",
-             [within](QmpClient& self, const std::string& socket_path, double timeout_s) {
+             [](QmpClient& self, const std::string& socket_path, double timeout_s) {
                  py::gil_scoped_release unlocked;
-                 self.connect(socket_path, within(timeout_s, "connect " + socket_path));
+                 self.connect(socket_path,
+                              QmpClient::within(timeout_s, "connect " + socket_path));
              },
              py::arg("socket_path"), py::arg("timeout_s") = 10.0)
         .def("execute",
-             [within](QmpClient& self, const std::string& command, py::object arguments,
-                      double timeout_s) {
+             [](QmpClient& self, const std::string& command, py::object arguments,
+                double timeout_s) {
                  py::module_ json = py::module_::import("json");
                  QmpClient::Json args = arguments.is_none()
                                             ? QmpClient::Json::object()
@@ -253,7 +242,7 @@ PYBIND11_MODULE(_faultline, m) {
                  QmpClient::Json reply;
                  {
                      py::gil_scoped_release unlocked;
-                     reply = self.execute(command, args, within(timeout_s, command));
+                     reply = self.execute(command, args, QmpClient::within(timeout_s, command));
                  }
                  return json.attr("loads")(reply.dump());
              },

@@ -26,6 +26,17 @@ void QmpClient::close() {
     }
 }
 
+QmpClient::Tick QmpClient::within(double seconds, const std::string& what) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(seconds));
+    return [deadline, what] {
+        if (std::chrono::steady_clock::now() > deadline) {
+            throw QmpError(what + ": no answer from QEMU in time");
+        }
+    };
+}
+
 void QmpClient::connect(const std::string& socket_path, const Tick& tick) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;

@@ -18,6 +18,10 @@ public:
     // (QEMU died, a deadline passed, the guest panicked...).
     using Tick = std::function<void()>;
 
+    // A tick that throws QmpError ("WHAT: no answer from QEMU in time") once
+    // `seconds` have passed: the whole check for a QEMU nobody else watches.
+    static Tick within(double seconds, const std::string& what);
+
     QmpClient() = default;
     ~QmpClient();
     QmpClient(const QmpClient&) = delete;
