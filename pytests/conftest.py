@@ -47,6 +47,13 @@ def per_cpu_counts(stdout):
     return {int(c): int(n) for c, n in re.findall(r"^cpu (\d+): (\d+) increments", stdout, re.M)}
 
 
+def check_report(machine, program, args):
+    """Runs a guest check program (guest-kernel/initramfs/checks.h): its
+    result and {check: "ok" | "FAIL why"}."""
+    r = machine.run(program, args)
+    return r, dict(line.split(": ", 1) for line in r.stdout.splitlines())
+
+
 PROGRAMS = pathlib.Path(__file__).resolve().parent / "programs"
 
 

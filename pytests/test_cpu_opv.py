@@ -8,7 +8,7 @@ import signal
 import pytest
 
 import faultline
-from conftest import GUEST_PROGRAMS
+from conftest import GUEST_PROGRAMS, check_report
 
 WORD_OPS = ["add_1", "add_2", "add_4", "add_8", "or", "and", "xor", "lshift", "rshift_is_logical",
             "add_leaves_neighbours", "add_word_straddling_pages"]
@@ -36,9 +36,7 @@ COUNTER = GUEST_PROGRAMS / "cpu-op-counter"
 
 @pytest.fixture(scope="module")
 def report(machine):
-    r = machine.run("/bin/cpu-opv", ["offline"])
-    lines = dict(line.split(": ", 1) for line in r.stdout.splitlines())
-    return r, lines
+    return check_report(machine, "/bin/cpu-opv", ["offline"])
 
 
 @pytest.mark.parametrize("name", CHECKS)

@@ -4,6 +4,7 @@ result per check it makes."""
 import pytest
 
 import faultline
+from conftest import check_report
 
 CHECKS = [
     "get_allocated_key", "get_key_0", "get_unallocated_key_ebadf", "set_unallocated_key_ebadf",
@@ -20,9 +21,7 @@ WATCHDOG_CHECKS = [
 
 @pytest.fixture(scope="module")
 def report(machine):
-    r = machine.run("/bin/pkey-syscalls", ["watchdog"])
-    lines = dict(line.split(": ", 1) for line in r.stdout.splitlines())
-    return r, lines
+    return check_report(machine, "/bin/pkey-syscalls", ["watchdog"])
 
 
 @pytest.mark.parametrize("name", CHECKS + WATCHDOG_CHECKS)

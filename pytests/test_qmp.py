@@ -77,21 +77,22 @@ def test_device_needs_icount():
     assert "faultline-inject needs -icount" in p.stderr
 
 
+def wait_for_migration(qemu):
+    for _ in range(500):
+        if qemu("query-migrate").get("status") == "completed":
+            return
+        time.sleep(0.01)
+
+
 def test_schedule_survives_migration(qemu, tmp_path):
     qemu("faultline-arm", cr3=0x1234000, entries=SCHEDULE)
     qemu("migrate", uri=f"file:{tmp_path}/state")
-    for _ in range(500):
-        if qemu("query-migrate").get("status") == "completed":
-            break
-        time.sleep(0.01)
+    wait_for_migration(qemu)
     qemu.close()
     loaded = Qemu(tmp_path, "-incoming", "defer")
     try:
         loaded("migrate-incoming", uri=f"file:{tmp_path}/state")
-        for _ in range(500):
-            if loaded("query-migrate").get("status") == "completed":
-                break
-            time.sleep(0.01)
+        wait_for_migration(loaded)
         assert loaded("query-faultline") == {"pending": 2, "firings": []}
     finally:
         loaded.close()
