@@ -15,7 +15,7 @@ CHECKS = [
 ]
 WATCHDOG_CHECKS = [
     "watchdog_switch", "rogue_wrpkru_took_effect", "watchdog_resets_unallocated_key",
-    "watchdog_counts_resets", "watchdog_leaves_allocated_key",
+    "watchdog_counts_resets", "watchdog_leaves_allocated_key", "watchdog_after_cpu_hotplug",
 ]
 
 

@@ -4,10 +4,12 @@
  * "NAME: FAIL what happened"; exit status 0 when every check passed.
  *
  * usage: pkey-syscalls [watchdog]   (watchdog: also turn the watchdog on
- * through debugfs and check it undoes a rogue WRPKRU, then turn it off)
+ * through debugfs and check it undoes a rogue WRPKRU, also on CPU 1 after
+ * it went offline and came back, then turn it off)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 
 #define WATCHDOG_MS "/sys/kernel/debug/x86/pkey_watchdog_ms"
 #define WATCHDOG_RESETS "/sys/kernel/debug/x86/pkey_watchdog_resets"
+#define CPU1_ONLINE "/sys/devices/system/cpu/cpu1/online"
 
 /* The rights RDPKRU shows for pkey (glibc's pkey_get reads the register). */
 static int register_rights(int pkey)
@@ -86,6 +89,22 @@ static void spin_ms(long ms)
     } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
 }
 
+/* A CPU that went offline and came back still has its watchdog. */
+static void check_watchdog_after_hotplug(int spare)
+{
+    cpu_set_t only1;
+    int cycled = write_number(CPU1_ONLINE, 0) == 0 && write_number(CPU1_ONLINE, 1) == 0;
+
+    CPU_ZERO(&only1);
+    CPU_SET(1, &only1);
+    cycled &= sched_setaffinity(0, sizeof(only1), &only1) == 0;
+    pkey_set(spare, 0);
+    spin_ms(50);
+    check("watchdog_after_cpu_hotplug", cycled && register_rights(spare) == PKEY_DISABLE_ACCESS,
+          "CPU 1 %s, rights %d after 50 ms there, want %d", cycled ? "cycled" : "not cycled",
+          register_rights(spare), PKEY_DISABLE_ACCESS);
+}
+
 static void check_watchdog(int key, int spare)
 {
     long before = read_number(WATCHDOG_RESETS);
@@ -104,6 +123,7 @@ static void check_watchdog(int key, int spare)
           "resets %ld -> %ld", before, read_number(WATCHDOG_RESETS));
     check("watchdog_leaves_allocated_key", register_rights(key) == PKEY_DISABLE_WRITE,
           "rights %d, want %d", register_rights(key), PKEY_DISABLE_WRITE);
+    check_watchdog_after_hotplug(spare);
     write_number(WATCHDOG_MS, 0);
 }
 
