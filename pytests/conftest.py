@@ -1,10 +1,13 @@
-"""Fixtures for the system tests: the built faultline package and a guest
-booted once per session (per xdist worker)."""
+"""Fixtures for the system tests: the built faultline package, a guest
+booted once per session (per xdist worker), and the check that every test
+leaves no kernel report (WARNING, BUG, Oops, KASAN, lockdep, RCU stall...)
+on the console of any machine it used."""
 import os
 import pathlib
 import re
 import subprocess
 import sys
+import weakref
 
 import pytest
 
@@ -13,6 +16,46 @@ BUILD = pathlib.Path(os.environ.get("FAULTLINE_BUILD", ROOT / "build"))
 sys.path.insert(0, str(BUILD / "python"))
 
 import faultline  # noqa: E402
+
+
+class Machine(faultline.Machine):
+    """faultline.Machine, remembered so that every test is checked for the
+    kernel reports its machines' consoles gained (no_kernel_report)."""
+    # Made during the running test: held until it has been checked, so a
+    # machine shut down inside the test is still read.
+    made_in_test = []
+    # Every machine still alive, with how many of its reports a test has answered for.
+    reports_checked = weakref.WeakKeyDictionary()
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        Machine.made_in_test.append(self)
+        Machine.reports_checked[self] = 0
+
+
+# Tests say faultline.Machine(...), as users do; each one they make is known.
+faultline.Machine = Machine
+
+
+@pytest.fixture(autouse=True)
+def no_kernel_report(request):
+    """Fails a test during which a guest kernel reported a bug in itself,
+    on the session machine or on one the test booted. Tests that make the
+    kernel panic on purpose are marked kernel_report_expected."""
+    yield
+    new = []
+    for m in list(Machine.reports_checked):
+        reports = m.kernel_reports()
+        new += reports[Machine.reports_checked[m]:]
+        Machine.reports_checked[m] = len(reports)
+    Machine.made_in_test.clear()
+    if new and not request.node.get_closest_marker("kernel_report_expected"):
+        pytest.fail("kernel report on the guest console:\n" + "\n".join(new), pytrace=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kernel_report_expected: the test makes the guest kernel "
+                            "report (panic) on purpose")
 
 CLI = BUILD / "bin" / "faultline"
 # Host copies of the programs in the guest's /bin.

@@ -304,6 +304,7 @@ PYBIND11_MODULE(_faultline, m) {
         .def_property_readonly("paused", &Machine::paused)
         .def("shutdown", &Machine::shutdown, release)
         .def("console", &Machine::console)
+        .def("kernel_reports", &Machine::kernel_reports)
         .def_property_readonly("config", &Machine::config)
         .def("__enter__", [](Machine& self) -> Machine& { return self; })
         .def("__exit__", [](Machine& self, py::args) { self.shutdown(); });

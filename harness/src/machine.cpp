@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "faultline/base64.hpp"
+#include "faultline/console.hpp"
 #include "faultline/errors.hpp"
 
 namespace faultline {
@@ -29,10 +30,12 @@ constexpr int kMaxCpus = 8;
 // one under -icount: no KASLR, no trust in CPU randomness, no TSC watchdog
 // or timer check, the delay loop preset (lpj = TSC cycles per jiffy: 1 GHz
 // virtual TSC at HZ=100) instead of calibrated on every CPU, all of which
-// busy-wait in guest time; a quiet console (each byte is an I/O exit); and a
-// panicking kernel that stays put so the harness can read why.
+// busy-wait in guest time; a console that prints warnings and worse but not
+// the boot chatter (each byte is an I/O exit, and the harness reads every
+// kernel report from it); and a panicking kernel that stays put so the
+// harness can read why.
 constexpr const char* kKernelCommandLine =
-    "console=ttyS0 quiet nokaslr random.trust_cpu=off tsc=reliable no_timer_check lpj=10000000 "
+    "console=ttyS0 loglevel=5 nokaslr random.trust_cpu=off tsc=reliable no_timer_check lpj=10000000 "
     "panic=0";
 
 std::string read_file(const std::string& path) {
@@ -396,6 +399,8 @@ void Machine::shutdown() {
         }
         qemu_->stop(std::chrono::seconds(2));
         qemu_.reset();
+        // Kept so console() and kernel_reports() still answer after the run directory goes.
+        final_console_ = read_file(config_.run_dir + "/console.log");
     }
     qmp_.close();
     if (own_run_dir_) {
@@ -408,7 +413,14 @@ void Machine::shutdown() {
 }
 
 std::string Machine::console() const {
-    return config_.run_dir.empty() ? "" : read_file(config_.run_dir + "/console.log");
+    if (qemu_) {
+        return read_file(config_.run_dir + "/console.log");
+    }
+    return final_console_;
+}
+
+std::vector<std::string> Machine::kernel_reports() const {
+    return faultline::kernel_reports(console());
 }
 
 std::string Machine::tail_of(const std::string& path, size_t lines) const {

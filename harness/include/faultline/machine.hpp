@@ -106,8 +106,11 @@ public:
     bool paused() const { return paused_; }
     // Ends QEMU (QMP quit, then SIGKILL). Idempotent; the destructor calls it.
     void shutdown();
-    // Everything the guest kernel printed so far.
+    // Everything the guest kernel printed (at warning level and worse, and
+    // kernel_args may change that), also after shutdown.
     std::string console() const;
+    // The kernel reports on the console (console.hpp): a bug the guest kernel found in itself.
+    std::vector<std::string> kernel_reports() const;
     const MachineConfig& config() const { return config_; }
 
 private:
@@ -134,6 +137,7 @@ private:
     bool paused_ = false;
     bool pending_ = false;  // a command was sent and its reply not yet read
     size_t console_scanned_ = 0;
+    std::string final_console_;  // the console as QEMU left it, once shut down
 };
 
 }  // namespace faultline
