@@ -39,8 +39,9 @@ def test_guest_panic_carries_the_console_tail(config):
     assert "Kernel panic - not syncing" in e.value.console_tail
     # The same report is what fails any other test (conftest.no_kernel_report).
     m.shutdown()
-    (report,) = m.kernel_reports()
-    assert report.startswith("Kernel panic - not syncing: ")
+    banner, end = m.kernel_reports()
+    assert banner.startswith("Kernel panic - not syncing: No working init found.")
+    assert end == f"---[ end {banner} ]---"
 
 
 def test_command_that_never_returns_times_out(config):

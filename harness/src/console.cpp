@@ -30,6 +30,9 @@ std::vector<std::string> kernel_reports(std::string_view console) {
     while (!console.empty()) {
         size_t end = console.find('\n');
         std::string_view line = console.substr(0, end);
+        if (line.ends_with('\r')) {  // the serial console ends its lines with CR LF
+            line.remove_suffix(1);
+        }
         for (std::string_view opening : kReportOpenings) {
             if (line.find(opening) != std::string_view::npos) {
                 reports.emplace_back(line);

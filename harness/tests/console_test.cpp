@@ -10,6 +10,11 @@ TEST(KernelReports, QuietBootHasNone) {
               Lines{});
 }
 
+TEST(KernelReports, LinesLoseTheSerialConsolesCarriageReturn) {
+    EXPECT_EQ(kernel_reports("ok\r\nBUG: unable to handle page fault\r\nCPU: 0\r\n"),
+              Lines{"BUG: unable to handle page fault"});
+}
+
 TEST(KernelReports, FindsEachKindInOrder) {
     std::string console =
         "booting\n"
