@@ -90,6 +90,7 @@ static struct cpu_op_region *region_of(struct cpu_op_region *regions, int nregio
     return NULL;
 }
 
+/* For a range already found in a region. */
 static unsigned char *copy_of(struct cpu_op_region *regions, int nregions, uint64_t addr,
                               uint32_t len)
 {

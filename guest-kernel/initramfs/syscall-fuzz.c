@@ -12,10 +12,10 @@
  * usage: syscall-fuzz CALLS SEED [THREADS]
  * CALLS calls in all, spread over THREADS threads (default 2), each with its
  * own generator derived from SEED: the same arguments every run. Prints the
- * count of each result per system call, the exactly checked cpu_opv calls'
- * among them, and each mismatch with the model (the vector, expected and
- * actual result and bytes); exit status 0 when every result was allowed and
- * none mismatched, 1 otherwise, 2 on bad usage.
+ * count of each result per system call (the exactly checked cpu_opv calls
+ * on a line of their own) and each mismatch with the model: the vector, the
+ * expected and actual result, the bytes that differ. Exit status 0 when
+ * every result was allowed and none mismatched, 1 otherwise, 2 on bad usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -351,7 +351,7 @@ static void report_mismatch(struct fuzzer *f, const struct cpu_op *ops, int cnt,
  */
 static int checked_cpu_opv(struct fuzzer *f, struct cpu_op *ops, int cnt, int cpu)
 {
-    long expected;
+    long expected, actual;
     int fixed, ret, errnum, same_bytes = 1;
 
     stir_known_memory(f, ops, cnt);
@@ -362,18 +362,21 @@ static int checked_cpu_opv(struct fuzzer *f, struct cpu_op *ops, int cnt, int cp
     fixed = cpu_op_model_run(ops, cnt, f->known, NKNOWN, &expected);
     ret = cpu_opv(ops, cnt, cpu, 0);
     errnum = errno;
+    actual = ret < 0 ? -errnum : ret;
     if (fixed) {
         for (int k = 0; k < NKNOWN; k++) {
             same_bytes &= !memcmp((const void *)f->known[k].addr, f->known[k].copy,
                                   f->known[k].size);
         }
-        if ((ret < 0 ? -errnum : ret) != expected || !same_bytes) {
-            report_mismatch(f, ops, cnt, cpu, expected, ret < 0 ? -errnum : ret);
+        if (actual != expected || !same_bytes) {
+            report_mismatch(f, ops, cnt, cpu, expected, actual);
         }
-        errno = errnum;
+    }
+    /* count() reads errno, here and in the caller. */
+    errno = errnum;
+    if (fixed) {
         count(f, CPU_OPV_EXACT, ret);
     }
-    errno = errnum;
     return ret;
 }
 
