@@ -47,10 +47,10 @@ def per_cpu_counts(stdout):
     return {int(c): int(n) for c, n in re.findall(r"^cpu (\d+): (\d+) increments", stdout, re.M)}
 
 
-def check_report(machine, program, args):
+def check_report(machine, program, args, run_as_root=False):
     """Runs a guest check program (guest-kernel/initramfs/checks.h): its
     result and {check: "ok" | "FAIL why"}."""
-    r = machine.run(program, args)
+    r = machine.run(program, args, run_as_root=run_as_root)
     return r, dict(line.split(": ", 1) for line in r.stdout.splitlines())
 
 

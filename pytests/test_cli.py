@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 
 from conftest import CLI, per_cpu_counts
@@ -45,3 +46,11 @@ def test_missing_kernel_is_one_line_naming_it():
     p = cli("boot", "--kernel", "/nonexistent/vmlinux")
     assert p.returncode == 125
     assert p.stderr.splitlines() == ["faultline: error: guest kernel not found: /nonexistent/vmlinux"]
+
+
+def test_run_as_nobody_unless_root_is_asked_for(host_programs):
+    show_file = str(host_programs["show_file"])
+    for flags, uid in [([], "65534"), (["--root"], "0")]:
+        p = cli("run", "--json", *flags, "--binary", show_file, "--", "/proc/self/status")
+        status = json.loads(p.stdout)["stdout"]
+        assert re.search(r"^Uid:\s+(\d+)\s", status, re.M).group(1) == uid, p.stderr

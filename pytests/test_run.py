@@ -83,3 +83,23 @@ def test_wait_while_paused_is_refused(machine):
         raise AssertionError("wait() while paused did not raise")
     machine.resume()
     assert machine.wait().exit_code == 0
+
+
+def ids_of(status):
+    """Uid, Gid and Groups of a /proc/PID/status."""
+    fields = dict(line.split(":", 1) for line in status.splitlines())
+    return tuple(fields[k].split() for k in ("Uid", "Gid", "Groups"))
+
+
+def test_programs_run_as_nobody_unless_asked_for_root(machine, host_programs):
+    machine.put_file(str(host_programs["show_file"]), "/tmp/show_file")
+    r = machine.run("/tmp/show_file", ["/proc/self/status"])
+    assert ids_of(r.stdout) == (["65534"] * 4, ["65534"] * 4, [])
+    r = machine.run("/tmp/show_file", ["/proc/self/status"], run_as_root=True)
+    assert ids_of(r.stdout) == (["0"] * 4, ["0"] * 4, [])
+
+
+def test_a_spawned_program_runs_as_nobody_too(machine, host_programs):
+    machine.put_file(str(host_programs["show_file"]), "/tmp/show_file")
+    machine.spawn("/tmp/show_file", ["/proc/self/status"])
+    assert ids_of(machine.run_spawned().stdout)[0] == ["65534"] * 4

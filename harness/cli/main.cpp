@@ -1,8 +1,8 @@
 // faultline: command-line front end of the harness.
 //
 //   faultline boot [--json] [OPTIONS]
-//   faultline run [--json] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
-//   faultline run [--json] --binary HOST_FILE [OPTIONS] [-- ARGS...]
+//   faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
+//   faultline run [--json] [--root] --binary HOST_FILE [OPTIONS] [-- ARGS...]
 //   faultline sweep [--binary PATH] [--events preempt,signal,migrate,page_fault]
 //                   [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]
 //
@@ -35,7 +35,7 @@ constexpr int kHarnessError = 125;
 
 const char* kUsage =
     "usage: faultline boot [--json] [OPTIONS]\n"
-    "       faultline run [--json] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n"
+    "       faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n"
     "       faultline sweep [--binary PATH] [--events preempt,signal,migrate,page_fault]\n"
     "                       [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]\n"
     "options:\n"
@@ -43,7 +43,8 @@ const char* kUsage =
     "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120, host time)\n"
     "  --budget MS   guest time a program run may take before it is killed\n"
     "                (run: no limit; sweep: 5000)\n"
-    "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n";
+    "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n"
+    "  --root        run the program as root (default: nobody, uid 65534)\n";
 
 struct UsageError {
     std::string message;
@@ -53,6 +54,7 @@ struct Options {
     std::string command;
     bool json = false;
     std::string binary;
+    faultline::RunAs user = faultline::RunAs::nobody;
     std::vector<std::string> program;  // after "--"
     std::vector<std::string> events = faultline::SweepConfig().events;
     std::string json_file, html_file;
@@ -120,6 +122,8 @@ Options parse(int argc, char** argv) {
             if (o.budget_ms < 0) {
                 throw UsageError{"--budget is milliseconds of guest time, 0 for none"};
             }
+        } else if (arg == "--root" && o.command == "run") {
+            o.user = faultline::RunAs::root;
         } else if (arg == "--binary" && o.command != "boot") {
             o.binary = value();
         } else if (arg == "--qemu") {
@@ -186,7 +190,8 @@ int run(const Options& o) {
     if (!o.json) {
         describe_boot(std::cerr, info);
     }
-    faultline::RunResult r = machine.run(program, args, uint32_t(std::max(o.budget_ms, 0)));
+    faultline::RunResult r =
+        machine.run(program, args, uint32_t(std::max(o.budget_ms, 0)), o.user);
     if (o.json) {
         // Guest output is bytes; invalid UTF-8 becomes U+FFFD rather than an exception.
         auto text = [](const std::string& s) {
