@@ -1,9 +1,11 @@
 import pathlib
 import signal
+import subprocess
 
 import pytest
 
 import faultline
+from conftest import python_script
 
 
 @pytest.mark.parametrize("field", ["qemu", "kernel", "initrd"])
@@ -101,3 +103,39 @@ def test_a_program_gets_no_mailbox_ports_by_default(config, host_programs):
         # Nor did it inherit the agent's: the first OUT faults.
         assert r.signaled and r.exit_code == signal.SIGSEGV
         assert m.run("/bin/rseq-counter", ["1", "10"]).exit_code == 0
+
+
+INTERRUPTED_RUN = """
+import os, signal, threading, time
+import faultline
+
+config = faultline.MachineConfig.defaults()
+config.command_timeout_s = 20
+with faultline.Machine(config) as m:
+    m.boot()
+    threading.Timer(1, os.kill, (os.getpid(), signal.SIGINT)).start()
+    start = time.monotonic()
+    try:
+        m.run("/bin/hang")
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt after", time.monotonic() - start)
+    try:
+        os.waitpid(-1, os.WNOHANG)
+        print("QEMU still a child")
+    except ChildProcessError:
+        print("no child left")
+    try:
+        m.run("/bin/hang")
+    except faultline.Error as e:
+        print(type(e).__name__ + ":", e)
+"""
+
+
+def test_ctrl_c_interrupts_a_run_and_ends_qemu():
+    p = python_script(INTERRUPTED_RUN, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=120)
+    lines = out.splitlines()
+    assert lines and lines[0].startswith("KeyboardInterrupt after"), out + err
+    assert 1 <= float(lines[0].split()[-1]) < 2.5
+    assert lines[1:] == ["no child left", "Error: machine unusable after an earlier failure; "
+                         "shut it down and boot a new one"], out + err

@@ -9,10 +9,14 @@
 // Exit status: boot 0; run the program's own status (128+N when signal N
 // killed it); sweep 0 when every cell matches the rseq rule, 1 when one does
 // not; 2 for bad usage or bad input; 125 when the harness failed (one line
-// naming the cause on stderr, evidence below it).
+// naming the cause on stderr, evidence below it). SIGINT, SIGTERM or SIGHUP
+// end QEMU and remove the run directory, then end the CLI by that signal.
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <filesystem>
@@ -158,8 +162,36 @@ void describe_boot(std::ostream& out, const faultline::BootInfo& info) {
         << " vCPUs, QEMU " << info.qemu_version << "\n";
 }
 
+// The signal that asked the CLI to stop, 0 while none has.
+volatile sig_atomic_t stop_signal = 0;
+
+extern "C" void note_stop_signal(int signo) { stop_signal = signo; }
+
+struct Stopped {
+    int signo;
+};
+
+void catch_stop_signals() {
+    struct sigaction action {};
+    action.sa_handler = note_stop_signal;
+    sigemptyset(&action.sa_mask);
+    for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
+        sigaction(signo, &action, nullptr);
+    }
+}
+
+// The machine's waits end at a stop signal; unwinding then shuts it down.
+void stop_on_signal(faultline::Machine& machine) {
+    machine.set_interrupt_check([] {
+        if (stop_signal) {
+            throw Stopped{stop_signal};
+        }
+    });
+}
+
 int boot(const Options& o) {
     faultline::Machine machine(o.config);
+    stop_on_signal(machine);
     faultline::BootInfo info = machine.boot();
     if (o.json) {
         std::cout << nlohmann::json{{"ready_s", info.ready_s},
@@ -177,6 +209,7 @@ int boot(const Options& o) {
 
 int run(const Options& o) {
     faultline::Machine machine(o.config);
+    stop_on_signal(machine);
     faultline::BootInfo info = machine.boot();
     std::string program;
     std::vector<std::string> args = o.program;
@@ -239,6 +272,7 @@ int sweep(const Options& o) {
     // Bad input is found before anything boots.
     faultline::SweepPlan plan = faultline::plan_sweep(config);
     faultline::Machine machine(o.config);
+    stop_on_signal(machine);
     machine.boot();
     if (!o.binary.empty()) {
         machine.put_file(o.binary, config.guest_program);
@@ -287,14 +321,29 @@ int sweep(const Options& o) {
     return failed == 0 ? 0 : 1;
 }
 
+// Ends the CLI by signo, as if the signal had come with nothing to clean up.
+[[noreturn]] void die_by(int signo) {
+    std::cerr << "faultline: stopped by " << strsignal(signo) << "\n";
+    signal(signo, SIG_DFL);
+    raise(signo);
+    std::_Exit(128 + signo);
+}
+
 int main(int argc, char** argv) {
+    catch_stop_signals();
     try {
         Options o = parse(argc, argv);
         if (o.command == "help") {
             std::cout << kUsage;
             return 0;
         }
-        return o.command == "boot" ? boot(o) : o.command == "run" ? run(o) : sweep(o);
+        int status = o.command == "boot" ? boot(o) : o.command == "run" ? run(o) : sweep(o);
+        if (stop_signal) {
+            die_by(stop_signal);
+        }
+        return status;
+    } catch (const Stopped& s) {
+        die_by(s.signo);
     } catch (const UsageError& e) {
         std::cerr << "faultline: " << e.message << "\n" << kUsage;
         return kUsageError;

@@ -28,6 +28,16 @@ py::object make_class(py::module_& m, const char* name, py::handle base, const c
     return cls;
 }
 
+// The machine's interrupt check: a signal Python has a handler for (Ctrl-C)
+// ends the wait with that handler's exception, KeyboardInterrupt for SIGINT.
+// Only the main thread runs handlers; elsewhere this finds nothing.
+void check_python_signals() {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) {
+        throw py::error_already_set();
+    }
+}
+
 RunAs user_of(bool run_as_root) { return run_as_root ? RunAs::root : RunAs::nobody; }
 
 void raise(const py::object& cls, const Error& e, py::dict attrs = {}) {
@@ -265,9 +275,13 @@ PYBIND11_MODULE(_faultline, m) {
         "Programs run as nobody (uid and gid 65534) unless run_as_root is true.";
     py::class_<Machine>(m, "Machine")
         .def(py::init([](const MachineConfig* c) {
-                 return std::make_unique<Machine>(c ? *c : MachineConfig::defaults());
+                 auto machine = std::make_unique<Machine>(c ? *c : MachineConfig::defaults());
+                 machine->set_interrupt_check(check_python_signals);
+                 return machine;
              }),
-             py::arg("config") = nullptr)
+             py::arg("config") = nullptr,
+             "Waits (boot, commands) end on Ctrl-C with KeyboardInterrupt, QEMU ended and\n"
+             "the machine unusable.")
         .def("boot", &Machine::boot, release)
         .def("run",
              [](Machine& self, const std::string& program, const Args& args, uint32_t budget_ms,

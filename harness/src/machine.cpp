@@ -172,6 +172,20 @@ BootInfo Machine::boot() {
     return info;
 }
 
+void Machine::check_interrupt() {
+    if (!interrupt_check_) {
+        return;
+    }
+    try {
+        interrupt_check_();
+    } catch (...) {
+        // The command in flight can be neither finished nor taken back.
+        broken_ = true;
+        qemu_->stop(std::chrono::milliseconds(0));
+        throw;
+    }
+}
+
 template <typename Parse, typename Input>
 auto Machine::parsed(Parse parse, const Input& input) -> decltype(parse(input)) {
     try {
@@ -184,6 +198,7 @@ auto Machine::parsed(Parse parse, const Input& input) -> decltype(parse(input)) 
 }
 
 void Machine::check_alive() {
+    check_interrupt();
     if (auto status = qemu_->exit_status()) {
         broken_ = true;
         check_console();  // a panic explains an exit better than the exit status

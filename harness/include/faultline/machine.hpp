@@ -3,11 +3,13 @@
 //
 // Between commands the guest sits stopped in a mailbox handshake, so every
 // command starts at an instruction count that depends only on what ran
-// before it. Not thread-safe: one thread drives one Machine.
+// before it. Not thread-safe: one thread at a time drives one Machine (any
+// thread: QEMU lives as long as the process, not the thread that booted it).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -98,6 +100,11 @@ public:
     bool paused() const { return paused_; }
     // Ends QEMU (QMP quit, then SIGKILL). Idempotent; the destructor calls it.
     void shutdown();
+    // Called about every 20 ms while the machine waits for QEMU or the
+    // guest (boot, commands, QMP), to let a caller give up: whatever it
+    // throws ends the wait and QEMU, and leaves the machine unusable. For
+    // Ctrl-C in Python, a signal in the CLI. Not called by shutdown().
+    void set_interrupt_check(std::function<void()> check) { interrupt_check_ = std::move(check); }
     // Everything the guest kernel printed so far.
     std::string console() const;
     const MachineConfig& config() const { return config_; }
@@ -111,6 +118,7 @@ private:
     template <typename Parse, typename Input>
     auto parsed(Parse parse, const Input& input) -> decltype(parse(input));
     void check_alive();
+    void check_interrupt();
     // The tick for a QMP call that only needs QEMU to be alive.
     QmpClient::Tick alive() { return [this] { check_alive(); }; }
     void check_console();
@@ -119,6 +127,7 @@ private:
 
     MachineConfig config_;
     AgentSession agent_;
+    std::function<void()> interrupt_check_;
     bool own_run_dir_ = false;
     std::unique_ptr<QemuProcess> qemu_;
     QmpClient qmp_;
