@@ -7,6 +7,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import time
 import weakref
 
 import pytest
@@ -64,10 +65,8 @@ GUEST_PROGRAMS = BUILD / "linux" / "initramfs"
 
 @pytest.fixture(scope="session")
 def booted():
-    machine = faultline.Machine(faultline.MachineConfig.defaults())
-    info = machine.boot()
-    yield machine, info
-    machine.shutdown()
+    with faultline.Machine(faultline.MachineConfig.defaults()) as machine:
+        yield machine, machine.boot()
 
 
 @pytest.fixture(scope="session")
@@ -90,10 +89,10 @@ def per_cpu_counts(stdout):
     return {int(c): int(n) for c, n in re.findall(r"^cpu (\d+): (\d+) increments", stdout, re.M)}
 
 
-def check_report(machine, program, args):
+def check_report(machine, program, args, run_as_root=False):
     """Runs a guest check program (guest-kernel/initramfs/checks.h): its
     result and {check: "ok" | "FAIL why"}."""
-    r = machine.run(program, args)
+    r = machine.run(program, args, run_as_root=run_as_root)
     return r, dict(line.split(": ", 1) for line in r.stdout.splitlines())
 
 
@@ -118,3 +117,46 @@ def fnv1a64(data):
     for b in data:
         h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return h
+
+
+def python_script(source, **popen):
+    """Starts this Python on source, with the faultline package importable."""
+    env = dict(os.environ, PYTHONPATH=str(BUILD / "python"))
+    return subprocess.Popen([sys.executable, "-c", source], env=env, text=True, **popen)
+
+
+def stat_fields(pid):
+    """/proc/PID/stat after the command name: state, ppid, ..."""
+    return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def child_pids(pid):
+    """The processes whose parent is pid (the QEMU of a harness process)."""
+    children = []
+    for entry in pathlib.Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int(stat_fields(entry.name)[1]) == pid:
+                children.append(int(entry.name))
+        except OSError:
+            pass  # ended meanwhile
+    return children
+
+
+def qemu_run_dir(pid):
+    """The run directory a harness gave the QEMU process pid (its QMP socket's)."""
+    argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    socket = re.search(r"^unix:(.*)/qmp.sock,", "\n".join(argv), re.M)
+    return socket.group(1)
+
+
+def ended(pid, within_s=10):
+    """Whether pid exits within within_s seconds (a zombie has: nothing of it runs)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if stat_fields(pid)[0] in ("Z", "X"):
+                return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,7 +1,12 @@
 import json
+import os
+import re
+import signal
 import subprocess
 
-from conftest import CLI, per_cpu_counts
+import pytest
+
+from conftest import CLI, child_pids, ended, per_cpu_counts, qemu_run_dir
 
 
 def cli(*args, timeout=300):
@@ -45,3 +50,29 @@ def test_missing_kernel_is_one_line_naming_it():
     p = cli("boot", "--kernel", "/nonexistent/vmlinux")
     assert p.returncode == 125
     assert p.stderr.splitlines() == ["faultline: error: guest kernel not found: /nonexistent/vmlinux"]
+
+
+def test_run_as_nobody_unless_root_is_asked_for(host_programs):
+    show_file = str(host_programs["show_file"])
+    for flags, uid in [([], "65534"), (["--root"], "0")]:
+        p = cli("run", "--json", *flags, "--binary", show_file, "--", "/proc/self/status")
+        status = json.loads(p.stdout)["stdout"]
+        assert re.search(r"^Uid:\s+(\d+)\s", status, re.M).group(1) == uid, p.stderr
+
+
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_ends_a_run_with_qemu_and_the_run_directory(signo):
+    p = subprocess.Popen([str(CLI), "run", "--", "/bin/hang"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert "guest ready" in p.stderr.readline()
+        (qemu,) = child_pids(p.pid)
+        run_dir = qemu_run_dir(qemu)
+        assert os.path.isdir(run_dir)
+        p.send_signal(signo)
+        # Ended by the signal itself, once it has cleaned up.
+        assert p.wait(timeout=20) == -signo
+        assert not os.path.exists(run_dir)
+        assert ended(qemu)
+    finally:
+        p.kill()
+        p.wait()

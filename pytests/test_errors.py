@@ -1,8 +1,11 @@
 import pathlib
+import signal
+import subprocess
 
 import pytest
 
 import faultline
+from conftest import python_script
 
 
 @pytest.mark.parametrize("field", ["qemu", "kernel", "initrd"])
@@ -75,3 +78,71 @@ def test_cpu_count_out_of_range_is_refused(config, cpus):
     config.cpus = cpus
     with pytest.raises(faultline.ConfigError, match="cpus"):
         faultline.Machine(config).boot()
+
+
+def uploaded(machine, host_programs, name):
+    machine.put_file(str(host_programs[name]), f"/tmp/{name}")
+    return f"/tmp/{name}"
+
+
+@pytest.mark.parametrize("how, complaint", [
+    ("forge", "without this boot's secret"),
+    ("replay", "out of order"),
+])
+def test_a_handshake_a_program_forges_breaks_the_machine(config, host_programs, how, complaint):
+    with faultline.Machine(config) as m:
+        m.boot()
+        forger = uploaded(m, host_programs, "forge_handshake")
+        # The agent's last reply, for the replay: a real run's.
+        assert m.run("/bin/rseq-counter", ["1", "10"]).exit_code == 0
+        with pytest.raises(faultline.AgentError, match=complaint):
+            m.run(forger, [how], run_as_root=True)
+        with pytest.raises(faultline.Error, match="unusable"):
+            m.run("/bin/rseq-counter", ["1", "10"])
+
+
+def test_a_program_gets_no_mailbox_ports_by_default(config, host_programs):
+    # Its own machine: were the ports reachable, the forgery would derail it.
+    with faultline.Machine(config) as m:
+        m.boot()
+        r = m.run(uploaded(m, host_programs, "forge_handshake"), ["forge"])
+        assert r.stderr == "ioperm: Operation not permitted\n"
+        # Nor did it inherit the agent's: the first OUT faults.
+        assert r.signaled and r.exit_code == signal.SIGSEGV
+        assert m.run("/bin/rseq-counter", ["1", "10"]).exit_code == 0
+
+
+INTERRUPTED_RUN = """
+import os, signal, threading, time
+import faultline
+
+config = faultline.MachineConfig.defaults()
+config.command_timeout_s = 20
+with faultline.Machine(config) as m:
+    m.boot()
+    threading.Timer(1, os.kill, (os.getpid(), signal.SIGINT)).start()
+    start = time.monotonic()
+    try:
+        m.run("/bin/hang")
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt after", time.monotonic() - start)
+    try:
+        os.waitpid(-1, os.WNOHANG)
+        print("QEMU still a child")
+    except ChildProcessError:
+        print("no child left")
+    try:
+        m.run("/bin/hang")
+    except faultline.Error as e:
+        print(type(e).__name__ + ":", e)
+"""
+
+
+def test_ctrl_c_interrupts_a_run_and_ends_qemu():
+    p = python_script(INTERRUPTED_RUN, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=120)
+    lines = out.splitlines()
+    assert lines and lines[0].startswith("KeyboardInterrupt after"), out + err
+    assert 1 <= float(lines[0].split()[-1]) < 2.5
+    assert lines[1:] == ["no child left", "Error: machine unusable after an earlier failure; "
+                         "shut it down and boot a new one"], out + err

@@ -44,10 +44,10 @@ def reports(console):
     return [line for line in console.splitlines() if REPORT.search(line)]
 
 
-def run_clean(machine, program, args):
+def run_clean(machine, program, args, run_as_root=False):
     """Runs program; its result and what the console printed meanwhile."""
     before = len(machine.console())
-    r = machine.run(program, args)
+    r = machine.run(program, args, run_as_root=run_as_root)
     printed = machine.console()[before:]
     assert reports(printed) == [], printed[-6000:]
     return r
@@ -64,13 +64,14 @@ def test_boot_reports_nothing(debug_machine):
     assert reports(console) == [], console[-6000:]
 
 
-@pytest.mark.parametrize("program, args", [
-    ("/bin/cpu-opv", ["offline"]),
-    ("/bin/pkey-syscalls", ["watchdog"]),
-    ("/bin/cpu-op-counter", ["2", "100000", "1", "2", "100"]),
+# The first two as root: CPU hotplug through sysfs, the watchdog in debugfs.
+@pytest.mark.parametrize("program, args, run_as_root", [
+    ("/bin/cpu-opv", ["offline"], True),
+    ("/bin/pkey-syscalls", ["watchdog"], True),
+    ("/bin/cpu-op-counter", ["2", "100000", "1", "2", "100"], False),
 ], ids=["cpu-opv", "pkey-syscalls", "cpu-op-counter"])
-def test_checks_under_the_debug_kernel(debug_machine, program, args):
-    r = run_clean(debug_machine, program, args)
+def test_checks_under_the_debug_kernel(debug_machine, program, args, run_as_root):
+    r = run_clean(debug_machine, program, args, run_as_root)
     assert r.exit_code == 0, r.stdout + r.stderr
 
 

@@ -27,7 +27,8 @@ def aborts(stdout):
 
 def debugfs(machine, host_programs, name):
     machine.put_file(str(host_programs["show_file"]), "/tmp/show_file")
-    r = machine.run("/tmp/show_file", [f"/sys/kernel/debug/faultline/{name}"])
+    # Root: debugfs is root's alone.
+    r = machine.run("/tmp/show_file", [f"/sys/kernel/debug/faultline/{name}"], run_as_root=True)
     assert r.exit_code == 0, r.stderr
     return r.stdout
 

@@ -21,7 +21,8 @@ WATCHDOG_CHECKS = [
 
 @pytest.fixture(scope="module")
 def report(machine):
-    return check_report(machine, "/bin/pkey-syscalls", ["watchdog"])
+    # Root: it switches the watchdog in debugfs and takes CPU 1 offline in sysfs.
+    return check_report(machine, "/bin/pkey-syscalls", ["watchdog"], run_as_root=True)
 
 
 @pytest.mark.parametrize("name", CHECKS + WATCHDOG_CHECKS)
@@ -44,5 +45,5 @@ def test_watchdog_is_off_unless_the_command_line_turns_it_on(host_programs, kern
     with faultline.Machine(config) as m:
         m.boot()
         m.put_file(str(host_programs["show_file"]), "/tmp/show_file")
-        r = m.run("/tmp/show_file", ["/sys/kernel/debug/x86/pkey_watchdog_ms"])
+        r = m.run("/tmp/show_file", ["/sys/kernel/debug/x86/pkey_watchdog_ms"], run_as_root=True)
         assert r.stdout.strip() == expected

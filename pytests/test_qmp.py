@@ -20,7 +20,11 @@ class Qemu:
                 "-qmp", f"unix:{run_dir}/qmp.sock,server=on,wait=off", *extra]
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
         self.qmp = faultline.QmpClient()
-        self.qmp.connect(f"{run_dir}/qmp.sock")
+        try:
+            self.qmp.connect(f"{run_dir}/qmp.sock")
+        except BaseException:
+            self.close()
+            raise
 
     def __call__(self, command, **arguments):
         return self.qmp.execute(command, arguments or None)

@@ -1,5 +1,7 @@
+import subprocess
+
 import faultline
-from conftest import fnv1a64, per_cpu_counts
+from conftest import child_pids, ended, fnv1a64, per_cpu_counts, python_script
 
 
 def test_rseq_counter_passes_on_every_vcpu(machine, boot_info):
@@ -83,3 +85,51 @@ def test_wait_while_paused_is_refused(machine):
         raise AssertionError("wait() while paused did not raise")
     machine.resume()
     assert machine.wait().exit_code == 0
+
+
+def ids_of(status):
+    """Uid, Gid and Groups of a /proc/PID/status."""
+    fields = dict(line.split(":", 1) for line in status.splitlines())
+    return tuple(fields[k].split() for k in ("Uid", "Gid", "Groups"))
+
+
+def test_programs_run_as_nobody_unless_asked_for_root(machine, host_programs):
+    machine.put_file(str(host_programs["show_file"]), "/tmp/show_file")
+    r = machine.run("/tmp/show_file", ["/proc/self/status"])
+    assert ids_of(r.stdout) == (["65534"] * 4, ["65534"] * 4, [])
+    r = machine.run("/tmp/show_file", ["/proc/self/status"], run_as_root=True)
+    assert ids_of(r.stdout) == (["0"] * 4, ["0"] * 4, [])
+
+
+def test_a_spawned_program_runs_as_nobody_too(machine, host_programs):
+    machine.put_file(str(host_programs["show_file"]), "/tmp/show_file")
+    machine.spawn("/tmp/show_file", ["/proc/self/status"])
+    assert ids_of(machine.run_spawned().stdout)[0] == ["65534"] * 4
+
+
+BOOTED_IN_A_THREAD = """
+import os, sys, threading
+import faultline
+
+m = faultline.Machine()
+booting = threading.Thread(target=m.boot)
+booting.start()
+booting.join()
+print(m.run("/bin/rseq-counter", ["1", "100"]).exit_code, flush=True)
+sys.stdin.readline()
+os._exit(0)  # no shutdown: QEMU has to end with the process all the same
+"""
+
+
+def test_a_machine_outlives_the_thread_that_booted_it():
+    p = python_script(BOOTED_IN_A_THREAD, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == "0\n"
+        (qemu,) = child_pids(p.pid)
+        p.stdin.write("\n")
+        p.stdin.flush()
+        assert p.wait(timeout=30) == 0
+        assert ended(qemu)
+    finally:
+        p.kill()
+        p.wait()

@@ -78,7 +78,8 @@ def test_every_rseq_program_is_run():
 
 @pytest.fixture(scope="module")
 def protection_keys(machine):
-    r = machine.run("/selftests/mm/protection_keys_64", budget_ms=BUDGET_MS)
+    # Root, as kselftest runs it: otherwise it leaves out its hugetlb test.
+    r = machine.run("/selftests/mm/protection_keys_64", budget_ms=BUDGET_MS, run_as_root=True)
     return r, upstream.protection_keys_outcomes(r.stdout, r.exit_code, PROTECTION_KEYS)
 
 

@@ -1,22 +1,30 @@
 /*
  * faultline guest agent: PID 1 of the initramfs.
  *
- * It mounts the pseudo file systems, announces "ready" through the mailbox and
- * then serves one host command per handshake:
- *   run BUDGET PROGRAM ARGS...   -> ok EXIT_KIND CODE STDOUT STDERR ICOUNT
- *   spawn BUDGET PROGRAM ARGS... -> ok PID CR3 (held before its first instruction)
- *   resume                       -> as run, for the spawned program
- *   put PATH MODE DATA           -> ok
- * Any failure of the agent itself answers "error MESSAGE". EXIT_KIND is
- * "exited", "signaled", or "timeout" when the program outran BUDGET
- * milliseconds of guest time (0: no limit) and was killed with its process
- * group (CODE is then SIGKILL). Guest time runs on the instruction count, so
- * a budget ends a run at the same point every time. ICOUNT is the guest
- * instruction count the command took, fork to reap.
+ * The host leaves "secret SECRET" in the inbox before the guest starts. The
+ * agent mounts the pseudo file systems, announces "ready" through the mailbox
+ * and then serves one host command per handshake:
+ *   run BUDGET USER PROGRAM ARGS...   -> ok EXIT_KIND CODE STDOUT STDERR ICOUNT
+ *   spawn BUDGET USER PROGRAM ARGS... -> ok PID CR3 (held before its first instruction)
+ *   resume                            -> as run, for the spawned program
+ *   put PATH MODE DATA                -> ok
+ * Any failure of the agent itself answers "error MESSAGE". Every reply,
+ * "ready" included, opens with SECRET and its sequence number (0 for
+ * "ready"): a program that reaches the mailbox ports cannot read the secret,
+ * so the host knows a reply it did not write, or an old one handshaken again.
+ *
+ * USER is "root", or "nobody" to run the program as uid and gid 65534
+ * without groups; either way without the agent's I/O port access.
+ * EXIT_KIND is "exited", "signaled", or "timeout" when the program outran
+ * BUDGET milliseconds of guest time (0: no limit) and was killed with its
+ * process group (CODE is then SIGKILL). Guest time runs on the instruction
+ * count, so a budget ends a run at the same point every time. ICOUNT is the
+ * guest instruction count the command took, fork to reap.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +47,9 @@
 
 /* A program's stdout or stderr beyond this is cut, so the reply stays bounded. */
 #define OUTPUT_LIMIT (8u << 20)
+
+/* "nobody" in the initramfs's /etc/passwd. */
+#define NOBODY 65534
 
 struct buffer {
     char *data;
@@ -113,11 +124,30 @@ static void reply_fmt(struct reply *r, const char *fmt, ...)
     reply_str(r, text);
 }
 
-/* Send the reply and stop the VM until the host has put the next command in the inbox. */
+/* This boot's secret, from the host; every reply carries it. */
+static struct buffer secret;
+
+static void send_field(const void *data, uint32_t len)
+{
+    port_write_bytes(MAILBOX_REG_DATA, &len, sizeof(len));
+    port_write_bytes(MAILBOX_REG_DATA, data, len);
+}
+
+/*
+ * Send the reply, after the secret and its sequence number, and stop the VM
+ * until the host has put the next command in the inbox.
+ */
 static void exchange(struct reply *r)
 {
+    static uint64_t sequence;
+    uint32_t count = r->count + 2;
+    char number[24];
+
+    snprintf(number, sizeof(number), "%llu", (unsigned long long)sequence++);
     outb(MAILBOX_CTRL_OUTBOX_RESET, MAILBOX_REG_CONTROL);
-    port_write_bytes(MAILBOX_REG_DATA, &r->count, sizeof(r->count));
+    port_write_bytes(MAILBOX_REG_DATA, &count, sizeof(count));
+    send_field(secret.data, secret.len);
+    send_field(number, strlen(number));
     port_write_bytes(MAILBOX_REG_DATA, r->fields.data, r->fields.len);
     free(r->fields.data);
     memset(r, 0, sizeof(*r));
@@ -210,22 +240,36 @@ static struct {
     long budget_ms;
 } spawned = {.pid = -1};
 
-/* run and spawn: BUDGET then the program; false (and an error reply) if malformed. */
-static bool program_command(struct command *c, struct reply *r, long *budget_ms)
+/* What run and spawn take: BUDGET USER PROGRAM ARGS... */
+struct program {
+    long budget_ms;
+    bool as_root;
+    char **argv; /* PROGRAM ARGS..., NULL-terminated */
+};
+
+/* false (and an error reply) if malformed. */
+static bool program_command(struct command *c, struct reply *r, struct program *p)
 {
     char *end;
 
-    if (c->argc < 3) {
+    if (c->argc < 4) {
         reply_str(r, "error");
-        reply_fmt(r, "%s: expects BUDGET PROGRAM ARGS...", c->argv[0]);
+        reply_fmt(r, "%s: expects BUDGET USER PROGRAM ARGS...", c->argv[0]);
         return false;
     }
-    *budget_ms = strtol(c->argv[1], &end, 10);
-    if (*end || end == c->argv[1] || *budget_ms < 0) {
+    p->budget_ms = strtol(c->argv[1], &end, 10);
+    if (*end || end == c->argv[1] || p->budget_ms < 0) {
         reply_str(r, "error");
         reply_fmt(r, "%s: bad budget '%s' (milliseconds, 0 for none)", c->argv[0], c->argv[1]);
         return false;
     }
+    if (strcmp(c->argv[2], "root") && strcmp(c->argv[2], "nobody")) {
+        reply_str(r, "error");
+        reply_fmt(r, "%s: bad user '%s' (root or nobody)", c->argv[0], c->argv[2]);
+        return false;
+    }
+    p->as_root = !strcmp(c->argv[2], "root");
+    p->argv = c->argv + 3;
     return true;
 }
 
@@ -244,11 +288,27 @@ static void reply_errno(struct reply *r, const char *what)
 }
 
 /*
+ * What a program under test gets of the agent's powers: none of its I/O port
+ * access (inherited through fork and exec), and unless it runs as root,
+ * none of its privileges either, so it cannot ask for the ports itself.
+ */
+static int drop_agent_powers(bool as_root)
+{
+    if (ioperm(MAILBOX_IOBASE, MAILBOX_IOSIZE, 0)) {
+        return -1;
+    }
+    if (as_root) {
+        return 0;
+    }
+    return setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY) ? -1 : 0;
+}
+
+/*
  * fork + exec with the child's stdout/stderr on pipes. With hold, the child
  * stops at its first instruction (ptrace stop after exec) so the host can arm
  * triggers in its fresh address space before it runs.
  */
-static pid_t start_program(struct command *c, bool hold, int *out, int *err)
+static pid_t start_program(const struct program *p, bool hold, int *out, int *err)
 {
     int out_pipe[2], err_pipe[2];
     pid_t pid;
@@ -267,8 +327,12 @@ static pid_t start_program(struct command *c, bool hold, int *out, int *err)
         if (hold && ptrace(PTRACE_TRACEME, 0, NULL, NULL)) {
             _exit(127);
         }
-        execv(c->argv[2], c->argv + 2);
-        dprintf(2, "faultline-agent: exec %s: %s\n", c->argv[2], strerror(errno));
+        if (drop_agent_powers(p->as_root)) {
+            dprintf(2, "faultline-agent: dropping privileges: %s\n", strerror(errno));
+            _exit(127);
+        }
+        execv(p->argv[0], p->argv);
+        dprintf(2, "faultline-agent: exec %s: %s\n", p->argv[0], strerror(errno));
         _exit(127);
     }
     close(out_pipe[1]);
@@ -333,19 +397,19 @@ static void finish_program(pid_t pid, int out_fd, int err_fd, uint64_t start, lo
 static void cmd_run(struct command *c, struct reply *r)
 {
     uint64_t start = guest_icount();
-    long budget_ms;
+    struct program p;
     int out, err;
     pid_t pid;
 
-    if (!program_command(c, r, &budget_ms)) {
+    if (!program_command(c, r, &p)) {
         return;
     }
-    pid = start_program(c, false, &out, &err);
+    pid = start_program(&p, false, &out, &err);
     if (pid < 0) {
         reply_errno(r, "run");
         return;
     }
-    finish_program(pid, out, err, start, budget_ms, r);
+    finish_program(pid, out, err, start, p.budget_ms, r);
 }
 
 /* The page-table root the injection device matches this process by. */
@@ -383,6 +447,7 @@ static void discard_program(pid_t pid, int out, int err)
 static void cmd_spawn(struct command *c, struct reply *r)
 {
     char cr3[32] = "";
+    struct program p;
     int status;
 
     if (spawned.pid >= 0) {
@@ -390,10 +455,11 @@ static void cmd_spawn(struct command *c, struct reply *r)
         reply_str(r, "spawn: a spawned program waits for resume");
         return;
     }
-    if (!program_command(c, r, &spawned.budget_ms)) {
+    if (!program_command(c, r, &p)) {
         return;
     }
-    spawned.pid = start_program(c, true, &spawned.out, &spawned.err);
+    spawned.budget_ms = p.budget_ms;
+    spawned.pid = start_program(&p, true, &spawned.out, &spawned.err);
     if (spawned.pid < 0 || waitpid(spawned.pid, &status, 0) != spawned.pid || !WIFSTOPPED(status) ||
         address_space_of(spawned.pid, cr3, sizeof(cr3))) {
         reply_errno(r, "spawn");
@@ -472,6 +538,19 @@ static void reap_orphans(void)
     }
 }
 
+/* The host's first message, there before the guest started: "secret SECRET". */
+static int read_secret(void)
+{
+    struct command c;
+    int ok = !command_read(&c) && c.argc == 2 && !strcmp(c.argv[0], "secret");
+
+    if (ok) {
+        buffer_append(&secret, c.argv[1], c.lens[1]);
+    }
+    command_free(&c);
+    return ok ? 0 : -1;
+}
+
 int main(void)
 {
     struct reply r = {0};
@@ -481,9 +560,13 @@ int main(void)
         dprintf(2, "faultline-agent: ioperm: %s\n", strerror(errno));
         return 1; /* PID 1 exits: the kernel panics and the host says why. */
     }
-    /* An absent device reads as all ones; an empty inbox reads 0. */
+    /* An absent device reads as all ones. */
     if (inl(MAILBOX_REG_CONTROL) == 0xffffffffu) {
         dprintf(2, "faultline-agent: no faultline-mailbox at port %#x\n", MAILBOX_IOBASE);
+        return 1;
+    }
+    if (read_secret()) {
+        dprintf(2, "faultline-agent: no \"secret\" message in the inbox\n");
         return 1;
     }
     mount_pseudo_filesystems();

@@ -1,18 +1,22 @@
 // faultline: command-line front end of the harness.
 //
 //   faultline boot [--json] [OPTIONS]
-//   faultline run [--json] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
-//   faultline run [--json] --binary HOST_FILE [OPTIONS] [-- ARGS...]
+//   faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
+//   faultline run [--json] [--root] --binary HOST_FILE [OPTIONS] [-- ARGS...]
 //   faultline sweep [--binary PATH] [--events preempt,signal,migrate,page_fault]
 //                   [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]
 //
 // Exit status: boot 0; run the program's own status (128+N when signal N
 // killed it); sweep 0 when every cell matches the rseq rule, 1 when one does
 // not; 2 for bad usage or bad input; 125 when the harness failed (one line
-// naming the cause on stderr, evidence below it).
+// naming the cause on stderr, evidence below it). SIGINT, SIGTERM or SIGHUP
+// end QEMU and remove the run directory, then end the CLI by that signal.
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <filesystem>
@@ -35,7 +39,7 @@ constexpr int kHarnessError = 125;
 
 const char* kUsage =
     "usage: faultline boot [--json] [OPTIONS]\n"
-    "       faultline run [--json] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n"
+    "       faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n"
     "       faultline sweep [--binary PATH] [--events preempt,signal,migrate,page_fault]\n"
     "                       [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]\n"
     "options:\n"
@@ -43,7 +47,8 @@ const char* kUsage =
     "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120, host time)\n"
     "  --budget MS   guest time a program run may take before it is killed\n"
     "                (run: no limit; sweep: 5000)\n"
-    "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n";
+    "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n"
+    "  --root        run the program as root (default: nobody, uid 65534)\n";
 
 struct UsageError {
     std::string message;
@@ -53,6 +58,7 @@ struct Options {
     std::string command;
     bool json = false;
     std::string binary;
+    faultline::RunAs user = faultline::RunAs::nobody;
     std::vector<std::string> program;  // after "--"
     std::vector<std::string> events = faultline::SweepConfig().events;
     std::string json_file, html_file;
@@ -120,6 +126,8 @@ Options parse(int argc, char** argv) {
             if (o.budget_ms < 0) {
                 throw UsageError{"--budget is milliseconds of guest time, 0 for none"};
             }
+        } else if (arg == "--root" && o.command == "run") {
+            o.user = faultline::RunAs::root;
         } else if (arg == "--binary" && o.command != "boot") {
             o.binary = value();
         } else if (arg == "--qemu") {
@@ -154,8 +162,36 @@ void describe_boot(std::ostream& out, const faultline::BootInfo& info) {
         << " vCPUs, QEMU " << info.qemu_version << "\n";
 }
 
+// The signal that asked the CLI to stop, 0 while none has.
+volatile sig_atomic_t stop_signal = 0;
+
+extern "C" void note_stop_signal(int signo) { stop_signal = signo; }
+
+struct Stopped {
+    int signo;
+};
+
+void catch_stop_signals() {
+    struct sigaction action {};
+    action.sa_handler = note_stop_signal;
+    sigemptyset(&action.sa_mask);
+    for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
+        sigaction(signo, &action, nullptr);
+    }
+}
+
+// The machine's waits end at a stop signal; unwinding then shuts it down.
+void stop_on_signal(faultline::Machine& machine) {
+    machine.set_interrupt_check([] {
+        if (stop_signal) {
+            throw Stopped{stop_signal};
+        }
+    });
+}
+
 int boot(const Options& o) {
     faultline::Machine machine(o.config);
+    stop_on_signal(machine);
     faultline::BootInfo info = machine.boot();
     if (o.json) {
         std::cout << nlohmann::json{{"ready_s", info.ready_s},
@@ -173,6 +209,7 @@ int boot(const Options& o) {
 
 int run(const Options& o) {
     faultline::Machine machine(o.config);
+    stop_on_signal(machine);
     faultline::BootInfo info = machine.boot();
     std::string program;
     std::vector<std::string> args = o.program;
@@ -186,7 +223,8 @@ int run(const Options& o) {
     if (!o.json) {
         describe_boot(std::cerr, info);
     }
-    faultline::RunResult r = machine.run(program, args, uint32_t(std::max(o.budget_ms, 0)));
+    faultline::RunResult r =
+        machine.run(program, args, uint32_t(std::max(o.budget_ms, 0)), o.user);
     if (o.json) {
         // Guest output is bytes; invalid UTF-8 becomes U+FFFD rather than an exception.
         auto text = [](const std::string& s) {
@@ -234,6 +272,7 @@ int sweep(const Options& o) {
     // Bad input is found before anything boots.
     faultline::SweepPlan plan = faultline::plan_sweep(config);
     faultline::Machine machine(o.config);
+    stop_on_signal(machine);
     machine.boot();
     if (!o.binary.empty()) {
         machine.put_file(o.binary, config.guest_program);
@@ -282,14 +321,29 @@ int sweep(const Options& o) {
     return failed == 0 ? 0 : 1;
 }
 
+// Ends the CLI by signo, as if the signal had come with nothing to clean up.
+[[noreturn]] void die_by(int signo) {
+    std::cerr << "faultline: stopped by " << strsignal(signo) << "\n";
+    signal(signo, SIG_DFL);
+    raise(signo);
+    std::_Exit(128 + signo);
+}
+
 int main(int argc, char** argv) {
+    catch_stop_signals();
     try {
         Options o = parse(argc, argv);
         if (o.command == "help") {
             std::cout << kUsage;
             return 0;
         }
-        return o.command == "boot" ? boot(o) : o.command == "run" ? run(o) : sweep(o);
+        int status = o.command == "boot" ? boot(o) : o.command == "run" ? run(o) : sweep(o);
+        if (stop_signal) {
+            die_by(stop_signal);
+        }
+        return status;
+    } catch (const Stopped& s) {
+        die_by(s.signo);
     } catch (const UsageError& e) {
         std::cerr << "faultline: " << e.message << "\n" << kUsage;
         return kUsageError;

@@ -28,6 +28,18 @@ py::object make_class(py::module_& m, const char* name, py::handle base, const c
     return cls;
 }
 
+// The machine's interrupt check: a signal Python has a handler for (Ctrl-C)
+// ends the wait with that handler's exception, KeyboardInterrupt for SIGINT.
+// Only the main thread runs handlers; elsewhere this finds nothing.
+void check_python_signals() {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) {
+        throw py::error_already_set();
+    }
+}
+
+RunAs user_of(bool run_as_root) { return run_as_root ? RunAs::root : RunAs::nobody; }
+
 void raise(const py::object& cls, const Error& e, py::dict attrs = {}) {
     py::object instance = cls(e.what());
     for (auto item : attrs) {
@@ -55,7 +67,8 @@ PYBIND11_MODULE(_faultline, m) {
     errors.qemu_died = make_class(m, "QemuDied", errors.error,
                                   "QEMU exited; .exit_status and .stderr_tail say how.");
     errors.qmp = make_class(m, "QmpError", errors.error, "QMP refused a command.");
-    errors.agent = make_class(m, "AgentError", errors.error, "The guest agent refused a command.");
+    errors.agent = make_class(m, "AgentError", errors.error,
+                              "The guest agent refused a command, or a reply was not the agent's.");
 
     py::register_exception_translator([](std::exception_ptr p) {
         try {
@@ -258,16 +271,32 @@ PYBIND11_MODULE(_faultline, m) {
           py::arg("machine"), py::arg("config"),
           "Every instruction x event of the program's rseq critical sections, on a booted\n"
           "machine where config.guest_program already is; ConfigError for bad input.");
+    const char* run_as_root_doc =
+        "Programs run as nobody (uid and gid 65534) unless run_as_root is true.";
     py::class_<Machine>(m, "Machine")
         .def(py::init([](const MachineConfig* c) {
-                 return std::make_unique<Machine>(c ? *c : MachineConfig::defaults());
+                 auto machine = std::make_unique<Machine>(c ? *c : MachineConfig::defaults());
+                 machine->set_interrupt_check(check_python_signals);
+                 return machine;
              }),
-             py::arg("config") = nullptr)
+             py::arg("config") = nullptr,
+             "Waits (boot, commands) end on Ctrl-C with KeyboardInterrupt, QEMU ended and\n"
+             "the machine unusable.")
         .def("boot", &Machine::boot, release)
-        .def("run", &Machine::run, py::arg("program"), py::arg("args") = Args{},
-             py::arg("budget_ms") = 0, release)
-        .def("start", &Machine::start, py::arg("program"), py::arg("args") = Args{},
-             py::arg("budget_ms") = 0, release)
+        .def("run",
+             [](Machine& self, const std::string& program, const Args& args, uint32_t budget_ms,
+                bool run_as_root) {
+                 return self.run(program, args, budget_ms, user_of(run_as_root));
+             },
+             py::arg("program"), py::arg("args") = Args{}, py::arg("budget_ms") = 0,
+             py::arg("run_as_root") = false, release, run_as_root_doc)
+        .def("start",
+             [](Machine& self, const std::string& program, const Args& args, uint32_t budget_ms,
+                bool run_as_root) {
+                 self.start(program, args, budget_ms, user_of(run_as_root));
+             },
+             py::arg("program"), py::arg("args") = Args{}, py::arg("budget_ms") = 0,
+             py::arg("run_as_root") = false, release, run_as_root_doc)
         .def("wait", &Machine::wait, release)
         .def("put", [](Machine& self, const std::string& path, py::bytes data, unsigned mode) {
                  std::string bytes = data;
@@ -277,8 +306,13 @@ PYBIND11_MODULE(_faultline, m) {
              py::arg("guest_path"), py::arg("data"), py::arg("mode") = 0755)
         .def("put_file", &Machine::put_file, py::arg("host_path"), py::arg("guest_path"),
              py::arg("mode") = 0755, release)
-        .def("spawn", &Machine::spawn, py::arg("program"), py::arg("args") = Args{},
-             py::arg("budget_ms") = 0, release)
+        .def("spawn",
+             [](Machine& self, const std::string& program, const Args& args, uint32_t budget_ms,
+                bool run_as_root) {
+                 return self.spawn(program, args, budget_ms, user_of(run_as_root));
+             },
+             py::arg("program"), py::arg("args") = Args{}, py::arg("budget_ms") = 0,
+             py::arg("run_as_root") = false, release, run_as_root_doc)
         .def("run_spawned", &Machine::run_spawned, release)
         .def("arm", [](Machine& self, const std::vector<py::tuple>& schedule) {
                  std::vector<ScheduleEntry> entries;

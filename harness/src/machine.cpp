@@ -156,19 +156,17 @@ BootInfo Machine::boot() {
     };
     qmp_.connect(config_.run_dir + "/qmp.sock", tick);
     Json version = qmp_.execute("query-version", Json::object(), tick);
+    // Before the guest runs, so no program in it can be there to read it.
+    qmp_.qom_set(kMailboxPath, "inbox", base64_encode(encode_message(agent_.greeting())), tick);
     qmp_.execute("cont", Json::object(), tick);
 
-    Message ready = await_handshake(deadline, true);
-    if (ready.size() != 3 || ready[0] != "ready") {
-        broken_ = true;
-        throw AgentError("agent sent no ready message");
-    }
+    AgentReady ready = parsed(parse_ready, await_handshake(deadline, true));
     booted_ = true;
     BootInfo info;
     info.ready_s = std::chrono::duration<double>(Clock::now() - started).count();
     info.icount_at_ready = icount();
-    info.kernel_release = ready[1];
-    info.cpus = std::stoi(ready[2]);
+    info.kernel_release = ready.kernel_release;
+    info.cpus = ready.cpus;
     cpus_ = info.cpus;
     const Json& q = version["qemu"];
     info.qemu_version = std::to_string(q["major"].get<int>()) + "." +
@@ -177,7 +175,33 @@ BootInfo Machine::boot() {
     return info;
 }
 
+void Machine::check_interrupt() {
+    if (!interrupt_check_) {
+        return;
+    }
+    try {
+        interrupt_check_();
+    } catch (...) {
+        // The command in flight can be neither finished nor taken back.
+        broken_ = true;
+        qemu_->stop(std::chrono::milliseconds(0));
+        throw;
+    }
+}
+
+template <typename Parse, typename Input>
+auto Machine::parsed(Parse parse, const Input& input) -> decltype(parse(input)) {
+    try {
+        return parse(input);
+    } catch (const AgentError&) {
+        // The agent and the harness no longer agree on anything.
+        broken_ = true;
+        throw;
+    }
+}
+
 void Machine::check_alive() {
+    check_interrupt();
     if (auto status = qemu_->exit_status()) {
         broken_ = true;
         check_console();  // a panic explains an exit better than the exit status
@@ -232,7 +256,8 @@ Message Machine::await_handshake(Clock::time_point deadline, bool booting) {
         }
     }
     Json outbox = qmp_.qom_get(kMailboxPath, "outbox", tick);
-    return decode_message(base64_decode(outbox.get<std::string>()));
+    std::string bytes = base64_decode(outbox.get<std::string>());
+    return parsed([this](const std::string& b) { return agent_.accept(decode_message(b)); }, bytes);
 }
 
 void Machine::require_running() const {
@@ -264,54 +289,30 @@ Message Machine::receive_reply() {
         throw ConfigError("the machine is paused: resume() before waiting for the command");
     }
     Message reply = await_handshake(deadline_after(config_.command_timeout_s), false);
-    if (reply.empty()) {
-        throw AgentError("empty reply from the guest agent");
-    }
-    if (reply[0] == "error") {
-        throw AgentError("guest agent: " + (reply.size() > 1 ? reply[1] : "unspecified error"));
+    // The agent refusing a command leaves it ready for the next.
+    if (reply.size() == 2 && reply[0] == "error") {
+        throw AgentError("guest agent: " + reply[1]);
     }
     return reply;
 }
 
 void Machine::start(const std::string& program, const std::vector<std::string>& args,
-                    uint32_t budget_ms) {
-    Message request{"run", std::to_string(budget_ms), program};
-    request.insert(request.end(), args.begin(), args.end());
-    send_request(request);
+                    uint32_t budget_ms, RunAs user) {
+    send_request(program_request("run", program, args, budget_ms, user));
 }
 
-RunResult Machine::wait() { return run_result(receive_reply()); }
-
-RunResult Machine::run_result(const Message& reply) {
-    if (reply.size() != 6 || reply[0] != "ok") {
-        throw AgentError("unexpected reply to run (" + std::to_string(reply.size()) + " fields)");
-    }
-    RunResult result;
-    result.timed_out = reply[1] == "timeout";
-    result.signaled = reply[1] == "signaled" || result.timed_out;
-    result.exit_code = std::stoi(reply[2]);
-    result.stdout_text = reply[3];
-    result.stderr_text = reply[4];
-    result.icount = std::stoull(reply[5]);
-    return result;
-}
+RunResult Machine::wait() { return parsed(parse_run_reply, receive_reply()); }
 
 RunResult Machine::run(const std::string& program, const std::vector<std::string>& args,
-                       uint32_t budget_ms) {
-    start(program, args, budget_ms);
+                       uint32_t budget_ms, RunAs user) {
+    start(program, args, budget_ms, user);
     return wait();
 }
 
 Process Machine::spawn(const std::string& program, const std::vector<std::string>& args,
-                       uint32_t budget_ms) {
-    Message request{"spawn", std::to_string(budget_ms), program};
-    request.insert(request.end(), args.begin(), args.end());
-    send_request(request);
-    Message reply = receive_reply();
-    if (reply.size() != 3) {
-        throw AgentError("unexpected reply to spawn (" + std::to_string(reply.size()) + " fields)");
-    }
-    return Process{std::stoi(reply[1]), std::stoull(reply[2], nullptr, 16)};
+                       uint32_t budget_ms, RunAs user) {
+    send_request(program_request("spawn", program, args, budget_ms, user));
+    return parsed(parse_spawn_reply, receive_reply());
 }
 
 RunResult Machine::run_spawned() {
@@ -348,7 +349,7 @@ void Machine::put(const std::string& guest_path, const std::string& bytes, unsig
     std::ostringstream octal;
     octal << std::oct << mode;
     send_request({"put", guest_path, octal.str(), bytes});
-    receive_reply();
+    parsed(parse_put_reply, receive_reply());
 }
 
 void Machine::put_file(const std::string& host_path, const std::string& guest_path,

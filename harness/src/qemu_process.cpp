@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "faultline/errors.hpp"
@@ -28,6 +31,60 @@ std::string describe(int status) {
     return "ended with wait status " + std::to_string(status);
 }
 
+// A thread that lives as long as the process, to fork QEMU from:
+// PR_SET_PDEATHSIG fires when the thread that forked exits, so a QEMU
+// forked by a passing thread (a Python worker thread that booted a Machine)
+// would be killed with it. Never destroyed: it runs until the process ends.
+class LifetimeThread {
+public:
+    // Runs task on the process's lifetime thread, started on first use, and
+    // waits for it. One task at a time.
+    static void run(const std::function<void()>& task) {
+        static std::mutex guard;
+        static LifetimeThread* thread = nullptr;
+        static pid_t owner = 0;
+        std::lock_guard<std::mutex> one_task(guard);
+        // A forked child of this process has no copy of the thread.
+        if (!thread || owner != getpid()) {
+            thread = new LifetimeThread;
+            owner = getpid();
+        }
+        thread->perform(task);
+    }
+
+private:
+    LifetimeThread() {
+        // Asynchronous signals are for the threads that handle them
+        // (Python's, the CLI's), not this one.
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        std::thread(&LifetimeThread::serve, this).detach();
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+
+    void perform(const std::function<void()>& task) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        task_ = &task;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return task_ == nullptr; });
+    }
+
+    void serve() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            changed_.wait(lock, [this] { return task_ != nullptr; });
+            (*task_)();
+            task_ = nullptr;
+            changed_.notify_all();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    const std::function<void()>* task_ = nullptr;
+};
+
 }  // namespace
 
 QemuProcess::QemuProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
@@ -40,17 +97,26 @@ QemuProcess::QemuProcess(const std::vector<std::string>& argv, const std::string
     }
     args.push_back(nullptr);
     pid_t parent = getpid();
+    sigset_t none;
+    sigemptyset(&none);
 
-    pid_ = fork();
-    if (pid_ < 0) {
-        throw Error(std::string("fork: ") + strerror(errno));
-    }
-    if (pid_ == 0) {
-        // Die with the harness (SIGKILL: QEMU must not linger holding a VM).
+    int fork_errno = 0;
+    LifetimeThread::run([&] {
+        pid_ = fork();
+        fork_errno = errno;
+        if (pid_ != 0) {
+            return;
+        }
+        // Die with the harness process (SIGKILL: QEMU must not linger
+        // holding a VM); the lifetime thread that forked ends only with it.
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) {
             _exit(127);
         }
+        // A process group of its own: a terminal's Ctrl-C is the harness's
+        // to act on, and it ends QEMU itself.
+        setpgid(0, 0);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
         // The QMP socket and the console log QEMU creates are the user's alone.
         umask(0177);
         int null = open("/dev/null", O_RDONLY);
@@ -66,6 +132,9 @@ QemuProcess::QemuProcess(const std::vector<std::string>& argv, const std::string
         const char msg[] = "faultline: cannot execute QEMU\n";
         (void)!write(2, msg, sizeof(msg) - 1);
         _exit(127);
+    });
+    if (pid_ < 0) {
+        throw Error(std::string("fork: ") + strerror(fork_errno));
     }
 }
 

@@ -40,3 +40,18 @@ TEST(Machine, CommandsBeforeBootAreRefused) {
     Machine machine(MachineConfig::defaults());
     EXPECT_THROW(machine.run("/bin/rseq-counter"), ConfigError);
 }
+
+TEST(Machine, AnInterruptCheckEndsTheWaitAndTheMachine) {
+    struct Interrupted {};
+    Machine machine(MachineConfig::defaults());
+    machine.boot();
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    machine.set_interrupt_check([until] {
+        if (std::chrono::steady_clock::now() > until) {
+            throw Interrupted{};
+        }
+    });
+    EXPECT_THROW(machine.run("/bin/hang"), Interrupted);
+    EXPECT_LT(std::chrono::steady_clock::now() - until, std::chrono::seconds(1));
+    EXPECT_THROW(machine.run("/bin/hang"), Error);
+}

@@ -74,7 +74,8 @@ public:
     using Error::Error;
 };
 
-// The guest agent refused a command (it says why) or broke the protocol.
+// The guest agent refused a command (it says why), or a reply was not the
+// agent's (malformed, forged, out of order: the machine is unusable after).
 class AgentError : public Error {
 public:
     using Error::Error;

@@ -3,15 +3,18 @@
 //
 // Between commands the guest sits stopped in a mailbox handshake, so every
 // command starts at an instruction count that depends only on what ran
-// before it. Not thread-safe: one thread drives one Machine.
+// before it. Not thread-safe: one thread at a time drives one Machine (any
+// thread: QEMU lives as long as the process, not the thread that booted it).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "faultline/agent.hpp"
 #include "faultline/inject.hpp"
 #include "faultline/message.hpp"
 #include "faultline/qemu_process.hpp"
@@ -48,15 +51,6 @@ struct BootInfo {
     std::string qemu_version;
 };
 
-struct RunResult {
-    int exit_code = 0;   // exit status, or the signal number when signaled
-    bool signaled = false;
-    bool timed_out = false;  // outran its budget and was killed (signaled, SIGKILL)
-    std::string stdout_text;
-    std::string stderr_text;
-    uint64_t icount = 0; // guest instructions from fork to reap, all vCPUs
-};
-
 class Machine {
 public:
     explicit Machine(MachineConfig config);
@@ -70,20 +64,20 @@ public:
     // Runs a program already in the guest: start() then wait(). A non-zero
     // budget_ms is guest time (instructions, at 1 ns each, plus skipped idle
     // time): past it the guest kills the program and its children, and the
-    // result says timed_out, at the same instruction on every run. Throws
-    // CommandTimeout (host time, the backstop), GuestPanic, QemuDied,
-    // AgentError.
+    // result says timed_out, at the same instruction on every run. The
+    // program runs as nobody unless user says root. Throws CommandTimeout
+    // (host time, the backstop), GuestPanic, QemuDied, AgentError.
     RunResult run(const std::string& program, const std::vector<std::string>& args = {},
-                  uint32_t budget_ms = 0);
+                  uint32_t budget_ms = 0, RunAs user = RunAs::nobody);
     // Starts a program and returns while the guest runs it.
     void start(const std::string& program, const std::vector<std::string>& args = {},
-               uint32_t budget_ms = 0);
+               uint32_t budget_ms = 0, RunAs user = RunAs::nobody);
     // Waits for the started program (up to command_timeout_s).
     RunResult wait();
     // Starts a program held before its first instruction, so triggers can be
     // armed in its address space; run_spawned() lets it go and waits.
     Process spawn(const std::string& program, const std::vector<std::string>& args = {},
-                  uint32_t budget_ms = 0);
+                  uint32_t budget_ms = 0, RunAs user = RunAs::nobody);
     RunResult run_spawned();
     // Replaces the injection schedule (entries fire in order, on the vCPU
     // thread, with no host round trip). Call while the guest is parked.
@@ -106,6 +100,11 @@ public:
     bool paused() const { return paused_; }
     // Ends QEMU (QMP quit, then SIGKILL). Idempotent; the destructor calls it.
     void shutdown();
+    // Called about every 20 ms while the machine waits for QEMU or the
+    // guest (boot, commands, QMP), to let a caller give up: whatever it
+    // throws ends the wait and QEMU, and leaves the machine unusable. For
+    // Ctrl-C in Python, a signal in the CLI. Not called by shutdown().
+    void set_interrupt_check(std::function<void()> check) { interrupt_check_ = std::move(check); }
     // Everything the guest kernel printed (at warning level and worse, and
     // kernel_args may change that), also after shutdown.
     std::string console() const;
@@ -115,11 +114,14 @@ public:
 
 private:
     std::vector<std::string> qemu_argv() const;
-    static RunResult run_result(const Message& reply);
     void send_request(const Message& request);
     Message receive_reply();
     Message await_handshake(std::chrono::steady_clock::time_point deadline, bool booting);
+    // parse(input); an AgentError from it leaves the machine unusable.
+    template <typename Parse, typename Input>
+    auto parsed(Parse parse, const Input& input) -> decltype(parse(input));
     void check_alive();
+    void check_interrupt();
     // The tick for a QMP call that only needs QEMU to be alive.
     QmpClient::Tick alive() { return [this] { check_alive(); }; }
     void check_console();
@@ -127,6 +129,8 @@ private:
     std::string tail_of(const std::string& path, size_t lines) const;
 
     MachineConfig config_;
+    AgentSession agent_;
+    std::function<void()> interrupt_check_;
     bool own_run_dir_ = false;
     std::unique_ptr<QemuProcess> qemu_;
     QmpClient qmp_;

@@ -1,5 +1,7 @@
-// One QEMU child process: started so that it cannot outlive the harness
-// (PR_SET_PDEATHSIG), with its stdout and stderr in files of the run dir.
+// One QEMU child process, with its stdout and stderr in files of the run
+// dir, in a process group of its own. It cannot outlive the harness process
+// (PR_SET_PDEATHSIG from a thread that lasts as long as the process) but
+// outlives the thread that started it. Any thread of the process may drive it.
 #pragma once
 
 #include <sys/types.h>
