@@ -81,3 +81,13 @@ def test_random_arguments(debug_machine):
     for name in per_call:
         line = re.search(rf"^{name}: (.*)$", r.stdout, re.M).group(1)
         assert re.search(r"\b0=\d+", line) and re.search(r"\bE[A-Z]+=\d+", line), line
+
+
+def test_threads_exiting_under_the_watchdog(debug_machine):
+    # The watchdog's tick queues its check as task work on whatever thread it
+    # finds in user mode or a system call; a thread in exit() before
+    # PF_EXITING is set runs that work from exit_task_work(), after exit_mm().
+    # Three guest seconds of nothing but thread start and exit, ticks at 1 ms.
+    r = run_clean(debug_machine, "/bin/thread-churn", ["3000"])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert int(re.search(r"^threads (\d+)$", r.stdout, re.M).group(1)) > 0
