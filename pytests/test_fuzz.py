@@ -95,3 +95,13 @@ def test_random_arguments(debug_machine):
     assert re.search(r"^mismatches: 0$", r.stdout, re.M), r.stdout
     if (CALLS, SEED) == (100000, 1):
         assert exact.group(0) == EXACTLY_CHECKED_SEED_1
+
+
+def test_threads_exiting_under_the_watchdog(debug_machine):
+    # The watchdog's tick queues its check as task work on whatever thread it
+    # finds in user mode or a system call; a thread in exit() before
+    # PF_EXITING is set runs that work from exit_task_work(), after exit_mm().
+    # Three guest seconds of nothing but thread start and exit, ticks at 1 ms.
+    r = run_clean(debug_machine, "/bin/thread-churn", ["3000"])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert int(re.search(r"^threads (\d+)$", r.stdout, re.M).group(1)) > 0

@@ -11,11 +11,12 @@ CHECKS = [
     "get_negative_key_einval", "get_key_16_einval", "set_key_16_einval", "get_flags_einval",
     "set_flags_einval", "set_unknown_rights_einval", "round_trip_against_rdpkru",
     "get_sees_wrpkru", "access_allowed", "disable_access_faults_pkuerr",
-    "disable_write_faults_writes_only", "access_allowed_again",
+    "disable_write_faults_writes_only", "access_allowed_again", "calls_do_not_wait_for_mmap_lock",
 ]
 WATCHDOG_CHECKS = [
     "watchdog_switch", "rogue_wrpkru_took_effect", "watchdog_resets_unallocated_key",
-    "watchdog_counts_resets", "watchdog_leaves_allocated_key", "watchdog_after_cpu_hotplug",
+    "watchdog_counts_resets", "watchdog_leaves_allocated_key", "watchdog_closes_freed_key",
+    "watchdog_closes_key_freed_by_another_thread", "watchdog_after_cpu_hotplug",
 ]
 
 

@@ -49,26 +49,12 @@ static void count_signal(int signo)
     signals_handled++;
 }
 
-/* counters[cpu] + 1, stored WINDOW spins after the load. 0 committed, 1 aborted or moved. */
-static __attribute__((noinline)) int percpu_increment(int cpu)
+/* The fast path: this CPU's counter + 1. 0 committed, 1 aborted or moved. */
+static int increment_here(void)
 {
-    __asm__ goto(RSEQ_CS_BEGIN
-                 "movq %[counter], %%rcx\n\t"
-                 "movq %[window], %%rdx\n\t"
-                 "5:\n\t"
-                 "subq $1, %%rdx\n\t"
-                 "jns 5b\n\t"
-                 "addq $1, %%rcx\n\t"
-                 "movq %%rcx, %[counter]\n\t" /* commit */
-                 RSEQ_CS_END
-                 :
-                 : [rseq] "r"(__rseq_offset), [cpu] "r"(cpu), [window] "r"(window),
-                   [counter] "m"(counters[cpu].value)
-                 : "rax", "rcx", "rdx", "memory", "cc"
-                 : abort);
-    return 0;
-abort:
-    return 1;
+    int cpu = current_cpu();
+
+    return rseq_increment_slowly(&counters[cpu].value, cpu, window);
 }
 
 static void slow_add(struct worker *w, int cpu)
@@ -97,7 +83,7 @@ static void *work(void *arg)
     for (; w->made < updates; w->made++) {
         long aborted = 0;
 
-        while (aborted < max_aborts && percpu_increment(current_cpu())) {
+        while (aborted < max_aborts && increment_here()) {
             aborted++;
         }
         w->aborts += aborted;
@@ -110,7 +96,8 @@ static void *work(void *arg)
 
 int main(int argc, char **argv)
 {
-    long threads, opv_threads, total = 0, made = 0, aborts = 0, fallbacks = 0, failures = 0;
+    long threads, opv_threads, total = 0, made = 0, opv_only_made = 0, aborts = 0, fallbacks = 0,
+         failures = 0;
     struct worker *workers;
 
     if (argc < 4 || (threads = atol(argv[1])) < 0 || (updates = atol(argv[2])) < 1 ||
@@ -141,6 +128,7 @@ int main(int argc, char **argv)
         }
         pthread_join(workers[i].thread, NULL);
         made += workers[i].made;
+        opv_only_made += workers[i].opv_only ? workers[i].made : 0;
         aborts += workers[i].aborts;
         fallbacks += workers[i].fallbacks;
         failures += workers[i].failures;
@@ -152,6 +140,7 @@ int main(int argc, char **argv)
            "%ld cpu_opv-only threads\n", ncpus, threads, updates, max_aborts, opv_threads);
     printf("aborts: %ld\n", aborts);
     printf("fallbacks: %ld\n", fallbacks);
+    printf("cpu_opv-only updates: %ld\n", opv_only_made);
     printf("cpu_opv failures: %ld\n", failures);
     printf("signals handled: %d\n", (int)signals_handled);
     printf("total %ld %s updates made %ld: %s\n", total, total == made ? "==" : "!=", made,

@@ -48,22 +48,11 @@ struct cpu_op cpu_op_barrier(void)
     return (struct cpu_op){ .op = CPU_MB_OP };
 }
 
-/* The helpers' vectors carry no expect_fault: EAGAIN only means "moved, try again". */
-static int run_retrying(struct cpu_op *ops, int cnt, int cpu)
-{
-    int ret;
-
-    do {
-        ret = cpu_opv(ops, cnt, cpu, 0);
-    } while (ret < 0 && errno == EAGAIN);
-    return ret;
-}
-
 int cpu_op_add(int cpu, intptr_t *p, intptr_t count)
 {
     struct cpu_op op = cpu_op_word(CPU_ADD_OP, p, sizeof(*p), count);
 
-    return run_retrying(&op, 1, cpu);
+    return cpu_opv(&op, 1, cpu, 0);
 }
 
 int cpu_op_cmpxchg(int cpu, intptr_t *p, intptr_t expect, intptr_t newv)
@@ -73,7 +62,7 @@ int cpu_op_cmpxchg(int cpu, intptr_t *p, intptr_t expect, intptr_t newv)
         cpu_op_memcpy(p, &newv, sizeof(*p)),
     };
 
-    return run_retrying(ops, 2, cpu);
+    return cpu_opv(ops, 2, cpu, 0);
 }
 
 int cpu_op_cmpeqv_memcpy_storev(int cpu, intptr_t *p, intptr_t expect, void *dst,
@@ -89,5 +78,5 @@ int cpu_op_cmpeqv_memcpy_storev(int cpu, intptr_t *p, intptr_t expect, void *dst
         errno = EINVAL;
         return -1;
     }
-    return run_retrying(ops, 3, cpu);
+    return cpu_opv(ops, 3, cpu, 0);
 }

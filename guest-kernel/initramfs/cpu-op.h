@@ -5,8 +5,8 @@
  *
  * cpu_opv() is the raw call. The op builders fill a struct cpu_op; the
  * helpers below them are the per-CPU updates a restartable sequence's slow
- * path needs, and retry by themselves when the kernel answers EAGAIN
- * because another thread moved the caller while the vector was starting.
+ * path needs. Their vectors set no expect_fault, so they never answer
+ * EAGAIN: each runs once, to completion or to an error.
  */
 #ifndef FAULTLINE_CPU_OP_H
 #define FAULTLINE_CPU_OP_H

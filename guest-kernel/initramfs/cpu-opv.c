@@ -7,6 +7,8 @@
  * sysfs, check a vector for it still runs, and bring it back)
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 
 #include "checks.h"
 #include "cpu-op.h"
+#include "rseq-cs.h"
 
 #define PAGE 4096
 #define CPU1_ONLINE "/sys/devices/system/cpu/cpu1/online"
@@ -213,28 +216,267 @@ static void check_faults(void)
     pkey_free(key);
 }
 
+static void pin_to(int cpu)
+{
+    cpu_set_t only;
+
+    CPU_ZERO(&only);
+    CPU_SET(cpu, &only);
+    sched_setaffinity(0, sizeof(only), &only);
+}
+
+/*
+ * A thread pinned to one CPU that keeps incrementing that CPU's counter
+ * through an rseq sequence with a wide window between load and store. A
+ * vector that adds to the counter is kept only if it preempts the sequence,
+ * that is, runs on that CPU: run anywhere else, the sequence's store lands
+ * after it and the add is lost.
+ */
+struct incrementer {
+    intptr_t counter;
+    pthread_t thread;
+    int cpu;
+    long commits;
+} __attribute__((aligned(64)));
+
+static volatile int incrementers_stop;
+
+static void *increment_on_own_cpu(void *arg)
+{
+    struct incrementer *inc = arg;
+
+    pin_to(inc->cpu);
+    while (!incrementers_stop) {
+        if (!rseq_increment_slowly(&inc->counter, inc->cpu, 1000)) {
+            __atomic_add_fetch(&inc->commits, 1, __ATOMIC_RELAXED);
+        }
+    }
+    return NULL;
+}
+
+static void check_each_vector_runs_on_its_cpu(int ncpus)
+{
+    enum { VECTORS_PER_CPU = 20, ADD = 1000 };
+    struct incrementer incs[CPU_SETSIZE] = { 0 };
+    char why[256] = "";
+    int failures = 0;
+
+    incrementers_stop = 0;
+    for (int cpu = 0; cpu < ncpus; cpu++) {
+        incs[cpu].cpu = cpu;
+        pthread_create(&incs[cpu].thread, NULL, increment_on_own_cpu, &incs[cpu]);
+    }
+    for (int cpu = 0; cpu < ncpus; cpu++) {
+        while (!__atomic_load_n(&incs[cpu].commits, __ATOMIC_RELAXED)) {
+            sched_yield();
+        }
+    }
+    for (int cpu = 0; cpu < ncpus; cpu++) {
+        for (int i = 0; i < VECTORS_PER_CPU; i++) {
+            failures += cpu_op_add(cpu, &incs[cpu].counter, ADD) != 0;
+        }
+    }
+    incrementers_stop = 1;
+    for (int cpu = 0; cpu < ncpus; cpu++) {
+        long want;
+
+        pthread_join(incs[cpu].thread, NULL);
+        want = incs[cpu].commits + VECTORS_PER_CPU * ADD;
+        if (incs[cpu].counter != want) {
+            snprintf(why + strlen(why), sizeof(why) - strlen(why),
+                     "CPU %d: counter %ld, want %ld (%ld commits + %d vectors of %d); ", cpu,
+                     (long)incs[cpu].counter, want, incs[cpu].commits, VECTORS_PER_CPU, ADD);
+        }
+    }
+    check("every_cpu_runs_its_vectors", !failures && !why[0], "%d calls failed; %s", failures,
+          why);
+}
+
+/*
+ * Another thread of the caller changes its allowed CPUs all the time:
+ * every vector still runs, none answers EAGAIN, and the mask the other
+ * thread set is the one in force after each of its changes.
+ */
+struct affinity_churn {
+    pid_t target;
+    volatile int stop;
+    long changes, overwritten;
+};
+
+static void *churn_affinity(void *arg)
+{
+    struct affinity_churn *churn = arg;
+    cpu_set_t set, seen;
+
+    pin_to(1);
+    while (!churn->stop) {
+        CPU_ZERO(&set);
+        CPU_SET(0, &set);
+        if (churn->changes % 2) {
+            CPU_SET(1, &set);
+        }
+        sched_setaffinity(churn->target, sizeof(set), &set);
+        sched_getaffinity(churn->target, sizeof(seen), &seen);
+        churn->overwritten += !CPU_EQUAL(&set, &seen);
+        churn->changes++;
+    }
+    return NULL;
+}
+
+static void check_vectors_under_affinity_churn(int ncpus)
+{
+    enum { CALLS = 400 };
+    struct affinity_churn churn = { .target = gettid() };
+    intptr_t word = 0;
+    long again = 0, failed = 0;
+    pthread_t thread;
+
+    pthread_create(&thread, NULL, churn_affinity, &churn);
+    for (int i = 0; i < CALLS; i++) {
+        struct cpu_op op = cpu_op_word(CPU_ADD_OP, &word, 8, 1);
+
+        if (cpu_opv(&op, 1, i % ncpus, 0)) {
+            again += errno == EAGAIN;
+            failed += errno != EAGAIN;
+        }
+    }
+    churn.stop = 1;
+    pthread_join(thread, NULL);
+    check("vectors_complete_while_affinity_changes", !again && !failed && word == CALLS,
+          "%ld EAGAIN and %ld other failures in %d calls, word %ld", again, failed, CALLS,
+          (long)word);
+    check("affinity_changes_during_vectors_are_kept", churn.overwritten == 0,
+          "%ld of %ld changes read back otherwise", churn.overwritten, churn.changes);
+}
+
+/* Another thread reads the caller's mask while the caller's vectors run everywhere. */
+struct affinity_watch {
+    pid_t target;
+    cpu_set_t want;
+    volatile int stop;
+    long reads, changed;
+};
+
+static void *watch_affinity(void *arg)
+{
+    struct affinity_watch *watch = arg;
+    cpu_set_t seen;
+
+    pin_to(1);
+    while (!watch->stop) {
+        sched_getaffinity(watch->target, sizeof(seen), &seen);
+        watch->changed += !CPU_EQUAL(&seen, &watch->want);
+        watch->reads++;
+    }
+    return NULL;
+}
+
+static void check_mask_never_seen_changed(int ncpus)
+{
+    enum { CALLS = 400 };
+    struct affinity_watch watch = { .target = gettid() };
+    intptr_t word = 0;
+    pthread_t thread;
+
+    pin_to(0);
+    sched_getaffinity(0, sizeof(watch.want), &watch.want);
+    pthread_create(&thread, NULL, watch_affinity, &watch);
+    for (int i = 0; i < CALLS; i++) {
+        cpu_op_add(i % ncpus, &word, 1);
+    }
+    watch.stop = 1;
+    pthread_join(thread, NULL);
+    check("affinity_unchanged_while_vectors_run", watch.changed == 0 && word == CALLS,
+          "another thread saw a changed mask %ld times in %ld reads, word %ld", watch.changed,
+          watch.reads, (long)word);
+}
+
 static void check_cpus(void)
 {
     intptr_t word = 0;
-    cpu_set_t before, after, only0;
+    cpu_set_t before, after;
     long ncpus = sysconf(_SC_NPROCESSORS_CONF);
 
     check_error("cpu_the_machine_lacks_einval", cpu_op_add(ncpus, &word, 1), EINVAL);
     check_error("cpu_far_out_of_range_einval", cpu_op_add(1 << 20, &word, 1), EINVAL);
     check_error("negative_cpu_einval", cpu_op_add(-1, &word, 1), EINVAL);
 
-    /* The vector runs on every CPU asked for, and the caller's affinity survives it. */
-    CPU_ZERO(&only0);
-    CPU_SET(0, &only0);
-    sched_setaffinity(0, sizeof(only0), &only0);
+    /* The caller stays where it is allowed to be, with its mask as it was. */
+    pin_to(0);
     sched_getaffinity(0, sizeof(before), &before);
-    for (int cpu = 0; cpu < ncpus; cpu++) {
-        cpu_op_add(cpu, &word, 1);
-    }
+    check_each_vector_runs_on_its_cpu(ncpus);
     sched_getaffinity(0, sizeof(after), &after);
-    check("every_cpu_runs_a_vector", word == ncpus, "%ld of %ld", (long)word, ncpus);
     check("affinity_survives", CPU_EQUAL(&before, &after) && sched_getcpu() == 0,
           "mask or CPU changed (now on CPU %d)", sched_getcpu());
+    check_vectors_under_affinity_churn(ncpus);
+    check_mask_never_seen_changed(ncpus);
+}
+
+/*
+ * cpu_op_cmpxchg(0 -> CMPXCHG_NEW) on a word of a never-written page, for
+ * CPU 1, while a thread there stores WRITER_VALUE into it after a delay
+ * that changes every round. Either order is right: the store first (the
+ * compare fails, the store stays) or the vector first (it stores, then the
+ * writer overwrites it). Reported success with CMPXCHG_NEW left in the
+ * word means the compare read another page than the one the store went to.
+ */
+enum { FRESH_ROUNDS = 400, WRITER_VALUE = 7, CMPXCHG_NEW = 9 };
+
+struct fresh_race {
+    intptr_t *volatile word;
+    volatile int round, stored;
+};
+
+static void *store_after_a_delay(void *arg)
+{
+    struct fresh_race *race = arg;
+
+    pin_to(1);
+    for (int round = 1; round <= FRESH_ROUNDS; round++) {
+        while (race->round != round) {
+        }
+        for (volatile long spin = round * 7919 % 4000; spin > 0; spin--) {
+        }
+        *race->word = WRITER_VALUE;
+        race->stored = round;
+    }
+    return NULL;
+}
+
+static void check_cmpxchg_on_fresh_memory(void)
+{
+    struct fresh_race race = { 0 };
+    long store_first = 0, vector_first = 0, lost = 0, other = 0;
+    pthread_t thread;
+
+    pin_to(0);
+    pthread_create(&thread, NULL, store_after_a_delay, &race);
+    for (int round = 1; round <= FRESH_ROUNDS; round++) {
+        intptr_t *word = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                              -1, 0);
+        int ret;
+
+        race.word = word;
+        race.round = round;
+        ret = cpu_op_cmpxchg(1, word, 0, CMPXCHG_NEW);
+        while (race.stored != round) {
+        }
+        if (ret == 1 && *word == WRITER_VALUE) {
+            store_first++;
+        } else if (ret == 0 && *word == WRITER_VALUE) {
+            vector_first++;
+        } else if (ret == 0 && *word == CMPXCHG_NEW) {
+            lost++;
+        } else {
+            other++;
+        }
+        munmap(word, PAGE);
+    }
+    pthread_join(thread, NULL);
+    check("cmpxchg_on_fresh_memory_loses_no_store",
+          !lost && !other && store_first && vector_first,
+          "%ld stores lost, %ld other outcomes; store first %ld, vector first %ld times", lost,
+          other, store_first, vector_first);
 }
 
 static int write_text(const char *path, const char *text)
@@ -275,6 +517,7 @@ int main(int argc, char **argv)
     check_limits();
     check_faults();
     check_cpus();
+    check_cmpxchg_on_fresh_memory();
     if (argc > 1 && !strcmp(argv[1], "offline")) {
         check_offline_cpu();
     }

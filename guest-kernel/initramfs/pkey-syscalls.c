@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -89,6 +90,140 @@ static void spin_ms(long ms)
     } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
 }
 
+/* How many times the calling thread has slept (blocked) so far. */
+static long times_slept(void)
+{
+    FILE *f = fopen("/proc/thread-self/status", "r");
+    char line[128];
+    long n = -1;
+
+    while (f && fgets(line, sizeof(line), f)) {
+        sscanf(line, "voluntary_ctxt_switches: %ld", &n);
+    }
+    if (f) {
+        fclose(f);
+    }
+    return n;
+}
+
+static void pin_to(int cpu)
+{
+    cpu_set_t only;
+
+    CPU_ZERO(&only);
+    CPU_SET(cpu, &only);
+    sched_setaffinity(0, sizeof(only), &only);
+}
+
+/*
+ * pkey_get and pkey_set work on the calling thread's own state: they must
+ * not wait for the mmap lock. A thread on CPU 0 holds it for writing for
+ * long stretches (mprotect of a large populated region, back and forth)
+ * while this one, alone on CPU 1, calls them: it never has a reason to
+ * sleep, unless they wait for the lock. (Timing the calls would not tell:
+ * the vCPUs take turns, so any call may span a turn of the other CPU.)
+ */
+enum { FLIP_BYTES = 32 << 20, FLIPS = 20 };
+
+struct flipper {
+    char *region;
+    volatile int stop;
+    volatile long flips;
+};
+
+static void *flip_protection(void *arg)
+{
+    struct flipper *f = arg;
+
+    pin_to(0);
+    while (!f->stop) {
+        mprotect(f->region, FLIP_BYTES, f->flips % 2 ? PROT_READ | PROT_WRITE : PROT_READ);
+        f->flips++;
+    }
+    return NULL;
+}
+
+static void check_calls_without_mmap_lock(int key)
+{
+    struct flipper f = { 0 };
+    long slept, calls = 0;
+    cpu_set_t allowed;
+    pthread_t thread;
+
+    f.region = mmap(NULL, FLIP_BYTES, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    sched_getaffinity(0, sizeof(allowed), &allowed);
+    pin_to(1);
+    pthread_create(&thread, NULL, flip_protection, &f);
+    while (f.flips < 1) {
+    }
+    slept = times_slept();
+    while (f.flips < 1 + FLIPS) {
+        sys_pkey_get(key, 0);
+        sys_pkey_set(key, 0, 0);
+        calls++;
+    }
+    slept = times_slept() - slept;
+    f.stop = 1;
+    pthread_join(thread, NULL);
+    sched_setaffinity(0, sizeof(allowed), &allowed);
+    munmap(f.region, FLIP_BYTES);
+    check("calls_do_not_wait_for_mmap_lock", slept == 0,
+          "slept %ld times in %ld pkey_get + pkey_set pairs during %d mprotects", slept, calls,
+          FLIPS);
+}
+
+/* A key freed while the caller had it open is closed again by the watchdog. */
+static void check_watchdog_closes_freed_key(void)
+{
+    int freed = pkey_alloc(0, 0);
+
+    sys_pkey_set(freed, 0, 0);
+    pkey_free(freed);
+    pkey_set(freed, 0);
+    spin_ms(50);
+    check("watchdog_closes_freed_key", register_rights(freed) == PKEY_DISABLE_ACCESS,
+          "key %d: rights %d after 50 ms, want %d", freed, register_rights(freed),
+          PKEY_DISABLE_ACCESS);
+}
+
+/* A thread opened a key through pkey_set; another thread frees it. */
+struct freed_elsewhere {
+    int key;
+    volatile int opened, freed;
+    int rights_after;
+};
+
+static void *open_then_reopen_after_free(void *arg)
+{
+    struct freed_elsewhere *f = arg;
+
+    sys_pkey_set(f->key, 0, 0);
+    f->opened = 1;
+    while (!f->freed) {
+    }
+    pkey_set(f->key, 0);
+    spin_ms(50);
+    f->rights_after = register_rights(f->key);
+    return NULL;
+}
+
+static void check_watchdog_closes_key_freed_by_another_thread(void)
+{
+    struct freed_elsewhere f = { .key = pkey_alloc(0, 0) };
+    pthread_t thread;
+
+    pthread_create(&thread, NULL, open_then_reopen_after_free, &f);
+    while (!f.opened) {
+    }
+    pkey_free(f.key);
+    f.freed = 1;
+    pthread_join(thread, NULL);
+    check("watchdog_closes_key_freed_by_another_thread",
+          f.rights_after == PKEY_DISABLE_ACCESS, "key %d: rights %d after 50 ms, want %d",
+          f.key, f.rights_after, PKEY_DISABLE_ACCESS);
+}
+
 /* A CPU that went offline and came back still has its watchdog. */
 static void check_watchdog_after_hotplug(int spare)
 {
@@ -123,6 +258,8 @@ static void check_watchdog(int key, int spare)
           "resets %ld -> %ld", before, read_number(WATCHDOG_RESETS));
     check("watchdog_leaves_allocated_key", register_rights(key) == PKEY_DISABLE_WRITE,
           "rights %d, want %d", register_rights(key), PKEY_DISABLE_WRITE);
+    check_watchdog_closes_freed_key();
+    check_watchdog_closes_key_freed_by_another_thread();
     check_watchdog_after_hotplug(spare);
     write_number(WATCHDOG_MS, 0);
 }
@@ -182,6 +319,7 @@ int main(int argc, char **argv)
           "si_code %d", fault_code);
     sys_pkey_set(key, 0, 0);
     check("access_allowed_again", try_access(page, 1) == 0, "si_code %d", fault_code);
+    check_calls_without_mmap_lock(key);
 
     if (argc > 1 && !strcmp(argv[1], "watchdog")) {
         check_watchdog(key, spare);

@@ -41,6 +41,34 @@
     "jmp %l[abort]\n\t"                                                 \
     ".popsection\n\t"
 
+/*
+ * *counter + 1 on cpu, stored `window` spins after the load: 0 committed, 1
+ * aborted (or not on cpu). Whatever else adds to the counter meanwhile is
+ * lost unless it aborts the sequence, as a preemption on cpu does: the wide
+ * window makes such a loss all but certain.
+ */
+static __attribute__((noinline, unused)) int rseq_increment_slowly(intptr_t *counter, int cpu,
+                                                                 long window)
+{
+    __asm__ goto(RSEQ_CS_BEGIN
+                 "movq %[counter], %%rcx\n\t"
+                 "movq %[window], %%rdx\n\t"
+                 "5:\n\t"
+                 "subq $1, %%rdx\n\t"
+                 "jns 5b\n\t"
+                 "addq $1, %%rcx\n\t"
+                 "movq %%rcx, %[counter]\n\t" /* commit */
+                 RSEQ_CS_END
+                 :
+                 : [rseq] "r"(__rseq_offset), [cpu] "r"(cpu), [window] "r"(window),
+                   [counter] "m"(*counter)
+                 : "rax", "rcx", "rdx", "memory", "cc"
+                 : abort);
+    return 0;
+abort:
+    return 1;
+}
+
 /* The CPU the thread runs on, as rseq last told it. */
 static inline int current_cpu(void)
 {
