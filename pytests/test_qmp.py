@@ -77,11 +77,19 @@ def test_device_needs_icount():
     assert "faultline-inject needs -icount" in p.stderr
 
 
-def wait_for_migration(qemu):
+def migration_end(qemu):
+    """query-migrate once the migration completed or failed."""
     for _ in range(500):
-        if qemu("query-migrate").get("status") == "completed":
-            return
+        status = qemu("query-migrate")
+        if status.get("status") in ("completed", "failed"):
+            return status
         time.sleep(0.01)
+    pytest.fail(f"migration still {status.get('status')} after 5 s")
+
+
+def wait_for_migration(qemu):
+    status = migration_end(qemu)
+    assert status["status"] == "completed", status
 
 
 def test_schedule_survives_migration(qemu, tmp_path):
