@@ -84,6 +84,38 @@ def test_trigger_never_reached_ends_with_the_budget(host_programs, tmp_path):
         assert c["outcome"] == "trigger never fired; the program was killed at the end of its budget"
 
 
+def test_events_the_guest_drops_are_not_fired(tmp_path):
+    # One vCPU: "the next online CPU" is the one the task is on. QEMU raises
+    # every event; the guest moves nothing and says so.
+    out = tmp_path / "one-cpu.json"
+    p = sweep("--cpus", "1", "--events", "migrate", "--json", str(out))
+    assert p.returncode == 1, p.stdout + p.stderr
+    cells = json.loads(out.read_text())["cells"]
+    assert cells
+    for c in cells:
+        assert c["raised"] and not c["fired"] and not c["ok"], c
+        assert c["guest_status"] == "same-cpu"
+        assert c["outcome"].startswith("the guest did not carry the event out (same-cpu)")
+    assert "dropped" in p.stdout
+
+
+def test_a_watch_that_never_ends_is_unknown(machine):
+    # SIGUSR2 kills the program in the guest's signal delivery: its thread
+    # goes neither back to the instruction nor to the abort handler.
+    binary = GUEST_PROGRAMS / "rseq-counter"
+    config = faultline.SweepConfig(str(binary), "/bin/rseq-counter", ["1", "1000"])
+    config.events = ["signal"]
+    config.signo = 12
+    result = faultline.sweep(machine, config)
+    assert result.cells
+    for c in result.cells:
+        assert c.raised and c.fired and not c.ok, (hex(c.insn_addr), c.outcome)
+        assert c.aborted is None
+        assert c.outcome == "unknown whether it aborted: the program was killed by signal 12"
+    cell = json.loads(result.json())["cells"][0]
+    assert cell["aborted"] is None
+
+
 def test_binary_without_a_critical_section_is_bad_input():
     p = sweep("--binary", str(GUEST_PROGRAMS / "hang"))
     assert p.returncode == 2
