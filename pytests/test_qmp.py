@@ -59,6 +59,10 @@ def test_arm_query_disarm(qemu):
     ({"vaddr": 0x401000, "hit": 0, "event": "preempt"}, "hit counts from 1"),
     ({"vaddr": 0x401000, "event": "preempt", "watch": 0x401000}, "watch must be another address"),
     ({"vaddr": 0x401000, "event": "explode"}, "explode"),
+    # The bare machine has one vCPU: nothing could ever move a task to CPU 1.
+    ({"vaddr": 0x401000, "event": "migrate", "arg": 1}, "migrate to CPU 1: the machine has 1 vCPU"),
+    ({"vaddr": 0x401000, "event": "signal", "arg": 0}, "signal 0: not a signal number"),
+    ({"vaddr": 0x401000, "event": "signal", "arg": 65}, "signal 65: not a signal number"),
 ])
 def test_bad_entries_are_refused_and_change_nothing(qemu, entry, error):
     qemu("faultline-arm", cr3=0, entries=SCHEDULE)
@@ -81,11 +85,19 @@ def test_device_needs_icount():
     assert "faultline-inject needs -icount" in p.stderr
 
 
-def wait_for_migration(qemu):
+def migration_end(qemu):
+    """query-migrate once the migration completed or failed."""
     for _ in range(500):
-        if qemu("query-migrate").get("status") == "completed":
-            return
+        status = qemu("query-migrate")
+        if status.get("status") in ("completed", "failed"):
+            return status
         time.sleep(0.01)
+    pytest.fail(f"migration still {status.get('status')} after 5 s")
+
+
+def wait_for_migration(qemu):
+    status = migration_end(qemu)
+    assert status["status"] == "completed", status
 
 
 def test_schedule_survives_migration(qemu, tmp_path):
@@ -100,3 +112,48 @@ def test_schedule_survives_migration(qemu, tmp_path):
         assert loaded("query-faultline") == {"pending": 2, "firings": []}
     finally:
         loaded.close()
+
+
+def section_fields(stream):
+    """Offset of the injection device's first field in a migration stream:
+    past its section header (idstr length, idstr, instance id, version)."""
+    header = b"\x10faultline-inject"
+    at = stream.index(header)
+    assert stream.count(header) == 1
+    return at + len(header) + 8
+
+
+ENTRY_SIZE = 40  # vaddr, cr3, hit, event, arg, watch
+
+
+@pytest.mark.parametrize("what, offset, value", [
+    ("entry count", 0, -1),
+    ("entry count past the limit", 0, 1 << 24),
+    ("event kind", 4 + 20, 99),
+    ("hit", 4 + 16, 0),
+    ("migrate target", 4 + ENTRY_SIZE + 20, None),
+    ("fired entry index", 4 + 2 * ENTRY_SIZE, 3),
+])
+def test_a_state_out_of_range_is_refused(qemu, tmp_path, what, offset, value):
+    qemu("faultline-arm", cr3=0x1234000, entries=SCHEDULE)
+    qemu("migrate", uri=f"file:{tmp_path}/state")
+    wait_for_migration(qemu)
+    qemu.close()
+    stream = bytearray((tmp_path / "state").read_bytes())
+    at = section_fields(stream) + offset
+    if value is None:
+        # Entry 1 becomes a migration to CPU 5 (event 2 = migrate, arg 5).
+        stream[at:at + 4] = (2).to_bytes(4, "big")
+        stream[at + 4:at + 12] = (5).to_bytes(8, "big")
+    else:
+        stream[at:at + 4] = (value & 0xFFFFFFFF).to_bytes(4, "big")
+    (tmp_path / "bad").write_bytes(stream)
+    loaded = Qemu(tmp_path, "-incoming", "defer")
+    try:
+        loaded("migrate-incoming", uri=f"file:{tmp_path}/bad", **{"exit-on-error": False})
+        assert migration_end(loaded)["status"] == "failed", what
+        # Refused, not half trusted: the device keeps an empty schedule.
+        assert loaded("query-faultline") == {"pending": 0, "firings": []}
+    finally:
+        loaded.close()
+    assert "faultline-inject" in loaded.proc.stderr.read()

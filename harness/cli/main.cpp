@@ -291,7 +291,11 @@ int sweep(const Options& o) {
         for (size_t k = 0; k < config.events.size(); ++k) {
             const auto& c = result.cells[i + k];
             failed += !c.ok;
-            const char* word = !c.fired ? "not-fired" : c.aborted ? "abort" : "commit";
+            const char* word = !c.raised   ? "not-fired"
+                               : !c.fired   ? "dropped"
+                               : !c.aborted ? "unknown"
+                               : *c.aborted ? "abort"
+                                            : "commit";
             std::printf(" %-12s", (std::string(word) + (c.ok ? "" : " FAIL")).c_str());
         }
         std::printf("\n");
@@ -300,9 +304,10 @@ int sweep(const Options& o) {
                 result.cells.size(), result.program_runs, failed, result.trials_per_s);
     for (const auto& c : result.cells) {
         if (!c.ok) {
-            std::printf("FAIL %s before %#llx (%s): fired=%d aborted=%d expected_abort=%d %s\n",
+            std::printf("FAIL %s before %#llx (%s): fired=%d aborted=%s expected_abort=%d %s\n",
                         c.event.c_str(), (unsigned long long)c.insn_addr, c.insn_text.c_str(),
-                        c.fired, c.aborted, c.expected_abort, c.outcome.c_str());
+                        c.fired, !c.aborted ? "unknown" : *c.aborted ? "1" : "0",
+                        c.expected_abort, c.outcome.c_str());
         }
     }
     auto write = [](const std::string& path, const std::string& text) {

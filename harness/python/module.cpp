@@ -161,9 +161,12 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("rip", &Firing::rip)
         .def_readonly("next_rip", &Firing::next_rip)
         .def_readonly("next_icount", &Firing::next_icount)
+        .def_readonly("confirmed", &Firing::confirmed)
+        .def_readonly("status", &Firing::status)
         .def("__repr__", [](const Firing& f) {
             return "<Firing entry=" + std::to_string(f.entry) + " icount=" +
-                   std::to_string(f.icount) + " vcpu=" + std::to_string(f.vcpu) + ">";
+                   std::to_string(f.icount) + " vcpu=" + std::to_string(f.vcpu) +
+                   " status=" + (f.status.empty() ? "none" : f.status) + ">";
         });
 
     py::class_<CriticalSection>(m, "CriticalSection")
@@ -212,7 +215,9 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("insn_addr", &SweepCell::insn_addr)
         .def_readonly("insn", &SweepCell::insn_text)
         .def_readonly("event", &SweepCell::event)
+        .def_readonly("raised", &SweepCell::raised)
         .def_readonly("fired", &SweepCell::fired)
+        .def_readonly("guest_status", &SweepCell::guest_status)
         .def_readonly("fired_icount", &SweepCell::fired_icount)
         .def_readonly("vcpu", &SweepCell::vcpu)
         .def_readonly("in_sequence", &SweepCell::in_sequence)

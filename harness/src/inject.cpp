@@ -74,7 +74,9 @@ std::vector<Firing> firings_of(const nlohmann::json& reply) {
             firings.push_back({f.at("entry").get<uint32_t>(), f.at("icount").get<uint64_t>(),
                                f.at("cpu").get<int>(), f.at("rip").get<uint64_t>(),
                                f.value("next-rip", uint64_t(0)),
-                               f.value("next-icount", uint64_t(0))});
+                               f.value("next-icount", uint64_t(0)),
+                               f.at("confirmed").get<bool>(),
+                               f.value("status", std::string())});
         }
     } catch (const nlohmann::json::exception& e) {
         throw QmpError("query-faultline: unreadable reply " + reply.dump() + ": " + e.what());

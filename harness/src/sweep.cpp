@@ -104,16 +104,16 @@ public:
         std::vector<size_t> todo(trials_.size());
         std::iota(todo.begin(), todo.end(), 0);
         while (!todo.empty()) {
-            size_t fired = run_batch(todo);
-            if (fired == 0) {
+            size_t raised = run_batch(todo);
+            if (raised == 0) {
                 // The program ended without reaching the first trigger.
                 cells_[todo.front()].outcome = "trigger never fired; the program " +
                                                cells_[todo.front()].outcome;
-                fired = 1;
-            } else if (fired > 1 && !cells_[todo.front()].invariant_ok) {
-                attribute_failure({todo.begin(), todo.begin() + long(fired)});
+                raised = 1;
+            } else if (raised > 1 && !cells_[todo.front()].invariant_ok) {
+                attribute_failure({todo.begin(), todo.begin() + long(raised)});
             }
-            todo.erase(todo.begin(), todo.begin() + long(fired));
+            todo.erase(todo.begin(), todo.begin() + long(raised));
         }
         SweepResult result;
         result.cells = cells_;
@@ -143,8 +143,9 @@ private:
     }
 
     // One program run with the trials armed back to back; fills the cells of
-    // the trials that fired (a prefix: entries fire in order) and returns
-    // how many did. The first cell gets the run's outcome even unfired.
+    // the trials QEMU raised (a prefix: entries fire in order) and returns
+    // how many it did. The first cell gets the run's outcome even unraised.
+    // A cell is fired only if the guest confirmed it carried its event out.
     size_t run_batch(const std::vector<size_t>& batch) {
         const SweepConfig& config = plan_.config;
         Process p = machine_.spawn(config.guest_program, config.args, config.budget_ms);
@@ -161,24 +162,38 @@ private:
         RunResult run = machine_.run_spawned();
         ++runs_;
         auto firings = machine_.firings();
-        size_t fired = 0;
+        size_t raised = 0;
         for (size_t k = 0; k < batch.size(); ++k) {
             SweepCell& c = cells_[batch[k]];
-            const Firing* event = k < firings.size() ? &firings[k] : nullptr;
-            c.fired = event != nullptr;
-            c.fired_icount = event ? event->icount : 0;
-            c.vcpu = event ? event->vcpu : -1;
-            c.aborted = event &&
-                        event->next_rip == plan_.sequences[trials_[batch[k]].sequence].first.abort;
+            const Firing* firing = k < firings.size() ? &firings[k] : nullptr;
+            c.raised = firing != nullptr;
+            c.fired = firing && firing->confirmed;
+            c.guest_status = firing ? firing->status : "";
+            c.fired_icount = firing ? firing->icount : 0;
+            c.vcpu = firing ? firing->vcpu : -1;
+            // next_rip stays 0 while the watch has not ended.
+            c.aborted = firing && firing->next_rip != 0
+                            ? std::optional<bool>(
+                                  firing->next_rip ==
+                                  plan_.sequences[trials_[batch[k]].sequence].first.abort)
+                            : std::nullopt;
             c.invariant_ok = check_passed(run);
             c.outcome = outcome_of(run);
-            c.ok = c.fired && c.invariant_ok && (c.aborted == c.expected_abort || c.may_abort);
-            if (!c.fired) {
+            if (c.raised && !c.fired) {
+                c.outcome = "the guest did not carry the event out (" +
+                            (c.guest_status.empty() ? "no answer" : c.guest_status) +
+                            "); the program " + c.outcome;
+            } else if (c.fired && !c.aborted) {
+                c.outcome = "unknown whether it aborted: the program " + c.outcome;
+            }
+            c.ok = c.fired && c.aborted && c.invariant_ok &&
+                   (*c.aborted == c.expected_abort || c.may_abort);
+            if (!c.raised) {
                 break;
             }
-            ++fired;
+            ++raised;
         }
-        return fired;
+        return raised;
     }
 
     // A run with several trials broke the program's invariant: run each
@@ -192,7 +207,7 @@ private:
         bool found = false;
         for (size_t t : together) {
             run_batch({t});
-            found |= cells_[t].fired && !cells_[t].invariant_ok;
+            found |= cells_[t].raised && !cells_[t].invariant_ok;
         }
         if (found) {
             return;
@@ -241,12 +256,14 @@ std::string sweep_json(const SweepResult& result) {
                          {"insn_addr", c.insn_addr},
                          {"insn", c.insn_text},
                          {"event", c.event},
+                         {"raised", c.raised},
                          {"fired", c.fired},
+                         {"guest_status", c.guest_status},
                          {"fired_icount", c.fired_icount},
                          {"vcpu", c.vcpu},
                          {"expected_abort", c.expected_abort},
                          {"may_abort", c.may_abort},
-                         {"aborted", c.aborted},
+                         {"aborted", c.aborted ? nlohmann::json(*c.aborted) : nlohmann::json()},
                          {"invariant_ok", c.invariant_ok},
                          {"outcome", c.outcome},
                          {"ok", c.ok}});
@@ -278,21 +295,28 @@ std::string escape(const std::string& text) {
     return out;
 }
 
-// Colour and label of a cell: greens are right, red wrong, grey never fired.
+// Colour and label of a cell: greens are right, red wrong, orange unknown,
+// grey never fired or not carried out by the guest.
 std::pair<const char*, std::string> verdict(const SweepCell& c) {
-    if (!c.fired) {
+    if (!c.raised) {
         return {"#bbbbbb", "not fired"};
+    }
+    if (!c.fired) {
+        return {"#bbbbbb", "not carried out: " + c.outcome};
+    }
+    if (!c.aborted) {
+        return {"#f0a030", c.outcome};
     }
     if (!c.ok) {
         std::string why = !c.invariant_ok ? c.outcome
-                          : c.aborted     ? "aborted, must not"
+                          : *c.aborted    ? "aborted, must not"
                                           : "no abort, must";
         return {"#e05050", "FAIL: " + why};
     }
-    if (c.aborted && c.may_abort) {
+    if (*c.aborted && c.may_abort) {
         return {"#7cc4a0", "aborted: the fault blocked"};
     }
-    return {c.aborted ? "#3aa856" : "#a8dcb5", c.aborted ? "aborted" : "committed"};
+    return {*c.aborted ? "#3aa856" : "#a8dcb5", *c.aborted ? "aborted" : "committed"};
 }
 
 }  // namespace
@@ -324,7 +348,9 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
       << " failed, " << result.trials_per_s << " trials/s. Dark green: the event aborted the "
       << "sequence as it must; light green: committed as it must; mid green: a page fault "
       << "aborted it because handling the fault blocked (allowed inside the sequence); red: "
-      << "wrong; grey: the trigger never fired.</p><table><tr><th>address</th><th>instruction</th>";
+      << "wrong; orange: unknown (the thread reached neither the instruction nor the abort "
+      << "handler before the program ended); grey: the trigger never fired, or the guest did "
+      << "not carry the event out.</p><table><tr><th>address</th><th>instruction</th>";
     for (const auto& e : events) {
         h << "<th>" << escape(e) << "</th>";
     }

@@ -30,17 +30,23 @@ TEST(InjectQmp, RefusesHitZeroAndAWatchOnTheTrigger) {
 
 TEST(InjectQmp, ReadsFiringsFromQueryFaultline) {
     auto firings = firings_of(Json::parse(R"({"pending": 0, "firings": [
-        {"entry": 0, "icount": 97035722, "cpu": 1, "rip": 4200784},
+        {"entry": 0, "icount": 97035722, "cpu": 1, "rip": 4200784, "confirmed": false},
         {"entry": 1, "icount": 97100000, "cpu": 0, "rip": 4200800,
-         "next-rip": 4200848, "next-icount": 97100421}]})"));
+         "next-rip": 4200848, "next-icount": 97100421, "confirmed": true,
+         "status": "done"}]})"));
     ASSERT_EQ(firings.size(), 2u);
     EXPECT_EQ(firings[0].icount, 97035722u);
     EXPECT_EQ(firings[0].vcpu, 1);
     EXPECT_EQ(firings[0].rip, 0x401950u);
     EXPECT_EQ(firings[0].next_rip, 0u);
+    // No answer from the guest yet.
+    EXPECT_FALSE(firings[0].confirmed);
+    EXPECT_EQ(firings[0].status, "");
     EXPECT_EQ(firings[1].entry, 1u);
     EXPECT_EQ(firings[1].next_rip, 0x401990u);
     EXPECT_EQ(firings[1].next_icount, 97100421u);
+    EXPECT_TRUE(firings[1].confirmed);
+    EXPECT_EQ(firings[1].status, "done");
     EXPECT_TRUE(firings_of(Json::parse(R"({"pending": 2, "firings": []})")).empty());
     EXPECT_THROW(firings_of(Json::parse(R"({"firings": [{"entry": "x"}]})")), QmpError);
 }

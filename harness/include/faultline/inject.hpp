@@ -65,7 +65,8 @@ struct ScheduleEntry {
     uint64_t watch = 0;
 };
 
-// One fired schedule entry: where and when the event was raised.
+// One fired schedule entry: where and when QEMU raised the event, and what
+// the guest made of it.
 struct Firing {
     uint32_t entry = 0;   // index in the schedule
     uint64_t icount = 0;  // guest instructions executed before it
@@ -75,6 +76,14 @@ struct Firing {
     // trigger's vaddr or the watch address) and when; 0 while it has not.
     uint64_t next_rip = 0;
     uint64_t next_icount = 0;
+    // The guest kernel answered that it carried the event out. QEMU raising
+    // it is not enough: the guest may find nothing to do (no page at the
+    // address, the task already on the target CPU).
+    bool confirmed = false;
+    // The guest's answer: "done", or why not ("same-cpu", "offline",
+    // "unmapped", "exiting", "refused"); "" while it has not answered, and
+    // for Event::none().
+    std::string status;
 };
 
 // The QMP forms (qemu-patches: qapi/misc-target.json): the arguments of

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,15 +52,22 @@ struct SweepCell {
     uint64_t insn_addr = 0;
     std::string insn_text;
     std::string event;
-    bool fired = false;
+    bool raised = false;       // the trigger was reached and QEMU raised the event
+    bool fired = false;        // and the guest confirmed it carried it out
+    std::string guest_status;  // the guest's answer (Firing::status)
     uint64_t fired_icount = 0;
     int vcpu = -1;
     bool in_sequence = false;  // in [start, post_commit)
     bool expected_abort = false;
     bool may_abort = false;    // inside, and the event aborts only if it blocks
-    bool aborted = false;
+    // Whether the thread went to the abort handler next (else back to the
+    // instruction); unset when it went to neither before the program ended:
+    // unknown, which is not "did not abort".
+    std::optional<bool> aborted;
     bool invariant_ok = false;
-    std::string outcome;  // how the program run that decided the cell ended
+    // How the program run that decided the cell ended, after what went
+    // wrong with the trial if anything did.
+    std::string outcome;
     bool ok = false;
 };
 
