@@ -59,6 +59,14 @@ def pytest_configure(config):
                             "report (panic) on purpose")
 
 CLI = BUILD / "bin" / "faultline"
+
+
+def cli(*args, timeout=600):
+    """Runs build/bin/faultline as a user does. The CLI prints every kernel
+    report of its machine on stderr; like no_kernel_report, none may come."""
+    p = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout)
+    assert "faultline: kernel report:" not in p.stderr, p.stderr
+    return p
 # Host copies of the programs in the guest's /bin.
 GUEST_PROGRAMS = BUILD / "linux" / "initramfs"
 

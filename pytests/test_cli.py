@@ -6,11 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import CLI, child_pids, ended, per_cpu_counts, qemu_run_dir
-
-
-def cli(*args, timeout=300):
-    return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout)
+from conftest import CLI, child_pids, cli, ended, per_cpu_counts, qemu_run_dir
 
 
 def test_boot_json():

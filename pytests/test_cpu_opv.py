@@ -34,9 +34,6 @@ CPUS = ["cpu_the_machine_lacks_einval", "cpu_far_out_of_range_einval", "negative
 CHECKS = WORD_OPS + COMPARE_AND_COPY + LIBRARY + LIMITS + FAULTS + CPUS
 
 COUNTER = GUEST_PROGRAMS / "cpu-op-counter"
-# (aborts, cpu_opv-only updates) of `cpu-op-counter 2 200000 1 2 100` on a
-# freshly booted guest: the same on every run of the same build.
-SLOW_PATH_FIGURES = (37, 111)
 
 
 @pytest.fixture(scope="module")
@@ -77,16 +74,22 @@ def test_slow_paths_racing_fast_paths_keep_an_exact_total(fresh_machine):
     # every CPU through cpu_opv alone for as long as the first two run. A
     # cpu_opv that ran on the wrong CPU, or left a sequence there to commit,
     # loses updates (seen: 12,033 lost with the migration taken out).
-    r = fresh_machine.run("/bin/cpu-op-counter", ["2", "200000", "1", "2", "100"])
+    args = ["2", "200000", "1", "2", "100"]
+    r = fresh_machine.run("/bin/cpu-op-counter", args)
     assert r.exit_code == 0, r.stdout
     assert "total" in r.stdout and ": ok" in r.stdout
     c = counts(r.stdout)
     # With N = 1 every abort of the fast path is one fallback; the
     # cpu_opv-only threads' updates are the others.
     assert c["fallbacks"] == c["aborts"] + c["cpu_opv-only updates"]
-    # The schedule's own figures: vectors arriving on a CPU aborted sequences
-    # in their window there.
-    assert (c["aborts"], c["cpu_opv-only updates"]) == SLOW_PATH_FIGURES
+    # The race was run: vectors arriving on a CPU aborted sequences in their
+    # window there (how many depends on every instruction of the build).
+    assert c["aborts"] > 0 and c["cpu_opv-only updates"] > 0, r.stdout
+    # And it is the schedule's: the same boot and run give the same race.
+    with faultline.Machine(faultline.MachineConfig.defaults()) as again:
+        again.boot()
+        r2 = again.run("/bin/cpu-op-counter", args)
+    assert (counts(r2.stdout), r2.icount) == (c, r.icount)
 
 
 @pytest.fixture(scope="module")

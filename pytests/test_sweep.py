@@ -1,16 +1,14 @@
 """The every-instruction sweep through the CLI, as a user runs it."""
 import json
-import subprocess
 
 import pytest
 
 import faultline
-from conftest import CLI, GUEST_PROGRAMS
+from conftest import GUEST_PROGRAMS, cli
 
 
-def sweep(*args, tmp_path=None):
-    cmd = [str(CLI), "sweep", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+def sweep(*args):
+    return cli("sweep", *args)
 
 
 def test_builtin_sweep_matches_the_rseq_rule(tmp_path):

@@ -7,6 +7,7 @@
 #define FAULTLINE_CHECKS_H
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,16 @@ static void check_error(const char *name, long ret, int want)
 {
     check(name, ret == -1 && errno == want, "returned %ld, errno %d (%s), want errno %d", ret,
           errno, strerror(errno), want);
+}
+
+/* Checks that need a thread on one CPU (the programs define _GNU_SOURCE). */
+static inline void pin_to(int cpu)
+{
+    cpu_set_t only;
+
+    CPU_ZERO(&only);
+    CPU_SET(cpu, &only);
+    sched_setaffinity(0, sizeof(only), &only);
 }
 
 #endif

@@ -216,15 +216,6 @@ static void check_faults(void)
     pkey_free(key);
 }
 
-static void pin_to(int cpu)
-{
-    cpu_set_t only;
-
-    CPU_ZERO(&only);
-    CPU_SET(cpu, &only);
-    sched_setaffinity(0, sizeof(only), &only);
-}
-
 /*
  * A thread pinned to one CPU that keeps incrementing that CPU's counter
  * through an rseq sequence with a wide window between load and store. A

@@ -106,15 +106,6 @@ static long times_slept(void)
     return n;
 }
 
-static void pin_to(int cpu)
-{
-    cpu_set_t only;
-
-    CPU_ZERO(&only);
-    CPU_SET(cpu, &only);
-    sched_setaffinity(0, sizeof(only), &only);
-}
-
 /*
  * pkey_get and pkey_set work on the calling thread's own state: they must
  * not wait for the mmap lock. A thread on CPU 0 holds it for writing for

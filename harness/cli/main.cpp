@@ -7,9 +7,10 @@
 //                   [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]
 //
 // Exit status: boot 0; run the program's own status (128+N when signal N
-// killed it); sweep 0 when every cell matches the rseq rule, 1 when one does
-// not; 2 for bad usage or bad input; 125 when the harness failed (one line
-// naming the cause on stderr, evidence below it). SIGINT, SIGTERM or SIGHUP
+// killed it); sweep 0 when every cell matches the rseq rule and the guest
+// kernel reported no bug in itself, 1 otherwise (run and sweep print each
+// kernel report line on stderr); 2 for bad usage or bad input; 125 when the
+// harness failed (one line naming the cause on stderr, evidence below it). SIGINT, SIGTERM or SIGHUP
 // end QEMU and remove the run directory, then end the CLI by that signal.
 #include <signal.h>
 
@@ -156,6 +157,15 @@ Options parse(int argc, char** argv) {
     return o;
 }
 
+// A bug the guest kernel found in itself makes every verdict of the run
+// suspect: each report line goes to stderr. Returns how many there were.
+size_t tell_kernel_reports(const std::vector<std::string>& reports) {
+    for (const auto& line : reports) {
+        std::cerr << "faultline: kernel report: " << line << "\n";
+    }
+    return reports.size();
+}
+
 void describe_boot(std::ostream& out, const faultline::BootInfo& info) {
     out << "faultline: guest ready in " << info.ready_s << " s at instruction "
         << info.icount_at_ready << ": Linux " << info.kernel_release << ", " << info.cpus
@@ -227,15 +237,17 @@ int run(const Options& o) {
         machine.run(program, args, uint32_t(std::max(o.budget_ms, 0)), o.user);
     if (o.json) {
         // Guest output is bytes; invalid UTF-8 becomes U+FFFD rather than an exception.
-        auto text = [](const std::string& s) {
-            return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        auto text = [](const nlohmann::json& value) {
+            return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         };
         std::cout << "{\"program\":" << text(program) << ",\"exit_code\":" << r.exit_code
                   << ",\"signaled\":" << (r.signaled ? "true" : "false")
                   << ",\"timed_out\":" << (r.timed_out ? "true" : "false")
                   << ",\"stdout\":" << text(r.stdout_text) << ",\"stderr\":" << text(r.stderr_text)
                   << ",\"icount\":" << r.icount << ",\"icount_at_ready\":" << info.icount_at_ready
-                  << ",\"ready_s\":" << info.ready_s << "}\n";
+                  << ",\"ready_s\":" << info.ready_s
+                  << ",\"kernel_reports\":" << text(machine.kernel_reports())
+                  << "}\n";
     } else {
         std::cout << r.stdout_text;
         std::cerr << r.stderr_text;
@@ -245,6 +257,7 @@ int run(const Options& o) {
                                    : " exited ")
                   << r.exit_code << " after " << r.icount << " guest instructions\n";
     }
+    tell_kernel_reports(machine.kernel_reports());
     return r.signaled ? 128 + r.exit_code : r.exit_code;
 }
 
@@ -323,7 +336,8 @@ int sweep(const Options& o) {
     if (!o.html_file.empty()) {
         write(o.html_file, faultline::sweep_html(result, "faultline sweep: " + config.guest_program));
     }
-    return failed == 0 ? 0 : 1;
+    size_t reports = tell_kernel_reports(machine.kernel_reports());
+    return failed == 0 && reports == 0 ? 0 : 1;
 }
 
 // Ends the CLI by signo, as if the signal had come with nothing to clean up.
