@@ -42,6 +42,12 @@ def test_bad_usage_exits_2():
     assert cli("frobnicate").returncode == 2
 
 
+def test_missing_binary_is_bad_usage_found_before_boot():
+    p = cli("run", "--binary", "/nonexistent/prog")
+    assert p.returncode == 2 and "/nonexistent/prog" in p.stderr
+    assert "guest ready" not in p.stderr
+
+
 def test_missing_kernel_is_one_line_naming_it():
     p = cli("boot", "--kernel", "/nonexistent/vmlinux")
     assert p.returncode == 125

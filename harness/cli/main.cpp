@@ -154,6 +154,10 @@ Options parse(int argc, char** argv) {
     if (o.command == "run" && o.binary.empty() && o.program.empty()) {
         throw UsageError{"run needs a PROGRAM after -- or a --binary"};
     }
+    // Found before a boot is spent on it (sweep's plan checks its own binary).
+    if (o.command == "run" && !o.binary.empty() && !std::filesystem::is_regular_file(o.binary)) {
+        throw UsageError{"--binary " + o.binary + ": no such file"};
+    }
     return o;
 }
 
