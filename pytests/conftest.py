@@ -98,7 +98,7 @@ def per_cpu_counts(stdout):
 
 
 def check_report(machine, program, args, run_as_root=False):
-    """Runs a guest check program (guest-kernel/initramfs/checks.h): its
+    """Runs a guest check program (guest-kernel/lib/checks.h): its
     result and {check: "ok" | "FAIL why"}."""
     r = machine.run(program, args, run_as_root=run_as_root)
     return r, dict(line.split(": ", 1) for line in r.stdout.splitlines())
