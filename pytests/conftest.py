@@ -98,22 +98,22 @@ def per_cpu_counts(stdout):
 
 
 def check_report(machine, program, args, run_as_root=False):
-    """Runs a guest check program (guest-kernel/initramfs/checks.h): its
+    """Runs a guest check program (guest-kernel/lib/checks.h): its
     result and {check: "ok" | "FAIL why"}."""
     r = machine.run(program, args, run_as_root=run_as_root)
     return r, dict(line.split(": ", 1) for line in r.stdout.splitlines())
 
 
-PROGRAMS = pathlib.Path(__file__).resolve().parent / "programs"
+UPLOADED_PROGRAMS = ROOT / "guest-kernel" / "programs" / "uploaded"
 
 
 @pytest.fixture(scope="session")
 def host_programs(tmp_path_factory):
-    """Users' own static x86_64 programs (pytests/programs/*.c), built on the
-    host the way a user would: {name: path}."""
+    """Users' own static x86_64 programs (guest-kernel/programs/uploaded/*.c),
+    built on the host the way a user would: {name: path}."""
     out = tmp_path_factory.mktemp("programs")
     built = {}
-    for src in sorted(PROGRAMS.glob("*.c")):
+    for src in sorted(UPLOADED_PROGRAMS.glob("*.c")):
         binary = out / src.stem
         subprocess.run(["gcc", "-static", "-O2", "-o", str(binary), str(src)], check=True)
         built[src.stem] = binary

@@ -1,4 +1,4 @@
-// The conversation with the guest agent (guest-kernel/initramfs/agent.c):
+// The conversation with the guest agent (guest-kernel/agent/agent.c):
 // the requests the harness puts in the mailbox and what it makes of the
 // replies.
 //

@@ -1,5 +1,5 @@
 // The mailbox message framing shared with the guest agent
-// (guest-kernel/initramfs/mailbox.h): a list of byte strings, u32 count then
+// (guest-kernel/agent/mailbox.h): a list of byte strings, u32 count then
 // per field u32 length and bytes, little endian.
 #pragma once
 

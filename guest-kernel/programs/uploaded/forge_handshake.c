@@ -1,5 +1,5 @@
 /*
- * Pretends to be the guest agent (guest-kernel/initramfs/agent.c) from a
+ * Pretends to be the guest agent (guest-kernel/agent/agent.c) from a
  * program under test:
  *   forge   a well-formed reply to "run" of its own: exit status 0, stdout "forged"
  *   replay  a handshake without a new reply: the outbox still holds the
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/io.h>
 
-#include "../../guest-kernel/initramfs/mailbox.h"
+#include "../../agent/mailbox.h"
 
 static void send_u32(uint32_t v)
 {
