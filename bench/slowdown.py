@@ -29,32 +29,30 @@ COUNTER = BUILD / "linux" / "initramfs" / "rseq-counter"
 sys.path.insert(0, str(BUILD / "python"))
 import faultline  # noqa: E402
 
-# The harness's machine (harness/src/machine.cpp) with the workload as init:
-# when it exits the kernel panics, reboots at once by a triple fault (microvm
-# has no reset register), and -no-reboot ends QEMU.
-KERNEL_ARGS = ("console=ttyS0 quiet nokaslr random.trust_cpu=off tsc=reliable no_timer_check "
-               "lpj=10000000 panic=-1 reboot=t rdinit=/bin/rseq-counter --")
+def qemu_argv(qemu, run_dir, updates, faultline_devices):
+    """The harness's machine (qemu_command_line) with 1 GiB and the workload
+    as init: when it exits the kernel panics, reboots at once by a triple
+    fault (microvm has no reset register), and -no-reboot ends QEMU."""
+    config = faultline.MachineConfig.defaults()
+    config.qemu = str(qemu)
+    config.cpus = 2
+    config.memory_mib = 1024
+    config.run_dir = str(run_dir)
+    config.kernel_args = ["panic=-1", "reboot=t", "rdinit=/bin/rseq-counter", "--", "2",
+                          str(updates)]
+    argv = faultline.qemu_command_line(config) + ["-no-reboot"]
+    if faultline_devices:
+        return argv
+    # The unpatched QEMU has neither the mailbox nor the injection device.
+    devices = {i for i in range(1, len(argv))
+               if argv[i - 1] == "-device" and argv[i].startswith("faultline-")}
+    return [arg for i, arg in enumerate(argv) if i not in devices and i + 1 not in devices]
 
 
-def qemu_argv(qemu, run_dir, updates, with_inject):
-    argv = [str(qemu), "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-S",
-            "-M", "microvm,acpi=on,pic=off,rtc=on,isa-serial=on",
-            "-cpu", "max,vendor=GenuineIntel,-rdrand,-rdseed", "-smp", "2", "-m", "1024",
-            "-icount", "shift=0,sleep=off", "-rtc", "clock=vm,base=2025-01-01T00:00:00",
-            "-L", str(BUILD / "firmware"), "-kernel", str(BUILD / "linux" / "vmlinux"),
-            "-initrd", str(BUILD / "linux" / "initramfs.cpio"),
-            "-append", f"{KERNEL_ARGS} 2 {updates}",
-            "-serial", f"file:{run_dir}/console.log",
-            "-qmp", f"unix:{run_dir}/qmp.sock,server=on,wait=off"]
-    if with_inject:
-        argv += ["-device", "faultline-inject,id=inject"]
-    return argv
-
-
-def run_once(qemu, updates, arm=None, with_inject=False):
+def run_once(qemu, updates, arm=None, faultline_devices=True):
     """Host seconds from 'cont' to QEMU's exit."""
     with tempfile.TemporaryDirectory() as run_dir:
-        proc = subprocess.Popen(qemu_argv(qemu, run_dir, updates, with_inject),
+        proc = subprocess.Popen(qemu_argv(qemu, run_dir, updates, faultline_devices),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         qmp = faultline.QmpClient()
         qmp.connect(f"{run_dir}/qmp.sock")
@@ -85,9 +83,9 @@ def main():
                      for i in faultline.instructions_of(str(COUNTER), cs))]
     never = {"cr3": 0, "entries": [{"vaddr": hot, "event": "none"}]}
     setups = [
-        ("unpatched QEMU", UNPATCHED, {}),
-        ("faultline QEMU, nothing armed", PATCHED, {"with_inject": True}),
-        ("faultline QEMU, one trigger armed", PATCHED, {"with_inject": True, "arm": never}),
+        ("unpatched QEMU", UNPATCHED, {"faultline_devices": False}),
+        ("faultline QEMU, nothing armed", PATCHED, {}),
+        ("faultline QEMU, one trigger armed", PATCHED, {"arm": never}),
     ]
     times = {(name, n): [] for name, _, _ in setups for n in (updates, 1)}
     for _ in range(runs):

@@ -1,24 +1,26 @@
-"""The injection device's QMP interface and vmstate, on a bare QEMU (the VM
-never runs: arming and migration happen while it is stopped)."""
+"""The injection device's QMP interface and vmstate, on the harness's QEMU
+with one vCPU (the VM does not run: arming and migration happen while it is
+stopped)."""
 import subprocess
 import time
 
 import pytest
 
 import faultline
-from conftest import BUILD
 
-QEMU = BUILD / "qemu" / "build" / "qemu-system-x86_64"
+
+def qemu_argv(run_dir):
+    """The harness's command line (qemu_command_line), one vCPU, files in run_dir."""
+    config = faultline.MachineConfig.defaults()
+    config.cpus = 1
+    config.run_dir = str(run_dir)
+    return faultline.qemu_command_line(config)
 
 
 class Qemu:
     def __init__(self, run_dir, *extra):
-        argv = [str(QEMU), "-nodefaults", "-no-user-config", "-display", "none", "-S",
-                "-M", "microvm", "-L", str(BUILD / "firmware"),
-                "-device", "faultline-inject,id=inject",
-                "-icount", "shift=0,sleep=off",
-                "-qmp", f"unix:{run_dir}/qmp.sock,server=on,wait=off", *extra]
-        self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([*qemu_argv(run_dir), *extra], stderr=subprocess.PIPE,
+                                     text=True)
         self.qmp = faultline.QmpClient()
         try:
             self.qmp.connect(f"{run_dir}/qmp.sock")
@@ -59,7 +61,7 @@ def test_arm_query_disarm(qemu):
     ({"vaddr": 0x401000, "hit": 0, "event": "preempt"}, "hit counts from 1"),
     ({"vaddr": 0x401000, "event": "preempt", "watch": 0x401000}, "watch must be another address"),
     ({"vaddr": 0x401000, "event": "explode"}, "explode"),
-    # The bare machine has one vCPU: nothing could ever move a task to CPU 1.
+    # The machine has one vCPU: nothing could ever move a task to CPU 1.
     ({"vaddr": 0x401000, "event": "migrate", "arg": 1}, "migrate to CPU 1: the machine has 1 vCPU"),
     ({"vaddr": 0x401000, "event": "signal", "arg": 0}, "signal 0: not a signal number"),
     ({"vaddr": 0x401000, "event": "signal", "arg": 65}, "signal 65: not a signal number"),
@@ -77,10 +79,11 @@ def test_arming_a_running_vm_is_refused(qemu):
         qemu("faultline-arm", cr3=0, entries=SCHEDULE)
 
 
-def test_device_needs_icount():
-    p = subprocess.run([str(QEMU), "-nodefaults", "-display", "none", "-S", "-M", "microvm",
-                        "-L", str(BUILD / "firmware"), "-device", "faultline-inject"],
-                       capture_output=True, text=True, timeout=30)
+def test_device_needs_icount(tmp_path):
+    argv = qemu_argv(tmp_path)
+    at = argv.index("-icount")
+    del argv[at:at + 2]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert "faultline-inject needs -icount" in p.stderr
 

@@ -6,6 +6,7 @@
 #include "faultline/elf.hpp"
 #include "faultline/errors.hpp"
 #include "faultline/machine.hpp"
+#include "faultline/qemu_command_line.hpp"
 #include "faultline/sweep.hpp"
 
 namespace py = pybind11;
@@ -110,6 +111,9 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("boot_timeout_s", &MachineConfig::boot_timeout_s)
         .def_readwrite("command_timeout_s", &MachineConfig::command_timeout_s)
         .def_readwrite("run_dir", &MachineConfig::run_dir);
+    m.def("qemu_command_line", &qemu_command_line, py::arg("config"),
+          "QEMU's argv for the machine config describes, stopped (-S), with qmp.sock and\n"
+          "console.log in config.run_dir (which must be set).");
 
     py::class_<BootInfo>(m, "BootInfo")
         .def_readonly("ready_s", &BootInfo::ready_s)

@@ -11,6 +11,7 @@
 #include "faultline/base64.hpp"
 #include "faultline/console.hpp"
 #include "faultline/errors.hpp"
+#include "faultline/qemu_command_line.hpp"
 
 namespace faultline {
 
@@ -25,18 +26,6 @@ constexpr const char* kPanicMarker = "Kernel panic - not syncing";
 constexpr const char* kPanicEndMarker = "---[ end Kernel panic";
 // The guest kernel is built with NR_CPUS=8 (guest-kernel/faultline.config).
 constexpr int kMaxCpus = 8;
-
-// Every part of the command line serves the same boot every time or a short
-// one under -icount: no KASLR, no trust in CPU randomness, no TSC watchdog
-// or timer check, the delay loop preset (lpj = TSC cycles per jiffy: 1 GHz
-// virtual TSC at HZ=100) instead of calibrated on every CPU, all of which
-// busy-wait in guest time; a console that prints warnings and worse but not
-// the boot chatter (each byte is an I/O exit, and the harness reads every
-// kernel report from it); and a panicking kernel that stays put so the
-// harness can read why.
-constexpr const char* kKernelCommandLine =
-    "console=ttyS0 loglevel=5 nokaslr random.trust_cpu=off tsc=reliable no_timer_check lpj=10000000 "
-    "panic=0";
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -64,54 +53,9 @@ Clock::time_point deadline_after(double seconds) {
 
 }  // namespace
 
-std::string build_dir() {
-    const char* env = std::getenv("FAULTLINE_BUILD");
-    return env && *env ? env : FAULTLINE_BUILD_DIR;
-}
-
-MachineConfig MachineConfig::defaults() {
-    std::string build = build_dir();
-    MachineConfig c;
-    c.qemu = build + "/qemu/build/qemu-system-x86_64";
-    c.kernel = build + "/linux/vmlinux";
-    c.initrd = build + "/linux/initramfs.cpio";
-    c.firmware_dir = build + "/firmware";
-    return c;
-}
-
 Machine::Machine(MachineConfig config) : config_(std::move(config)) {}
 
 Machine::~Machine() { shutdown(); }
-
-std::vector<std::string> Machine::qemu_argv() const {
-    std::string cmdline = kKernelCommandLine;
-    for (const auto& arg : config_.kernel_args) {
-        cmdline += " " + arg;
-    }
-    const std::string& run = config_.run_dir;
-    return {
-        config_.qemu, "-nodefaults", "-no-user-config", "-display", "none",
-        "-S",  // nothing runs before the harness listens on QMP
-        // ACPI for the second vCPU. No 8259: a HW-reduced ACPI guest never
-        // programs it, and its reset vector base 0 turns a PIT tick into #DE.
-        "-M", "microvm,acpi=on,pic=off,rtc=on,isa-serial=on",
-        // RDRAND/RDSEED would make every boot different. An Intel vendor
-        // makes Linux take the TSC and APIC timer rates from CPUID 0x15
-        // (qemu-patches/0003) instead of busy-waiting to calibrate them.
-        "-cpu", "max,vendor=GenuineIntel,-rdrand,-rdseed",
-        "-smp", std::to_string(config_.cpus), "-m", std::to_string(config_.memory_mib),
-        // One instruction per virtual nanosecond; idle time skipped, not slept.
-        "-icount", "shift=0,sleep=off",
-        "-rtc", "clock=vm,base=2025-01-01T00:00:00",
-        "-L", config_.firmware_dir,
-        "-kernel", config_.kernel, "-initrd", config_.initrd, "-append", cmdline,
-        "-chardev", "file,id=console,path=" + run + "/console.log",
-        "-serial", "chardev:console",
-        "-device", "faultline-mailbox,id=mailbox",
-        "-device", "faultline-inject,id=inject",
-        "-qmp", "unix:" + run + "/qmp.sock,server=on,wait=off",
-    };
-}
 
 BootInfo Machine::boot() {
     if (qemu_) {
@@ -144,7 +88,7 @@ BootInfo Machine::boot() {
 
     auto started = Clock::now();
     auto deadline = deadline_after(config_.boot_timeout_s);
-    qemu_ = std::make_unique<QemuProcess>(qemu_argv(), config_.run_dir + "/qemu.stdout",
+    qemu_ = std::make_unique<QemuProcess>(qemu_command_line(config_), config_.run_dir + "/qemu.stdout",
                                           config_.run_dir + "/qemu.stderr");
     auto tick = [&] {
         check_alive();

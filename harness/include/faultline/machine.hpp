@@ -16,32 +16,12 @@
 
 #include "faultline/agent.hpp"
 #include "faultline/inject.hpp"
+#include "faultline/machine_config.hpp"
 #include "faultline/message.hpp"
 #include "faultline/qemu_process.hpp"
 #include "faultline/qmp.hpp"
 
 namespace faultline {
-
-// The tree `make` built (FAULTLINE_BUILD overrides the compiled-in path).
-std::string build_dir();
-
-struct MachineConfig {
-    std::string qemu;          // qemu-system-x86_64 with the faultline patches
-    std::string kernel;        // vmlinux (PVH entry)
-    std::string initrd;        // initramfs with the agent as /init
-    std::string firmware_dir;  // bios-microvm.bin and pvh.bin
-    int cpus = 2;
-    int memory_mib = 256;
-    std::vector<std::string> kernel_args;  // appended to the built-in command line
-    double boot_timeout_s = 60;
-    double command_timeout_s = 120;
-    // Holds the QMP socket and console.log. Empty: a fresh temporary
-    // directory, removed at shutdown. A given directory is kept.
-    std::string run_dir;
-
-    // Paths of the tree `make` built; FAULTLINE_BUILD overrides its location.
-    static MachineConfig defaults();
-};
 
 struct BootInfo {
     double ready_s = 0;           // host seconds from QEMU start to the agent's "ready"
@@ -113,7 +93,6 @@ public:
     const MachineConfig& config() const { return config_; }
 
 private:
-    std::vector<std::string> qemu_argv() const;
     void send_request(const Message& request);
     Message receive_reply();
     Message await_handshake(std::chrono::steady_clock::time_point deadline, bool booting);

@@ -4,7 +4,7 @@ from ._faultline import (  # noqa: F401
     AgentError, BootInfo, BootTimeout, CommandTimeout, ConfigError, CriticalSection, Error, Event,
     FileMissing,
     Firing, GuestPanic, Machine, MachineConfig, Process, QemuDied, QmpClient, QmpError, RunResult,
-    Timeout,
+    Timeout, qemu_command_line,
     Instruction, SweepCell, SweepConfig, SweepResult, Trigger, instructions_of,
     rseq_critical_sections, sweep, symbol_address,
 )

@@ -1,0 +1,31 @@
+// What a faultline machine is made of: QEMU, guest kernel, initramfs,
+// firmware, its size, and where its run files go.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace faultline {
+
+// The tree `make` built (FAULTLINE_BUILD overrides the compiled-in path).
+std::string build_dir();
+
+struct MachineConfig {
+    std::string qemu;          // qemu-system-x86_64 with the faultline patches
+    std::string kernel;        // vmlinux (PVH entry)
+    std::string initrd;        // initramfs with the agent as /init
+    std::string firmware_dir;  // bios-microvm.bin and pvh.bin
+    int cpus = 2;
+    int memory_mib = 256;
+    std::vector<std::string> kernel_args;  // appended to the built-in command line
+    double boot_timeout_s = 60;
+    double command_timeout_s = 120;
+    // Holds the QMP socket and console.log. Empty: a fresh temporary
+    // directory, removed at shutdown. A given directory is kept.
+    std::string run_dir;
+
+    // Paths of the tree `make` built; FAULTLINE_BUILD overrides its location.
+    static MachineConfig defaults();
+};
+
+}  // namespace faultline
