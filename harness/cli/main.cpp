@@ -30,6 +30,7 @@
 #include "faultline/errors.hpp"
 #include "faultline/machine.hpp"
 #include "faultline/sweep.hpp"
+#include "faultline/sweep_report.hpp"
 
 namespace {
 
@@ -296,37 +297,7 @@ int sweep(const Options& o) {
     }
     faultline::SweepResult result = faultline::run_sweep(machine, plan);
 
-    std::printf("%-10s %-28s", "address", "instruction");
-    for (const auto& e : config.events) {
-        std::printf(" %-12s", e.c_str());
-    }
-    std::printf("\n");
-    size_t failed = 0;
-    for (size_t i = 0; i < result.cells.size(); i += config.events.size()) {
-        const auto& row = result.cells[i];
-        std::printf("%#-10llx %-28s", (unsigned long long)row.insn_addr, row.insn_text.c_str());
-        for (size_t k = 0; k < config.events.size(); ++k) {
-            const auto& c = result.cells[i + k];
-            failed += !c.ok;
-            const char* word = !c.raised   ? "not-fired"
-                               : !c.fired   ? "dropped"
-                               : !c.aborted ? "unknown"
-                               : *c.aborted ? "abort"
-                                            : "commit";
-            std::printf(" %-12s", (std::string(word) + (c.ok ? "" : " FAIL")).c_str());
-        }
-        std::printf("\n");
-    }
-    std::printf("%zu trials in %zu program runs, %zu failed, %.1f trials/s\n",
-                result.cells.size(), result.program_runs, failed, result.trials_per_s);
-    for (const auto& c : result.cells) {
-        if (!c.ok) {
-            std::printf("FAIL %s before %#llx (%s): fired=%d aborted=%s expected_abort=%d %s\n",
-                        c.event.c_str(), (unsigned long long)c.insn_addr, c.insn_text.c_str(),
-                        c.fired, !c.aborted ? "unknown" : *c.aborted ? "1" : "0",
-                        c.expected_abort, c.outcome.c_str());
-        }
-    }
+    std::fputs(faultline::sweep_table(result, config.events).c_str(), stdout);
     auto write = [](const std::string& path, const std::string& text) {
         std::ofstream out(path);
         out << text;
@@ -341,7 +312,7 @@ int sweep(const Options& o) {
         write(o.html_file, faultline::sweep_html(result, "faultline sweep: " + config.guest_program));
     }
     size_t reports = tell_kernel_reports(machine.kernel_reports());
-    return failed == 0 && reports == 0 ? 0 : 1;
+    return result.failed() == 0 && reports == 0 ? 0 : 1;
 }
 
 // Ends the CLI by signo, as if the signal had come with nothing to clean up.

@@ -8,6 +8,7 @@
 #include "faultline/machine.hpp"
 #include "faultline/qemu_command_line.hpp"
 #include "faultline/sweep.hpp"
+#include "faultline/sweep_report.hpp"
 
 namespace py = pybind11;
 using namespace faultline;

@@ -5,12 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <numeric>
-#include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "faultline/errors.hpp"
 
@@ -245,143 +241,12 @@ SweepPlan plan_sweep(const SweepConfig& config) {
     return plan;
 }
 
+size_t SweepResult::failed() const {
+    return size_t(std::count_if(cells.begin(), cells.end(), [](const SweepCell& c) { return !c.ok; }));
+}
+
 SweepResult run_sweep(Machine& machine, const SweepPlan& plan) {
     return Sweeper(machine, plan).run();
-}
-
-std::string sweep_json(const SweepResult& result) {
-    nlohmann::json cells = nlohmann::json::array();
-    for (const auto& c : result.cells) {
-        cells.push_back({{"cs", c.cs},
-                         {"insn_addr", c.insn_addr},
-                         {"insn", c.insn_text},
-                         {"event", c.event},
-                         {"raised", c.raised},
-                         {"fired", c.fired},
-                         {"guest_status", c.guest_status},
-                         {"fired_icount", c.fired_icount},
-                         {"vcpu", c.vcpu},
-                         {"expected_abort", c.expected_abort},
-                         {"may_abort", c.may_abort},
-                         {"aborted", c.aborted ? nlohmann::json(*c.aborted) : nlohmann::json()},
-                         {"invariant_ok", c.invariant_ok},
-                         {"outcome", c.outcome},
-                         {"ok", c.ok}});
-    }
-    return nlohmann::json{{"trials_per_s", result.trials_per_s},
-                          {"program_runs", result.program_runs},
-                          {"cells", cells}}
-        .dump(1);
-}
-
-namespace {
-
-std::string hex(uint64_t v) {
-    std::ostringstream s;
-    s << "0x" << std::hex << v;
-    return s.str();
-}
-
-std::string escape(const std::string& text) {
-    std::string out;
-    for (char ch : text) {
-        switch (ch) {
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '&': out += "&amp;"; break;
-        default: out += ch;
-        }
-    }
-    return out;
-}
-
-// Colour and label of a cell: greens are right, red wrong, orange unknown,
-// grey never fired or not carried out by the guest.
-std::pair<const char*, std::string> verdict(const SweepCell& c) {
-    if (!c.raised) {
-        return {"#bbbbbb", "not fired"};
-    }
-    if (!c.fired) {
-        return {"#bbbbbb", "not carried out: " + c.outcome};
-    }
-    if (!c.aborted) {
-        return {"#f0a030", c.outcome};
-    }
-    if (!c.ok) {
-        std::string why = !c.invariant_ok ? c.outcome
-                          : *c.aborted    ? "aborted, must not"
-                                          : "no abort, must";
-        return {"#e05050", "FAIL: " + why};
-    }
-    if (*c.aborted && c.may_abort) {
-        return {"#7cc4a0", "aborted: the fault blocked"};
-    }
-    return {*c.aborted ? "#3aa856" : "#a8dcb5", *c.aborted ? "aborted" : "committed"};
-}
-
-}  // namespace
-
-std::string sweep_html(const SweepResult& result, const std::string& title) {
-    std::vector<std::string> events;
-    std::map<std::pair<uint64_t, uint64_t>, std::map<std::string, const SweepCell*>> rows;
-    std::vector<std::pair<uint64_t, uint64_t>> order;
-    for (const auto& c : result.cells) {
-        if (std::find(events.begin(), events.end(), c.event) == events.end()) {
-            events.push_back(c.event);
-        }
-        auto key = std::make_pair(c.cs, c.insn_addr);
-        if (!rows.count(key)) {
-            order.push_back(key);
-        }
-        rows[key][c.event] = &c;
-    }
-    size_t failed = 0;
-    for (const auto& c : result.cells) {
-        failed += !c.ok;
-    }
-    std::ostringstream h;
-    h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" << escape(title)
-      << "</title><style>body{font-family:sans-serif}table{border-collapse:collapse}"
-         "td,th{border:1px solid #777;padding:4px 8px}td.i{font-family:monospace}"
-         "tr.cs td{background:#eee;font-weight:bold}</style></head><body>"
-      << "<h1>" << escape(title) << "</h1><p>" << result.cells.size() << " trials, " << failed
-      << " failed, " << result.trials_per_s << " trials/s. Dark green: the event aborted the "
-      << "sequence as it must; light green: committed as it must; mid green: a page fault "
-      << "aborted it because handling the fault blocked (allowed inside the sequence); red: "
-      << "wrong; orange: unknown (the thread reached neither the instruction nor the abort "
-      << "handler before the program ended); grey: the trigger never fired, or the guest did "
-      << "not carry the event out.</p><table><tr><th>address</th><th>instruction</th>";
-    for (const auto& e : events) {
-        h << "<th>" << escape(e) << "</th>";
-    }
-    h << "</tr>";
-    uint64_t current_cs = ~uint64_t(0);
-    for (const auto& key : order) {
-        const auto& cells = rows[key];
-        const SweepCell* any = cells.begin()->second;
-        if (key.first != current_cs) {
-            current_cs = key.first;
-            h << "<tr class=\"cs\"><td colspan=\"" << events.size() + 2
-              << "\">critical section at " << hex(current_cs) << "</td></tr>";
-        }
-        h << "<tr><td class=\"i\">" << hex(key.second) << "</td><td class=\"i\">"
-          << escape(any->insn_text) << (any->in_sequence ? "" : " (post-commit)")
-          << "</td>";
-        for (const auto& e : events) {
-            auto it = cells.find(e);
-            if (it == cells.end()) {
-                h << "<td></td>";
-                continue;
-            }
-            auto [colour, label] = verdict(*it->second);
-            h << "<td style=\"background:" << colour << "\" title=\"icount "
-              << it->second->fired_icount << ", vCPU " << it->second->vcpu << "\">" << escape(label)
-              << "</td>";
-        }
-        h << "</tr>";
-    }
-    h << "</table></body></html>\n";
-    return h.str();
 }
 
 }  // namespace faultline

@@ -75,6 +75,8 @@ struct SweepResult {
     std::vector<SweepCell> cells;  // in plan order: sequence, instruction, event
     double trials_per_s = 0;
     size_t program_runs = 0;
+
+    size_t failed() const;  // cells not ok
 };
 
 // What a sweep runs: each critical section with its instructions, and the
@@ -92,10 +94,5 @@ SweepPlan plan_sweep(const SweepConfig& config);
 // First runs the program once without events (ConfigError if it fails
 // then), then the trials; trials_per_s counts the trials' time only.
 SweepResult run_sweep(Machine& machine, const SweepPlan& plan);
-
-std::string sweep_json(const SweepResult& result);
-// A table a person reads at a glance: instructions down, events across,
-// each cell coloured by verdict.
-std::string sweep_html(const SweepResult& result, const std::string& title);
 
 }  // namespace faultline

@@ -1,0 +1,65 @@
+#include "faultline/sweep_report.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace faultline;
+
+namespace {
+
+SweepCell cell(uint64_t insn_addr, const std::string& insn, const std::string& event) {
+    SweepCell c;
+    c.cs = 0x401ca4;
+    c.insn_addr = insn_addr;
+    c.insn_text = insn;
+    c.event = event;
+    c.raised = c.fired = true;
+    c.invariant_ok = true;
+    c.outcome = "exited 0";
+    return c;
+}
+
+// Two instructions by three events, one cell of each kind the table tells apart.
+SweepResult two_rows() {
+    SweepResult r;
+    const char* first = "cmpl %edi, %fs:4(%rcx)";
+    const char* last = "xorl %eax, %eax";
+    r.cells = {cell(0x401ca4, first, "preempt"), cell(0x401ca4, first, "signal"),
+               cell(0x401ca4, first, "migrate"), cell(0x401cb8, last, "preempt"),
+               cell(0x401cb8, last, "signal"),   cell(0x401cb8, last, "migrate")};
+    for (int i : {0, 1, 2}) {
+        r.cells[i].in_sequence = r.cells[i].expected_abort = true;
+    }
+    r.cells[0].aborted = true;
+    r.cells[0].ok = true;
+    r.cells[1].aborted = false;
+    r.cells[2].fired = false;
+    r.cells[2].guest_status = "no such task";
+    r.cells[2].outcome = "the guest did not carry the event out (no such task); the program exited 0";
+    r.cells[3].aborted = false;
+    r.cells[3].ok = true;
+    r.cells[4].raised = r.cells[4].fired = false;
+    r.cells[4].outcome = "trigger never fired; the program exited 0";
+    r.cells[5].outcome = "unknown whether it aborted: the program exited 0";
+    r.trials_per_s = 12.345;
+    r.program_runs = 2;
+    return r;
+}
+
+}  // namespace
+
+TEST(SweepTable, RowsOfWordsThenTotalsThenEachFailure) {
+    EXPECT_EQ(sweep_table(two_rows(), {"preempt", "signal", "migrate"}),
+              "address    instruction                  preempt      signal       migrate     \n"
+              "0x401ca4   cmpl %edi, %fs:4(%rcx)       abort        commit FAIL  dropped FAIL\n"
+              "0x401cb8   xorl %eax, %eax              commit       not-fired FAIL unknown FAIL\n"
+              "6 trials in 2 program runs, 4 failed, 12.3 trials/s\n"
+              "FAIL signal before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): fired=1 aborted=0 "
+              "expected_abort=1 exited 0\n"
+              "FAIL migrate before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): fired=0 aborted=unknown "
+              "expected_abort=1 the guest did not carry the event out (no such task); the "
+              "program exited 0\n"
+              "FAIL signal before 0x401cb8 (xorl %eax, %eax): fired=0 aborted=unknown "
+              "expected_abort=0 trigger never fired; the program exited 0\n"
+              "FAIL migrate before 0x401cb8 (xorl %eax, %eax): fired=1 aborted=unknown "
+              "expected_abort=0 unknown whether it aborted: the program exited 0\n");
+}
