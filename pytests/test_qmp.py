@@ -79,6 +79,15 @@ def test_arming_a_running_vm_is_refused(qemu):
         qemu("faultline-arm", cr3=0, entries=SCHEDULE)
 
 
+def test_disarming_a_running_vm_is_refused_and_keeps_the_schedule(qemu):
+    qemu("faultline-arm", cr3=0, entries=SCHEDULE)
+    qemu("cont")
+    with pytest.raises(faultline.QmpError, match="only while the VM is stopped"):
+        qemu("faultline-disarm")
+    qemu("stop")
+    assert qemu("query-faultline")["pending"] == len(SCHEDULE)
+
+
 def test_device_needs_icount(tmp_path):
     argv = qemu_argv(tmp_path)
     at = argv.index("-icount")
