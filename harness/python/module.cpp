@@ -40,7 +40,15 @@ void check_python_signals() {
     }
 }
 
-RunAs user_of(bool run_as_root) { return run_as_root ? RunAs::root : RunAs::nobody; }
+// run, start and spawn as Python sees them: run_as_root=True for RunAs::root.
+template <typename Result>
+auto as_user(Result (Machine::*method)(const std::string&, const std::vector<std::string>&,
+                                       uint32_t, RunAs)) {
+    return [method](Machine& self, const std::string& program,
+                    const std::vector<std::string>& args, uint32_t budget_ms, bool run_as_root) {
+        return (self.*method)(program, args, budget_ms, run_as_root ? RunAs::root : RunAs::nobody);
+    };
+}
 
 void raise(const py::object& cls, const Error& e, py::dict attrs = {}) {
     py::object instance = cls(e.what());
@@ -293,18 +301,10 @@ PYBIND11_MODULE(_faultline, m) {
              "Waits (boot, commands) end on Ctrl-C with KeyboardInterrupt, QEMU ended and\n"
              "the machine unusable.")
         .def("boot", &Machine::boot, release)
-        .def("run",
-             [](Machine& self, const std::string& program, const Args& args, uint32_t budget_ms,
-                bool run_as_root) {
-                 return self.run(program, args, budget_ms, user_of(run_as_root));
-             },
+        .def("run", as_user(&Machine::run),
              py::arg("program"), py::arg("args") = Args{}, py::arg("budget_ms") = 0,
              py::arg("run_as_root") = false, release, run_as_root_doc)
-        .def("start",
-             [](Machine& self, const std::string& program, const Args& args, uint32_t budget_ms,
-                bool run_as_root) {
-                 self.start(program, args, budget_ms, user_of(run_as_root));
-             },
+        .def("start", as_user(&Machine::start),
              py::arg("program"), py::arg("args") = Args{}, py::arg("budget_ms") = 0,
              py::arg("run_as_root") = false, release, run_as_root_doc)
         .def("wait", &Machine::wait, release)
@@ -316,11 +316,7 @@ PYBIND11_MODULE(_faultline, m) {
              py::arg("guest_path"), py::arg("data"), py::arg("mode") = 0755)
         .def("put_file", &Machine::put_file, py::arg("host_path"), py::arg("guest_path"),
              py::arg("mode") = 0755, release)
-        .def("spawn",
-             [](Machine& self, const std::string& program, const Args& args, uint32_t budget_ms,
-                bool run_as_root) {
-                 return self.spawn(program, args, budget_ms, user_of(run_as_root));
-             },
+        .def("spawn", as_user(&Machine::spawn),
              py::arg("program"), py::arg("args") = Args{}, py::arg("budget_ms") = 0,
              py::arg("run_as_root") = false, release, run_as_root_doc)
         .def("run_spawned", &Machine::run_spawned, release)
