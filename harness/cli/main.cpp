@@ -3,7 +3,7 @@
 //   faultline boot [--json] [OPTIONS]
 //   faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
 //   faultline run [--json] [--root] --binary HOST_FILE [OPTIONS] [-- ARGS...]
-//   faultline sweep [--binary PATH] [--events preempt,signal,migrate,page_fault]
+//   faultline sweep [--binary PATH] [--events EVENT,...]
 //                   [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]
 //
 // Exit status: boot 0; run the program's own status (128+N when signal N
@@ -39,18 +39,19 @@ using faultline::MachineConfig;
 constexpr int kUsageError = 2;
 constexpr int kHarnessError = 125;
 
-const char* kUsage =
-    "usage: faultline boot [--json] [OPTIONS]\n"
-    "       faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n"
-    "       faultline sweep [--binary PATH] [--events preempt,signal,migrate,page_fault]\n"
-    "                       [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]\n"
-    "options:\n"
-    "  --qemu PATH --kernel PATH --initrd PATH --firmware DIR   (default: the built tree)\n"
-    "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120, host time)\n"
-    "  --budget MS   guest time a program run may take before it is killed\n"
-    "                (run: no limit; sweep: 5000)\n"
-    "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n"
-    "  --root        run the program as root (default: nobody, uid 65534)\n";
+std::string usage() {
+    return "usage: faultline boot [--json] [OPTIONS]\n"
+           "       faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n"
+           "       faultline sweep [--binary PATH] [--events " + faultline::swept_event_list() + "]\n"
+           "                       [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]\n"
+           "options:\n"
+           "  --qemu PATH --kernel PATH --initrd PATH --firmware DIR   (default: the built tree)\n"
+           "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120, host time)\n"
+           "  --budget MS   guest time a program run may take before it is killed\n"
+           "                (run: no limit; sweep: 5000)\n"
+           "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n"
+           "  --root        run the program as root (default: nobody, uid 65534)\n";
+}
 
 struct UsageError {
     std::string message;
@@ -328,7 +329,7 @@ int main(int argc, char** argv) {
     try {
         Options o = parse(argc, argv);
         if (o.command == "help") {
-            std::cout << kUsage;
+            std::cout << usage();
             return 0;
         }
         int status = o.command == "boot" ? boot(o) : o.command == "run" ? run(o) : sweep(o);
@@ -339,7 +340,7 @@ int main(int argc, char** argv) {
     } catch (const Stopped& s) {
         die_by(s.signo);
     } catch (const UsageError& e) {
-        std::cerr << "faultline: " << e.message << "\n" << kUsage;
+        std::cerr << "faultline: " << e.message << "\n" << usage();
         return kUsageError;
     } catch (const faultline::ConfigError& e) {
         std::cerr << "faultline: error: " << e.what() << "\n";

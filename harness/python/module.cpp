@@ -156,6 +156,9 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("cr3", &Trigger::cr3)
         .def_readwrite("hit", &Trigger::hit);
 
+    m.def("swept_events", &swept_event_names,
+          "The event names a sweep fires (SweepConfig.events' default), from the event table.");
+
     py::class_<Event>(m, "Event")
         .def_static("preempt", &Event::preempt)
         .def_static("signal", &Event::signal, py::arg("signo"))

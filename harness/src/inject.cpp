@@ -1,37 +1,63 @@
 #include "faultline/inject.hpp"
 
-#include <algorithm>
-
 #include "faultline/errors.hpp"
 
 namespace faultline {
 
-std::string Event::name() const {
-    switch (kind) {
-    case Kind::preempt:
-        return "preempt";
-    case Kind::signal:
-        return "signal";
-    case Kind::migrate:
-        return "migrate";
-    case Kind::page_fault:
-        return "page_fault";
-    case Kind::none:
-        return "none";
+const std::vector<EventKind>& event_kinds() {
+    using Effect = Event::RseqEffect;
+    static const std::vector<EventKind> kinds = {
+        {Event::Kind::preempt, "preempt", "preempt", false, 0, Effect::aborts, true},
+        {Event::Kind::signal, "signal", "signal", true, 0, Effect::aborts, true},
+        {Event::Kind::migrate, "migrate", "migrate", true, Event::kNextCpu, Effect::aborts, true},
+        {Event::Kind::page_fault, "page_fault", "page-fault", true, Event::kTriggerPage,
+         Effect::aborts_if_it_blocks, true},
+        {Event::Kind::none, "none", "none", false, 0, Effect::none, false},
+    };
+    return kinds;
+}
+
+const EventKind& event_kind(Event::Kind kind) {
+    for (const auto& k : event_kinds()) {
+        if (k.kind == kind) {
+            return k;
+        }
     }
-    return "unknown";
+    throw Error("event kind missing from event_kinds()");
 }
 
-namespace {
-
-// FaultlineEvent in the QAPI schema: the same names, spelt with dashes.
-std::string qmp_event_name(const Event& event) {
-    std::string name = event.name();
-    std::replace(name.begin(), name.end(), '_', '-');
-    return name;
+const EventKind& event_kind_named(const std::string& name) {
+    std::string known;
+    for (const auto& k : event_kinds()) {
+        if (k.name == name) {
+            return k;
+        }
+        known += (known.empty() ? "" : ", ") + std::string(k.name);
+    }
+    throw ConfigError("unknown event '" + name + "' (" + known + ")");
 }
 
-}  // namespace
+std::vector<std::string> swept_event_names() {
+    std::vector<std::string> names;
+    for (const auto& k : event_kinds()) {
+        if (k.swept) {
+            names.emplace_back(k.name);
+        }
+    }
+    return names;
+}
+
+std::string swept_event_list() {
+    std::string list;
+    for (const auto& name : swept_event_names()) {
+        list += (list.empty() ? "" : ",") + name;
+    }
+    return list;
+}
+
+std::string Event::name() const { return event_kind(kind).name; }
+
+Event::RseqEffect Event::rseq_effect() const { return event_kind(kind).rseq_effect; }
 
 // Terse on purpose: QEMU's monitor reads its input a byte at a time (about
 // 3 us each), so defaults are left out and the address space is named once.
@@ -45,7 +71,8 @@ nlohmann::json faultline_arm_arguments(const std::vector<ScheduleEntry>& schedul
         if (e.watch == e.trigger.vaddr) {
             throw ConfigError("a watch address must differ from its trigger's");
         }
-        nlohmann::json entry{{"vaddr", e.trigger.vaddr}, {"event", qmp_event_name(e.event)}};
+        const EventKind& kind = event_kind(e.event.kind);
+        nlohmann::json entry{{"vaddr", e.trigger.vaddr}, {"event", kind.qmp_name}};
         if (e.trigger.cr3 != cr3) {
             entry["cr3"] = e.trigger.cr3;
         }
@@ -53,10 +80,7 @@ nlohmann::json faultline_arm_arguments(const std::vector<ScheduleEntry>& schedul
             entry["hit"] = e.trigger.hit;
         }
         // All ones is the device's default target (next CPU, trigger's page).
-        bool takes_arg = e.event.kind == Event::Kind::signal ||
-                         e.event.kind == Event::Kind::migrate ||
-                         e.event.kind == Event::Kind::page_fault;
-        if (takes_arg && e.event.arg != ~uint64_t(0)) {
+        if (kind.takes_arg && e.event.arg != ~uint64_t(0)) {
             entry["arg"] = e.event.arg;
         }
         if (e.watch != 0) {

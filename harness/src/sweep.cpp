@@ -44,19 +44,12 @@ std::vector<Instruction> instructions_of(const std::string& elf_path, const Crit
 namespace {
 
 Event event_named(const std::string& name, int signo) {
-    if (name == "preempt") {
-        return Event::preempt();
+    const EventKind& kind = event_kind_named(name);
+    if (!kind.swept) {
+        throw ConfigError("event '" + name + "' is not one a sweep fires (" +
+                          swept_event_list() + ")");
     }
-    if (name == "signal") {
-        return Event::signal(signo);
-    }
-    if (name == "migrate") {
-        return Event::migrate_away();
-    }
-    if (name == "page_fault") {
-        return Event::page_fault_at_trigger();
-    }
-    throw ConfigError("unknown event '" + name + "' (preempt, signal, migrate, page_fault)");
+    return {kind.kind, kind.kind == Event::Kind::signal ? uint64_t(signo) : kind.sweep_arg};
 }
 
 // The program's own check passed: it exited 0.

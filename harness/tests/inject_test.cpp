@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <regex>
+
 #include "faultline/errors.hpp"
 
 using namespace faultline;
@@ -49,4 +53,34 @@ TEST(InjectQmp, ReadsFiringsFromQueryFaultline) {
     EXPECT_EQ(firings[1].status, "done");
     EXPECT_TRUE(firings_of(Json::parse(R"({"pending": 2, "firings": []})")).empty());
     EXPECT_THROW(firings_of(Json::parse(R"({"firings": [{"entry": "x"}]})")), QmpError);
+}
+
+// The QAPI schema the built QEMU was made from names the same kinds, in the
+// same order, as event_kinds(): one table on each side of QMP, held together.
+TEST(EventKinds, MatchTheQapiEnumOfTheBuiltQemu) {
+    std::ifstream schema(std::string(FAULTLINE_BUILD_DIR) + "/qemu/src/qapi/misc-target.json");
+    ASSERT_TRUE(schema) << "build QEMU first (make qemu)";
+    std::string text((std::istreambuf_iterator<char>(schema)), std::istreambuf_iterator<char>());
+    size_t from = text.find("'enum': 'FaultlineEvent'");
+    ASSERT_NE(from, std::string::npos);
+    size_t open = text.find('[', from), close = text.find(']', open);
+    std::vector<std::string> qapi;
+    std::regex quoted("'([^']+)'");
+    std::string list = text.substr(open, close - open);
+    for (std::sregex_iterator it(list.begin(), list.end(), quoted), end; it != end; ++it) {
+        qapi.push_back((*it)[1]);
+    }
+    std::vector<std::string> ours;
+    for (const auto& kind : event_kinds()) {
+        ours.emplace_back(kind.qmp_name);
+    }
+    EXPECT_EQ(ours, qapi);
+}
+
+TEST(EventKinds, NamesAndSweepArgumentsComeFromTheTable) {
+    EXPECT_EQ(Event::page_fault_at_trigger().name(), "page_fault");
+    EXPECT_EQ(event_kind_named("migrate").sweep_arg, Event::kNextCpu);
+    EXPECT_EQ(swept_event_list(), "preempt,signal,migrate,page_fault");
+    EXPECT_EQ(Event::none().rseq_effect(), Event::RseqEffect::none);
+    EXPECT_THROW(event_kind_named("explode"), ConfigError);
 }

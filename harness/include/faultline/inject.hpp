@@ -46,15 +46,37 @@ struct Event {
     // fault aborts it only if handling it blocked (the task was switched
     // out, e.g. waiting for the mmap lock another thread holds).
     enum class RseqEffect { aborts, aborts_if_it_blocks, none };
-    RseqEffect rseq_effect() const {
-        return kind == Kind::page_fault ? RseqEffect::aborts_if_it_blocks
-               : kind == Kind::none     ? RseqEffect::none
-                                        : RseqEffect::aborts;
-    }
+    RseqEffect rseq_effect() const;
     // Raises nothing: the firing is only recorded.
     static Event none() { return {Kind::none, 0}; }
     std::string name() const;
 };
+
+// Every event kind, once: the table the CLI's --events, the bindings, the
+// sweep's JSON and picture and its rseq rule read. Adding a kind is a row
+// here (and in the QAPI enum, which a test holds to this table) and a case
+// in the guest driver.
+struct EventKind {
+    Event::Kind kind;
+    const char* name;      // in the CLI, JSON, Python and the picture
+    const char* qmp_name;  // FaultlineEvent in the QAPI schema
+    bool takes_arg;
+    // The argument a sweep gives it (a signal's number comes from the
+    // sweep's config); all ones is the device's "next CPU" or "the
+    // trigger's own page", and is left out of faultline-arm.
+    uint64_t sweep_arg;
+    Event::RseqEffect rseq_effect;
+    bool swept;  // a sweep can fire it, and fires every such kind by default
+};
+
+const std::vector<EventKind>& event_kinds();
+const EventKind& event_kind(Event::Kind kind);
+// Throws ConfigError naming the known kinds.
+const EventKind& event_kind_named(const std::string& name);
+// The names of the kinds a sweep fires, in table order.
+std::vector<std::string> swept_event_names();
+// The same as --events takes them: "preempt,signal,...".
+std::string swept_event_list();
 
 struct ScheduleEntry {
     Trigger trigger;

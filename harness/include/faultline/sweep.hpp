@@ -37,7 +37,7 @@ struct SweepConfig {
     std::string host_binary;    // the program's ELF on the host
     std::string guest_program;  // where it is in the guest
     std::vector<std::string> args;
-    std::vector<std::string> events{"preempt", "signal", "migrate", "page_fault"};
+    std::vector<std::string> events = swept_event_names();
     // Fire before the hit-th execution, counted from when the previous
     // trial's outcome was seen (from the program's start for the first).
     uint32_t hit = 1;

@@ -6,5 +6,5 @@ from ._faultline import (  # noqa: F401
     Firing, GuestPanic, Machine, MachineConfig, Process, QemuDied, QmpClient, QmpError, RunResult,
     Timeout, qemu_command_line,
     Instruction, SweepCell, SweepConfig, SweepResult, Trigger, instructions_of,
-    rseq_critical_sections, sweep, symbol_address,
+    rseq_critical_sections, sweep, swept_events, symbol_address,
 )
