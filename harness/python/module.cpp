@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "faultline/console.hpp"
 #include "faultline/elf.hpp"
 #include "faultline/errors.hpp"
 #include "faultline/machine.hpp"
@@ -156,6 +157,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("cr3", &Trigger::cr3)
         .def_readwrite("hit", &Trigger::hit);
 
+    m.def("kernel_reports", &kernel_reports, py::arg("console"),
+          "The lines of a guest console that open a kernel report (WARNING, BUG, Oops, KASAN...).");
     m.def("swept_events", &swept_event_names,
           "The event names a sweep fires (SweepConfig.events' default), from the event table.");
 
