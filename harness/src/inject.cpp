@@ -26,17 +26,6 @@ const EventKind& event_kind(Event::Kind kind) {
     throw Error("event kind missing from event_kinds()");
 }
 
-const EventKind& event_kind_named(const std::string& name) {
-    std::string known;
-    for (const auto& k : event_kinds()) {
-        if (k.name == name) {
-            return k;
-        }
-        known += (known.empty() ? "" : ", ") + std::string(k.name);
-    }
-    throw ConfigError("unknown event '" + name + "' (" + known + ")");
-}
-
 std::vector<std::string> swept_event_names() {
     std::vector<std::string> names;
     for (const auto& k : event_kinds()) {

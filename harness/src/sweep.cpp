@@ -44,12 +44,12 @@ std::vector<Instruction> instructions_of(const std::string& elf_path, const Crit
 namespace {
 
 Event event_named(const std::string& name, int signo) {
-    const EventKind& kind = event_kind_named(name);
-    if (!kind.swept) {
-        throw ConfigError("event '" + name + "' is not one a sweep fires (" +
-                          swept_event_list() + ")");
+    for (const auto& kind : event_kinds()) {
+        if (kind.swept && kind.name == name) {
+            return {kind.kind, kind.kind == Event::Kind::signal ? uint64_t(signo) : kind.sweep_arg};
+        }
     }
-    return {kind.kind, kind.kind == Event::Kind::signal ? uint64_t(signo) : kind.sweep_arg};
+    throw ConfigError("unknown event '" + name + "' (" + swept_event_list() + ")");
 }
 
 // The program's own check passed: it exited 0.

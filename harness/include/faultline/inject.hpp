@@ -71,8 +71,6 @@ struct EventKind {
 
 const std::vector<EventKind>& event_kinds();
 const EventKind& event_kind(Event::Kind kind);
-// Throws ConfigError naming the known kinds.
-const EventKind& event_kind_named(const std::string& name);
 // The names of the kinds a sweep fires, in table order.
 std::vector<std::string> swept_event_names();
 // The same as --events takes them: "preempt,signal,...".
