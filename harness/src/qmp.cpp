@@ -15,6 +15,9 @@ namespace faultline {
 
 namespace {
 constexpr int kTickMs = 20;
+// QEMU closes its QMP socket as it exits, a moment before it can be reaped
+// (longer on a loaded host): the ticks get this long to say why it went.
+constexpr int kExitGraceMs = 2000;
 }
 
 QmpClient::~QmpClient() { close(); }
@@ -102,7 +105,11 @@ QmpClient::Json QmpClient::read_message(const Tick& tick) {
             continue;
         }
         if (n <= 0) {
-            tick();  // QEMU exiting is the usual cause: let the caller say so.
+            // QEMU exiting is the usual cause: let the caller say so.
+            for (int waited = 0; waited < kExitGraceMs; waited += kTickMs) {
+                tick();
+                std::this_thread::sleep_for(std::chrono::milliseconds(kTickMs));
+            }
             throw QmpError("QMP connection closed");
         }
         buffer_.append(chunk, size_t(n));
