@@ -21,7 +21,8 @@ cache=${FAULTLINE_CACHE:-$HOME/.cache/faultline}
 tarball=/usr/src/linux-source-6.12.tar.xz
 [ -f "$tarball" ] || { echo "guest-kernel: $tarball missing (apt-get install linux-source-6.12)" >&2; exit 1; }
 
-"$here/../mk/patched-tree.sh" "$tarball" "$here/patches" "$out/src"
+"$here/../mk/patched-tree.sh" "$tarball" "$here/patches" "$out/src" 1 \
+    "$here/include/uapi/linux/faultline.h=include/uapi/linux/faultline.h"
 
 export CCACHE_DIR="$cache/ccache" CCACHE_BASEDIR="$out" CCACHE_NOHASHDIR=1
 # Fixed build identity: the same sources give the same kernel, byte for byte.

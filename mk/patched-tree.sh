@@ -1,15 +1,18 @@
 #!/bin/sh
-# Unpack a source tarball and apply a quilt-style series on top, once.
-# usage: patched-tree.sh TARBALL SERIES_DIR DEST [STRIP_COMPONENTS]
-# Nothing happens while the stamp (a hash of tarball and patches) matches. When
-# it does not, the tree is rebuilt beside DEST and synced onto it by content,
-# so files a patch did not touch keep their mtimes and the build stays
-# incremental.
+# Unpack a source tarball, apply a quilt-style series on top and add files
+# (the shared ABI header), once.
+# usage: patched-tree.sh TARBALL SERIES_DIR DEST [STRIP_COMPONENTS [FILE=PATH_IN_TREE...]]
+# Nothing happens while the stamp (a hash of tarball, patches and added files)
+# matches. When it does not, the tree is rebuilt beside DEST and synced onto
+# it by content, so files nothing changed keep their mtimes and the build
+# stays incremental.
 set -eu
 tarball=$1 series_dir=$2 dest=$3 strip=${4:-1}
+shift $(($# < 4 ? $# : 4))
 [ -f "$tarball" ] || { echo "patched-tree: missing $tarball" >&2; exit 1; }
 want=$( { ls -l --time-style=+%s "$tarball"; while read -r p; do
-            case $p in ''|'#'*) continue;; esac; cat "$series_dir/$p"; done < "$series_dir/series"; } \
+            case $p in ''|'#'*) continue;; esac; cat "$series_dir/$p"; done < "$series_dir/series"
+          for added; do echo "$added"; cat "${added%%=*}"; done; } \
         | sha256sum | cut -d' ' -f1)
 if [ -f "$dest/.faultline-stamp" ] && [ "$(cat "$dest/.faultline-stamp")" = "$want" ]; then
     exit 0
@@ -21,6 +24,9 @@ while read -r p; do
     case $p in ''|'#'*) continue;; esac
     patch -s -p1 -d "$dest.tmp" < "$series_dir/$p" || { echo "patched-tree: $p does not apply" >&2; exit 1; }
 done < "$series_dir/series"
+for added; do
+    install -D -m 0644 "${added%%=*}" "$dest.tmp/${added#*=}"
+done
 echo "$want" > "$dest.tmp/.faultline-stamp"
 if [ -d "$dest" ]; then
     rsync -rlc --delete "$dest.tmp/" "$dest/"

@@ -35,7 +35,8 @@ unpatched)
     echo "qemu-patches/build.sh: unknown variant '$variant' (faultline, nodevice, unpatched)" >&2
     exit 2 ;;
 esac
-"$here/../mk/patched-tree.sh" "$tarball" "$series_dir" "$out/src"
+"$here/../mk/patched-tree.sh" "$tarball" "$series_dir" "$out/src" 1 \
+    "$here/../guest-kernel/include/uapi/linux/faultline.h=include/standard-headers/linux/faultline.h"
 mak="$out/src/configs/devices/x86_64-softmmu/microvm.mak"
 [ "$devices" != microvm ] || [ -f "$mak" ] || echo 'CONFIG_MICROVM=y' > "$mak"
 

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * faultline: every number the guest and the host must agree on.
+ *
+ * One file for all four parties. The patched-tree step (mk/patched-tree.sh)
+ * puts it into the guest kernel as include/uapi/linux/faultline.h and into
+ * QEMU as include/standard-headers/linux/faultline.h, where QEMU keeps the
+ * kernel headers it shares; the guest agent and the harness include it from
+ * guest-kernel/include/uapi. Macros and enums only: no types from either side.
+ */
+#ifndef _UAPI_LINUX_FAULTLINE_H
+#define _UAPI_LINUX_FAULTLINE_H
+
+/*
+ * The mailbox (qemu-patches/0002): messages between the harness and the
+ * guest agent, with the VM stopped while the host reads and answers. Ports,
+ * as offsets from FAULTLINE_MAILBOX_IOBASE:
+ *   CONTROL  write 8 bit: OUTBOX_RESET, or HANDSHAKE (the VM stops right
+ *            after this instruction, every vCPU held)
+ *            read 32 bit: bytes left in the inbox
+ *   DATA     read 8 bit: the next inbox byte; write 8 bit: append to the outbox
+ *   ICOUNT_LO read 32 bit: guest instructions executed, low half (latches
+ *            the high half)
+ *   ICOUNT_HI read 32 bit: the high half latched by the last ICOUNT_LO read
+ */
+#define FAULTLINE_MAILBOX_IOBASE	0x5e0
+#define FAULTLINE_MAILBOX_IOSIZE	16
+#define FAULTLINE_MAILBOX_CONTROL	0
+#define FAULTLINE_MAILBOX_DATA		4
+#define FAULTLINE_MAILBOX_ICOUNT_LO	8
+#define FAULTLINE_MAILBOX_ICOUNT_HI	12
+#define FAULTLINE_MAILBOX_OUTBOX_RESET	1
+#define FAULTLINE_MAILBOX_HANDSHAKE	2
+
+/*
+ * A message, either way, is a list of byte strings: a u32 count, then per
+ * field a u32 length and the bytes; little endian. Binary-safe, and simple
+ * enough to parse without a library in PID 1. A whole message is at most
+ * FAULTLINE_MESSAGE_MAX bytes: a program pushed into the guest must fit.
+ */
+#define FAULTLINE_MESSAGE_MAX		(64 << 20)
+
+/*
+ * The injection device's guest port (qemu-patches/0009), 32-bit accesses,
+ * offsets from FAULTLINE_INJECT_IOBASE:
+ *   EVENT   read: the event for the reading vCPU, cleared on read; 0 when
+ *           none. FAULTLINE_INJECT_CODE() of it is the event's code (below),
+ *           FAULTLINE_INJECT_SEQ() the firing's sequence number, modulo
+ *           2^FAULTLINE_INJECT_SEQ_BITS.
+ *   ARG_HI  read: the argument's high 32 bits, of the event this vCPU last
+ *   ARG_LO  read: ... and low 32 bits  read; FAULTLINE_ARG_DEFAULT: the
+ *           default target (see FAULTLINE_ARG_*)
+ *   ANSWER  write: FAULTLINE_INJECT_ANSWER(seq, status), the guest's answer
+ *           for a firing. The first answer stands.
+ */
+#define FAULTLINE_INJECT_IOBASE		0x5f0
+#define FAULTLINE_INJECT_IOSIZE		16
+#define FAULTLINE_INJECT_EVENT		0
+#define FAULTLINE_INJECT_ARG_HI		4
+#define FAULTLINE_INJECT_ARG_LO		8
+#define FAULTLINE_INJECT_ANSWER		12
+#define FAULTLINE_INJECT_SEQ_BITS	24
+#define FAULTLINE_INJECT_CODE(word)	((word) & 0xff)
+#define FAULTLINE_INJECT_SEQ(word)	((word) >> 8)
+#define FAULTLINE_INJECT_ANSWER_OF(seq, status)	((seq) << 8 | (status))
+#define FAULTLINE_ARG_DEFAULT		(~0ULL)
+
+/* What an event's argument is; faultline-arm checks it by this. */
+#define FAULTLINE_ARG_NONE	0	/* none */
+#define FAULTLINE_ARG_SIGNAL	1	/* a signal number, required */
+#define FAULTLINE_ARG_CPU	2	/* a CPU; default: the next online one */
+#define FAULTLINE_ARG_ADDRESS	3	/* a user address; default: the trigger's page */
+
+/*
+ * What the kernel does to an rseq critical section an event comes inside
+ * of: preemption, migration and signal delivery abort it; a page fault
+ * aborts it only if handling it blocked (the task was switched out).
+ */
+#define FAULTLINE_RSEQ_NONE			0
+#define FAULTLINE_RSEQ_ABORTS			1
+#define FAULTLINE_RSEQ_ABORTS_IF_IT_BLOCKS	2
+
+/*
+ * The events, once for every layer:
+ *   X(code, ID, name, qmp name, argument, rseq effect)
+ * code: what the guest driver reads on EVENT, FAULTLINE_EVENT_<ID> here;
+ * 0 (none) reaches no guest, the firing is only recorded. name: the
+ * identifier in the CLI, JSON, Python and the sweep's picture. qmp name: in
+ * faultline-arm and query-faultline. A sweep fires every event that reaches
+ * the guest.
+ * Adding an event is a row here and a case in the guest driver
+ * (guest-kernel/patches/0001); QEMU, the harness, the CLI and the bindings
+ * take it from this table.
+ */
+#define FAULTLINE_EVENTS(X)							\
+	X(1, PREEMPT, preempt, "preempt", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_ABORTS)	\
+	X(2, SIGNAL, signal, "signal", FAULTLINE_ARG_SIGNAL, FAULTLINE_RSEQ_ABORTS)	\
+	X(3, MIGRATE, migrate, "migrate", FAULTLINE_ARG_CPU, FAULTLINE_RSEQ_ABORTS)	\
+	X(4, PAGE_FAULT, page_fault, "page-fault", FAULTLINE_ARG_ADDRESS,		\
+	  FAULTLINE_RSEQ_ABORTS_IF_IT_BLOCKS)						\
+	X(0, NONE, none, "none", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_NONE)
+
+#define FAULTLINE_EVENT_CODE_OF(code, ID, ...) FAULTLINE_EVENT_##ID = code,
+enum faultline_event { FAULTLINE_EVENTS(FAULTLINE_EVENT_CODE_OF) };
+#undef FAULTLINE_EVENT_CODE_OF
+
+/*
+ * The guest's answers for a firing: X(code, ID, name). done, or why
+ * the event was not carried out: the task already on the target CPU, the
+ * target CPU offline, nothing mapped at the address, the task exiting, the
+ * kernel refused (out of memory, an error from the call that carries it
+ * out). 0 is no answer yet.
+ */
+#define FAULTLINE_ANSWERS(X)		\
+	X(1, DONE, "done")		\
+	X(2, SAME_CPU, "same-cpu")	\
+	X(3, OFFLINE, "offline")	\
+	X(4, UNMAPPED, "unmapped")	\
+	X(5, EXITING, "exiting")	\
+	X(6, REFUSED, "refused")
+
+#define FAULTLINE_ANSWER_CODE_OF(code, ID, ...) FAULTLINE_ANSWER_##ID = code,
+enum faultline_answer { FAULTLINE_ANSWERS(FAULTLINE_ANSWER_CODE_OF) };
+#undef FAULTLINE_ANSWER_CODE_OF
+
+#endif /* _UAPI_LINUX_FAULTLINE_H */
