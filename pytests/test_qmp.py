@@ -73,6 +73,15 @@ def test_bad_entries_are_refused_and_change_nothing(qemu, entry, error):
     assert qemu("query-faultline")["pending"] == 2
 
 
+@pytest.mark.parametrize("kind", faultline.event_kinds(), ids=lambda k: k.name)
+def test_every_event_of_the_shared_table_is_armed_by_its_qmp_name(qemu, kind):
+    entry = {"vaddr": 0x401000, "event": kind.qmp_name}
+    if kind.takes_arg and kind.sweep_arg(10) != 2**64 - 1:
+        entry["arg"] = kind.sweep_arg(10)
+    qemu("faultline-arm", cr3=0x1234000, entries=[entry])
+    assert qemu("query-faultline") == {"pending": 1, "firings": []}
+
+
 def test_arming_a_running_vm_is_refused(qemu):
     qemu("cont")
     with pytest.raises(faultline.QmpError, match="only while the VM is stopped"):
@@ -154,8 +163,10 @@ def test_a_state_out_of_range_is_refused(qemu, tmp_path, what, offset, value):
     stream = bytearray((tmp_path / "state").read_bytes())
     at = section_fields(stream) + offset
     if value is None:
-        # Entry 1 becomes a migration to CPU 5 (event 2 = migrate, arg 5).
-        stream[at:at + 4] = (2).to_bytes(4, "big")
+        # Entry 1 becomes a migration to CPU 5 (an entry keeps the event's
+        # code from linux/faultline.h).
+        migrate = next(k.code for k in faultline.event_kinds() if k.name == "migrate")
+        stream[at:at + 4] = migrate.to_bytes(4, "big")
         stream[at + 4:at + 12] = (5).to_bytes(8, "big")
     else:
         stream[at:at + 4] = (value & 0xFFFFFFFF).to_bytes(4, "big")

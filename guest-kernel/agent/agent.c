@@ -43,7 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mailbox.h"
+#include <linux/faultline.h>
+
+#define MAILBOX_PORT(reg) (FAULTLINE_MAILBOX_IOBASE + FAULTLINE_MAILBOX_##reg)
 
 /* A program's stdout or stderr beyond this is cut, so the reply stays bounded. */
 #define OUTPUT_LIMIT (8u << 20)
@@ -87,9 +89,9 @@ static void port_read_bytes(uint16_t port, void *data, size_t len)
 
 static uint64_t guest_icount(void)
 {
-    uint32_t lo = inl(MAILBOX_REG_ICOUNT_LO);
+    uint32_t lo = inl(MAILBOX_PORT(ICOUNT_LO));
 
-    return (uint64_t)inl(MAILBOX_REG_ICOUNT_HI) << 32 | lo;
+    return (uint64_t)inl(MAILBOX_PORT(ICOUNT_HI)) << 32 | lo;
 }
 
 /* ---- outgoing message ---- */
@@ -129,8 +131,8 @@ static struct buffer secret;
 
 static void send_field(const void *data, uint32_t len)
 {
-    port_write_bytes(MAILBOX_REG_DATA, &len, sizeof(len));
-    port_write_bytes(MAILBOX_REG_DATA, data, len);
+    port_write_bytes(MAILBOX_PORT(DATA), &len, sizeof(len));
+    port_write_bytes(MAILBOX_PORT(DATA), data, len);
 }
 
 /*
@@ -144,14 +146,14 @@ static void exchange(struct reply *r)
     char number[24];
 
     snprintf(number, sizeof(number), "%llu", (unsigned long long)sequence++);
-    outb(MAILBOX_CTRL_OUTBOX_RESET, MAILBOX_REG_CONTROL);
-    port_write_bytes(MAILBOX_REG_DATA, &count, sizeof(count));
+    outb(FAULTLINE_MAILBOX_OUTBOX_RESET, MAILBOX_PORT(CONTROL));
+    port_write_bytes(MAILBOX_PORT(DATA), &count, sizeof(count));
     send_field(secret.data, secret.len);
     send_field(number, strlen(number));
-    port_write_bytes(MAILBOX_REG_DATA, r->fields.data, r->fields.len);
+    port_write_bytes(MAILBOX_PORT(DATA), r->fields.data, r->fields.len);
     free(r->fields.data);
     memset(r, 0, sizeof(*r));
-    outb(MAILBOX_CTRL_HANDSHAKE, MAILBOX_REG_CONTROL);
+    outb(FAULTLINE_MAILBOX_HANDSHAKE, MAILBOX_PORT(CONTROL));
 }
 
 /* ---- incoming message ---- */
@@ -174,7 +176,7 @@ static void command_free(struct command *c)
 /* Parse the inbox in place. Returns 0, or -1 for a malformed message. */
 static int command_read(struct command *c)
 {
-    uint32_t len = inl(MAILBOX_REG_CONTROL);
+    uint32_t len = inl(MAILBOX_PORT(CONTROL));
     size_t pos = sizeof(uint32_t);
     uint32_t i;
 
@@ -184,7 +186,7 @@ static int command_read(struct command *c)
     if (!c->raw) {
         return -1;
     }
-    port_read_bytes(MAILBOX_REG_DATA, c->raw, len);
+    port_read_bytes(MAILBOX_PORT(DATA), c->raw, len);
     if (len < sizeof(uint32_t)) {
         return -1;
     }
@@ -294,7 +296,7 @@ static void reply_errno(struct reply *r, const char *what)
  */
 static int drop_agent_powers(bool as_root)
 {
-    if (ioperm(MAILBOX_IOBASE, MAILBOX_IOSIZE, 0)) {
+    if (ioperm(FAULTLINE_MAILBOX_IOBASE, FAULTLINE_MAILBOX_IOSIZE, 0)) {
         return -1;
     }
     if (as_root) {
@@ -556,13 +558,13 @@ int main(void)
     struct reply r = {0};
     struct utsname uts;
 
-    if (ioperm(MAILBOX_IOBASE, MAILBOX_IOSIZE, 1)) {
+    if (ioperm(FAULTLINE_MAILBOX_IOBASE, FAULTLINE_MAILBOX_IOSIZE, 1)) {
         dprintf(2, "faultline-agent: ioperm: %s\n", strerror(errno));
         return 1; /* PID 1 exits: the kernel panics and the host says why. */
     }
     /* An absent device reads as all ones. */
-    if (inl(MAILBOX_REG_CONTROL) == 0xffffffffu) {
-        dprintf(2, "faultline-agent: no faultline-mailbox at port %#x\n", MAILBOX_IOBASE);
+    if (inl(MAILBOX_PORT(CONTROL)) == 0xffffffffu) {
+        dprintf(2, "faultline-agent: no faultline-mailbox at port %#x\n", FAULTLINE_MAILBOX_IOBASE);
         return 1;
     }
     if (read_secret()) {

@@ -159,6 +159,17 @@ PYBIND11_MODULE(_faultline, m) {
 
     m.def("kernel_reports", &kernel_reports, py::arg("console"),
           "The lines of a guest console that open a kernel report (WARNING, BUG, Oops, KASAN...).");
+    py::class_<EventKind>(m, "EventKind")
+        .def_property_readonly("code", [](const EventKind& k) { return int(k.kind); })
+        .def_property_readonly("name", [](const EventKind& k) { return std::string(k.name); })
+        .def_property_readonly("qmp_name", [](const EventKind& k) { return std::string(k.qmp_name); })
+        .def_property_readonly("takes_arg", &EventKind::takes_arg)
+        .def_property_readonly("swept", &EventKind::swept)
+        .def("sweep_arg", &EventKind::sweep_arg, py::arg("signo"),
+             "The argument a sweep gives it; all ones: the default target.")
+        .def("__repr__", [](const EventKind& k) { return "<EventKind " + std::string(k.name) + ">"; });
+    m.def("event_kinds", &event_kinds, py::return_value_policy::reference,
+          "Every event kind, from FAULTLINE_EVENTS in linux/faultline.h.");
     m.def("swept_events", &swept_event_names,
           "The event names a sweep fires (SweepConfig.events' default), from the event table.");
 
@@ -170,6 +181,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_static("page_fault", &Event::page_fault, py::arg("addr"))
         .def_static("page_fault_at_trigger", &Event::page_fault_at_trigger)
         .def_static("none", &Event::none)
+        .def_static("named", &Event::named, py::arg("name"), py::arg("arg") = FAULTLINE_ARG_DEFAULT,
+                    "Any kind of event_kinds() by name; no arg: the default target.")
         .def_property_readonly("name", &Event::name)
         .def_readonly("arg", &Event::arg);
 

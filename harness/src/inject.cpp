@@ -5,16 +5,15 @@
 namespace faultline {
 
 const std::vector<EventKind>& event_kinds() {
-    using Effect = Event::RseqEffect;
-    static const std::vector<EventKind> kinds = {
-        {Event::Kind::preempt, "preempt", "preempt", false, 0, Effect::aborts, true},
-        {Event::Kind::signal, "signal", "signal", true, 0, Effect::aborts, true},
-        {Event::Kind::migrate, "migrate", "migrate", true, Event::kNextCpu, Effect::aborts, true},
-        {Event::Kind::page_fault, "page_fault", "page-fault", true, Event::kTriggerPage,
-         Effect::aborts_if_it_blocks, true},
-        {Event::Kind::none, "none", "none", false, 0, Effect::none, false},
-    };
+#define FAULTLINE_KIND_ROW(code, ID, name, qmp_name, arg, rseq) \
+    {Event::Kind::name, #name, qmp_name, arg, Event::RseqEffect(rseq)},
+    static const std::vector<EventKind> kinds = {FAULTLINE_EVENTS(FAULTLINE_KIND_ROW)};
+#undef FAULTLINE_KIND_ROW
     return kinds;
+}
+
+uint64_t EventKind::sweep_arg(int signo) const {
+    return arg == FAULTLINE_ARG_SIGNAL ? uint64_t(signo) : FAULTLINE_ARG_DEFAULT;
 }
 
 const EventKind& event_kind(Event::Kind kind) {
@@ -26,10 +25,21 @@ const EventKind& event_kind(Event::Kind kind) {
     throw Error("event kind missing from event_kinds()");
 }
 
+const EventKind& event_kind_named(const std::string& name) {
+    std::string known;
+    for (const auto& k : event_kinds()) {
+        if (k.name == name) {
+            return k;
+        }
+        known += (known.empty() ? "" : ",") + std::string(k.name);
+    }
+    throw ConfigError("unknown event '" + name + "' (" + known + ")");
+}
+
 std::vector<std::string> swept_event_names() {
     std::vector<std::string> names;
     for (const auto& k : event_kinds()) {
-        if (k.swept) {
+        if (k.swept()) {
             names.emplace_back(k.name);
         }
     }
@@ -42,6 +52,14 @@ std::string swept_event_list() {
         list += (list.empty() ? "" : ",") + name;
     }
     return list;
+}
+
+Event Event::named(const std::string& name, uint64_t arg) {
+    const EventKind& kind = event_kind_named(name);
+    if (kind.arg == FAULTLINE_ARG_SIGNAL && arg == FAULTLINE_ARG_DEFAULT) {
+        throw ConfigError("event '" + name + "' needs a signal number");
+    }
+    return {kind.kind, kind.takes_arg() ? arg : 0};
 }
 
 std::string Event::name() const { return event_kind(kind).name; }
@@ -69,7 +87,7 @@ nlohmann::json faultline_arm_arguments(const std::vector<ScheduleEntry>& schedul
             entry["hit"] = e.trigger.hit;
         }
         // All ones is the device's default target (next CPU, trigger's page).
-        if (kind.takes_arg && e.event.arg != ~uint64_t(0)) {
+        if (kind.takes_arg() && e.event.arg != FAULTLINE_ARG_DEFAULT) {
             entry["arg"] = e.event.arg;
         }
         if (e.watch != 0) {

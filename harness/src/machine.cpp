@@ -270,10 +270,11 @@ void Machine::arm(const std::vector<ScheduleEntry>& schedule) {
         throw ConfigError("arm() while the guest runs: pause() first");
     }
     for (const auto& e : schedule) {
-        if (e.event.kind == Event::Kind::migrate && e.event.arg != Event::kNextCpu &&
+        const EventKind& kind = event_kind(e.event.kind);
+        if (kind.arg == FAULTLINE_ARG_CPU && e.event.arg != FAULTLINE_ARG_DEFAULT &&
             e.event.arg >= uint64_t(cpus_)) {
-            throw ConfigError("migrate to CPU " + std::to_string(e.event.arg) + ": the guest has " +
-                              std::to_string(cpus_) + " CPUs");
+            throw ConfigError(std::string(kind.name) + " to CPU " + std::to_string(e.event.arg) +
+                              ": the guest has " + std::to_string(cpus_) + " CPUs");
         }
     }
     qmp_.execute("faultline-arm", faultline_arm_arguments(schedule), alive());

@@ -45,8 +45,8 @@ namespace {
 
 Event event_named(const std::string& name, int signo) {
     for (const auto& kind : event_kinds()) {
-        if (kind.swept && kind.name == name) {
-            return {kind.kind, kind.kind == Event::Kind::signal ? uint64_t(signo) : kind.sweep_arg};
+        if (kind.swept() && kind.name == name) {
+            return {kind.kind, kind.sweep_arg(signo)};
         }
     }
     throw ConfigError("unknown event '" + name + "' (" + swept_event_list() + ")");

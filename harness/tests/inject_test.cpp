@@ -2,10 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
-#include <regex>
-
 #include "faultline/errors.hpp"
 
 using namespace faultline;
@@ -55,31 +51,24 @@ TEST(InjectQmp, ReadsFiringsFromQueryFaultline) {
     EXPECT_THROW(firings_of(Json::parse(R"({"firings": [{"entry": "x"}]})")), QmpError);
 }
 
-// The QAPI schema the built QEMU was made from names the same kinds, in the
-// same order, as event_kinds(): one table on each side of QMP, held together.
-TEST(EventKinds, MatchTheQapiEnumOfTheBuiltQemu) {
-    std::ifstream schema(std::string(FAULTLINE_BUILD_DIR) + "/qemu/src/qapi/misc-target.json");
-    ASSERT_TRUE(schema) << "build QEMU first (make qemu)";
-    std::string text((std::istreambuf_iterator<char>(schema)), std::istreambuf_iterator<char>());
-    size_t from = text.find("'enum': 'FaultlineEvent'");
-    ASSERT_NE(from, std::string::npos);
-    size_t open = text.find('[', from), close = text.find(']', open);
-    std::vector<std::string> qapi;
-    std::regex quoted("'([^']+)'");
-    std::string list = text.substr(open, close - open);
-    for (std::sregex_iterator it(list.begin(), list.end(), quoted), end; it != end; ++it) {
-        qapi.push_back((*it)[1]);
-    }
-    std::vector<std::string> ours;
-    for (const auto& kind : event_kinds()) {
-        ours.emplace_back(kind.qmp_name);
-    }
-    EXPECT_EQ(ours, qapi);
-}
-
 TEST(EventKinds, NamesAndSweepArgumentsComeFromTheTable) {
     EXPECT_EQ(Event::page_fault_at_trigger().name(), "page_fault");
-    EXPECT_EQ(event_kind(Event::Kind::migrate).sweep_arg, Event::kNextCpu);
+    EXPECT_EQ(event_kind(Event::Kind::migrate).sweep_arg(10), Event::kNextCpu);
+    EXPECT_EQ(event_kind(Event::Kind::signal).sweep_arg(10), 10u);
     EXPECT_EQ(swept_event_list(), "preempt,signal,migrate,page_fault");
     EXPECT_EQ(Event::none().rseq_effect(), Event::RseqEffect::none);
+}
+
+TEST(EventKinds, AnyKindIsMadeByItsName) {
+    EXPECT_EQ(Event::named("migrate").arg, Event::kNextCpu);
+    EXPECT_EQ(Event::named("page_fault", 0x1000).arg, 0x1000u);
+    EXPECT_EQ(Event::named("preempt", 5).arg, 0u);
+    EXPECT_EQ(Event::named("signal", 10).kind, Event::Kind::signal);
+    EXPECT_THROW(Event::named("signal"), ConfigError);
+    try {
+        Event::named("explode");
+        FAIL() << "an unknown name was taken";
+    } catch (const ConfigError& e) {
+        EXPECT_STREQ(e.what(), "unknown event 'explode' (preempt,signal,migrate,page_fault,none)");
+    }
 }

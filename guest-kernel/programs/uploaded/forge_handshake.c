@@ -11,12 +11,14 @@
 #include <string.h>
 #include <sys/io.h>
 
-#include "../../agent/mailbox.h"
+#include "../../include/uapi/linux/faultline.h"
+
+#define MAILBOX_PORT(reg) (FAULTLINE_MAILBOX_IOBASE + FAULTLINE_MAILBOX_##reg)
 
 static void send_u32(uint32_t v)
 {
     for (int i = 0; i < 4; i++) {
-        outb(v >> (8 * i) & 0xff, MAILBOX_REG_DATA);
+        outb(v >> (8 * i) & 0xff, MAILBOX_PORT(DATA));
     }
 }
 
@@ -24,7 +26,7 @@ static void send_field(const char *s)
 {
     send_u32(strlen(s));
     for (; *s; s++) {
-        outb(*s, MAILBOX_REG_DATA);
+        outb(*s, MAILBOX_PORT(DATA));
     }
 }
 
@@ -36,17 +38,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: forge_handshake forge|replay\n");
         return 2;
     }
-    if (ioperm(MAILBOX_IOBASE, MAILBOX_IOSIZE, 1)) {
+    if (ioperm(FAULTLINE_MAILBOX_IOBASE, FAULTLINE_MAILBOX_IOSIZE, 1)) {
         perror("ioperm");
         fflush(stderr);
     }
     if (!strcmp(argv[1], "forge")) {
-        outb(MAILBOX_CTRL_OUTBOX_RESET, MAILBOX_REG_CONTROL);
+        outb(FAULTLINE_MAILBOX_OUTBOX_RESET, MAILBOX_PORT(CONTROL));
         send_u32(sizeof(run_reply) / sizeof(run_reply[0]));
         for (size_t i = 0; i < sizeof(run_reply) / sizeof(run_reply[0]); i++) {
             send_field(run_reply[i]);
         }
     }
-    outb(MAILBOX_CTRL_HANDSHAKE, MAILBOX_REG_CONTROL);
+    outb(FAULTLINE_MAILBOX_HANDSHAKE, MAILBOX_PORT(CONTROL));
     return 0;
 }

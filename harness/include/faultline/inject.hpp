@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <linux/faultline.h>
 #include <nlohmann/json.hpp>
 
 namespace faultline {
@@ -25,9 +26,12 @@ struct Trigger {
 };
 
 struct Event {
-    enum class Kind { preempt, signal, migrate, page_fault, none };
-    static constexpr uint64_t kNextCpu = ~uint64_t(0);
-    static constexpr uint64_t kTriggerPage = ~uint64_t(0);
+#define FAULTLINE_KIND(code, ID, name, ...) name = code,
+    // The rows of FAULTLINE_EVENTS (linux/faultline.h), by their codes.
+    enum class Kind : uint8_t { FAULTLINE_EVENTS(FAULTLINE_KIND) };
+#undef FAULTLINE_KIND
+    static constexpr uint64_t kNextCpu = FAULTLINE_ARG_DEFAULT;
+    static constexpr uint64_t kTriggerPage = FAULTLINE_ARG_DEFAULT;
     Kind kind = Kind::preempt;
     uint64_t arg = 0;
 
@@ -45,32 +49,43 @@ struct Event {
     // inside of: preemption, migration and signal delivery abort it; a page
     // fault aborts it only if handling it blocked (the task was switched
     // out, e.g. waiting for the mmap lock another thread holds).
-    enum class RseqEffect { aborts, aborts_if_it_blocks, none };
+    enum class RseqEffect {
+        none = FAULTLINE_RSEQ_NONE,
+        aborts = FAULTLINE_RSEQ_ABORTS,
+        aborts_if_it_blocks = FAULTLINE_RSEQ_ABORTS_IF_IT_BLOCKS,
+    };
     RseqEffect rseq_effect() const;
     // Raises nothing: the firing is only recorded.
     static Event none() { return {Kind::none, 0}; }
+    // Any kind by its name, for those without a maker of their own; no arg
+    // is the default target. Throws ConfigError for an unknown name.
+    static Event named(const std::string& name, uint64_t arg = FAULTLINE_ARG_DEFAULT);
     std::string name() const;
 };
 
-// Every event kind, once: the table the CLI's --events, the bindings, the
-// sweep's JSON and picture and its rseq rule read. Adding a kind is a row
-// here (and in the QAPI enum, which a test holds to this table) and a case
-// in the guest driver.
+// Every event kind, once: FAULTLINE_EVENTS of linux/faultline.h, the table
+// QEMU and the guest driver read too. The CLI's --events, the bindings, the
+// sweep's JSON and picture and its rseq rule read it here. Adding a kind is
+// a row there and a case in the guest driver.
 struct EventKind {
     Event::Kind kind;
     const char* name;      // in the CLI, JSON, Python and the picture
-    const char* qmp_name;  // FaultlineEvent in the QAPI schema
-    bool takes_arg;
-    // The argument a sweep gives it (a signal's number comes from the
-    // sweep's config); all ones is the device's "next CPU" or "the
-    // trigger's own page", and is left out of faultline-arm.
-    uint64_t sweep_arg;
+    const char* qmp_name;  // in faultline-arm and query-faultline
+    int arg;               // what its argument is: FAULTLINE_ARG_*
     Event::RseqEffect rseq_effect;
-    bool swept;  // a sweep can fire it, and fires every such kind by default
+
+    bool takes_arg() const { return arg != FAULTLINE_ARG_NONE; }
+    // A sweep fires every kind that reaches the guest.
+    bool swept() const { return kind != Event::Kind::none; }
+    // The argument a sweep gives it: a signal's number comes from the
+    // sweep's config, every other argument is the default target.
+    uint64_t sweep_arg(int signo) const;
 };
 
 const std::vector<EventKind>& event_kinds();
 const EventKind& event_kind(Event::Kind kind);
+// Throws ConfigError naming the known kinds.
+const EventKind& event_kind_named(const std::string& name);
 // The names of the kinds a sweep fires, in table order.
 std::vector<std::string> swept_event_names();
 // The same as --events takes them: "preempt,signal,...".

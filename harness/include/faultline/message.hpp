@@ -1,6 +1,6 @@
-// The mailbox message framing shared with the guest agent
-// (guest-kernel/agent/mailbox.h): a list of byte strings, u32 count then
-// per field u32 length and bytes, little endian.
+// The mailbox message framing shared with the guest agent (linux/faultline.h):
+// a list of byte strings, u32 count then per field u32 length and bytes,
+// little endian.
 #pragma once
 
 #include <string>

@@ -2,6 +2,7 @@
 and restartable sequences. A thin re-export of the C++ harness (_faultline)."""
 from ._faultline import (  # noqa: F401
     AgentError, BootInfo, BootTimeout, CommandTimeout, ConfigError, CriticalSection, Error, Event,
+    EventKind, event_kinds,
     FileMissing, kernel_reports,
     Firing, GuestPanic, Machine, MachineConfig, Process, QemuDied, QmpClient, QmpError, RunResult,
     Timeout, qemu_command_line,
