@@ -1,0 +1,83 @@
+#include "bench.hpp"
+
+#include <gtest/gtest.h>
+
+#include <systemc>
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include "faultline/models/pk_check_module.hpp"
+#include "faultline/models/rseq_rule_module.hpp"
+
+namespace faultline::models::bench {
+
+namespace {
+
+struct Bench : sc_core::sc_module {
+    tlm_utils::simple_initiator_socket<Bench> to_pk_check{"to_pk_check"};
+    tlm_utils::simple_initiator_socket<Bench> to_rseq_rule{"to_rseq_rule"};
+    PkCheck pk_check{"pk_check"};
+    RseqRule rseq_rule{"rseq_rule"};
+
+    explicit Bench(sc_core::sc_module_name name) : sc_core::sc_module(name) {
+        to_pk_check.bind(pk_check.socket);
+        to_rseq_rule.bind(rseq_rule.socket);
+    }
+};
+
+Bench& bench() {
+    static Bench* instance = [] {
+        auto* b = new Bench("bench");
+        sc_core::sc_start(sc_core::SC_ZERO_TIME);
+        return b;
+    }();
+    return *instance;
+}
+
+// Sends a payload with the extension (none for nullptr) and returns the
+// response status.
+template <class Extension>
+tlm::tlm_response_status transport(tlm_utils::simple_initiator_socket<Bench>& socket,
+                                   Extension* extension) {
+    tlm::tlm_generic_payload payload;
+    payload.set_command(tlm::TLM_IGNORE_COMMAND);
+    payload.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    if (extension != nullptr) {
+        payload.set_extension(extension);
+    }
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    socket->b_transport(payload, delay);
+    // The extension belongs to the caller.
+    if (extension != nullptr) {
+        payload.clear_extension(extension);
+    }
+    EXPECT_EQ(delay, sc_core::SC_ZERO_TIME);
+    return payload.get_response_status();
+}
+
+template <class Extension>
+decltype(Extension::verdict) ask(tlm_utils::simple_initiator_socket<Bench>& socket,
+                                 const decltype(Extension::query)& query) {
+    Extension extension(query);
+    EXPECT_EQ(transport(socket, &extension), tlm::TLM_OK_RESPONSE);
+    return extension.verdict;
+}
+
+}  // namespace
+
+PkVerdict through_pk_check(const PkAccess& access) {
+    return ask<PkAccessExtension>(bench().to_pk_check, access);
+}
+
+RseqVerdict through_rseq_rule(const RseqSituation& situation) {
+    return ask<RseqEventExtension>(bench().to_rseq_rule, situation);
+}
+
+tlm::tlm_response_status pk_check_response_without_extension() {
+    return transport<PkAccessExtension>(bench().to_pk_check, nullptr);
+}
+
+tlm::tlm_response_status rseq_rule_response_without_extension() {
+    return transport<RseqEventExtension>(bench().to_rseq_rule, nullptr);
+}
+
+}  // namespace faultline::models::bench
