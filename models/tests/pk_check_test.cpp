@@ -52,12 +52,14 @@ TEST(PkCheckSdm, UserReadOfAKeyWithAccessDisableFaultsWithPk) {
     EXPECT_EQ(check_access(with(a, AccessKind::write, 3)), fault(P | W | U | PK));
 }
 
-// 4.6.2: WDi forbids user-mode writes; reads stay allowed.
+// 4.6.2: WDi forbids user-mode writes whatever CR0.WP; reads stay allowed.
 TEST(PkCheckSdm, UserWriteOfAKeyWithWriteDisableFaultsWithPk) {
     PkAccess a = user_read();
     a.pkru = wd(1);
     EXPECT_EQ(check_access(with(a, AccessKind::write, 3)), fault(P | W | U | PK));
     EXPECT_EQ(check_access(a), kAllowed);
+    a.cr0_wp = false;
+    EXPECT_EQ(check_access(with(a, AccessKind::write, 3)), fault(P | W | U | PK));
 }
 
 // 4.6.2: "If CR0.WP = 0, WDi does not affect supervisor-mode write accesses
