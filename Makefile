@@ -11,15 +11,15 @@ FIRMWARE := $(BUILD)/firmware
 # pytest-xdist workers; each test owns its own QEMU (one host core each).
 PYTEST_WORKERS ?= 2
 
-.PHONY: all deps build qemu kernel kernel-debug firmware harness demo test gtest pytest fuzz \
-	bench clean
+.PHONY: all deps build qemu kernel kernel-debug firmware harness models demo test gtest pytest \
+	fuzz bench clean
 
 all: build demo
 
 deps:
 	@./mk/deps.sh
 
-build: deps qemu kernel firmware harness
+build: deps qemu kernel firmware harness models
 
 qemu: deps
 	./qemu-patches/build.sh $(BUILD)/qemu
@@ -44,6 +44,11 @@ harness: deps
 	    -DPython3_EXECUTABLE=$(PYTHON) -DFAULTLINE_BUILD_DIR=$(BUILD) > /dev/null
 	@ninja -C $(BUILD)/harness
 
+# The SystemC reference models (models/README.md).
+models: deps
+	@cmake -S models -B $(BUILD)/models -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	@ninja -C $(BUILD)/models
+
 # The main job: the every-instruction sweep of the built-in rseq program,
 # as a table here, JSON and a picture (open build/sweep.html).
 demo: build
@@ -54,6 +59,7 @@ test: build kernel-debug gtest pytest
 
 gtest: build
 	cd $(BUILD)/harness && ctest --output-on-failure --no-tests=error
+	cd $(BUILD)/models && ctest --output-on-failure --no-tests=error
 
 # Any non-zero pytest status fails, including 5 (no tests collected).
 pytest: build kernel-debug
