@@ -1,6 +1,7 @@
 #include "faultline/models/pk_check.hpp"
 
 #include <cstdio>
+#include <stdexcept>
 
 namespace faultline::models {
 
@@ -31,9 +32,8 @@ bool key_denies(const PkAccess& a, const Access& x, bool user_address) {
     } else {
         return false;
     }
-    const uint8_t key = a.pkey & 0xf;
-    return access_disabled(rights, key) ||
-           (write_disabled(rights, key) && x.write && (a.cr0_wp || x.user_mode));
+    return access_disabled(rights, a.pkey) ||
+           (write_disabled(rights, a.pkey) && x.write && (a.cr0_wp || x.user_mode));
 }
 
 // 4.6.1 without its protection-key clauses (key_denies holds them).
@@ -69,6 +69,13 @@ bool paging_allows(const PkAccess& a, const Access& x, bool user_address, bool w
 }  // namespace
 
 PkVerdict check_access(const PkAccess& a) {
+    if (a.cpl > 3) {
+        throw std::invalid_argument("PkCheck: CPL " + std::to_string(a.cpl) + " does not exist");
+    }
+    if (a.pkey > 15) {
+        throw std::invalid_argument("PkCheck: key " + std::to_string(a.pkey) +
+                                    " does not fit PTE bits 62:59");
+    }
     Access x{};
     x.write = a.kind == AccessKind::write || a.kind == AccessKind::implicit_supervisor_write;
     x.fetch = a.kind == AccessKind::instruction_fetch;

@@ -62,6 +62,16 @@ decltype(Extension::verdict) ask(tlm_utils::simple_initiator_socket<Bench>& sock
     return extension.verdict;
 }
 
+template <class Extension>
+tlm::tlm_response_status status(tlm_utils::simple_initiator_socket<Bench>& socket,
+                                const std::optional<decltype(Extension::query)>& query) {
+    if (!query) {
+        return transport<Extension>(socket, nullptr);
+    }
+    Extension extension(*query);
+    return transport(socket, &extension);
+}
+
 }  // namespace
 
 PkVerdict through_pk_check(const PkAccess& access) {
@@ -72,12 +82,12 @@ RseqVerdict through_rseq_rule(const RseqSituation& situation) {
     return ask<RseqEventExtension>(bench().to_rseq_rule, situation);
 }
 
-tlm::tlm_response_status pk_check_response_without_extension() {
-    return transport<PkAccessExtension>(bench().to_pk_check, nullptr);
+tlm::tlm_response_status pk_check_status(const std::optional<PkAccess>& access) {
+    return status<PkAccessExtension>(bench().to_pk_check, access);
 }
 
-tlm::tlm_response_status rseq_rule_response_without_extension() {
-    return transport<RseqEventExtension>(bench().to_rseq_rule, nullptr);
+tlm::tlm_response_status rseq_rule_status(const std::optional<RseqSituation>& situation) {
+    return status<RseqEventExtension>(bench().to_rseq_rule, situation);
 }
 
 }  // namespace faultline::models::bench

@@ -4,6 +4,7 @@
 // through the bound sockets from outside any process (the models never wait).
 #pragma once
 
+#include <optional>
 #include <tlm>
 
 #include "faultline/models/pk_check.hpp"
@@ -14,8 +15,9 @@ namespace faultline::models::bench {
 PkVerdict through_pk_check(const PkAccess& access);
 RseqVerdict through_rseq_rule(const RseqSituation& situation);
 
-// What each model answers a payload that carries no extension.
-tlm::tlm_response_status pk_check_response_without_extension();
-tlm::tlm_response_status rseq_rule_response_without_extension();
+// The response status of a payload carrying the query, or no extension at
+// all for nullopt.
+tlm::tlm_response_status pk_check_status(const std::optional<PkAccess>& access);
+tlm::tlm_response_status rseq_rule_status(const std::optional<RseqSituation>& situation);
 
 }  // namespace faultline::models::bench

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "bench.hpp"
 
 namespace faultline::models {
@@ -357,7 +359,21 @@ TEST(PkCheckModule, AnswersThroughItsSocketWhatTheFunctionAnswers) {
 }
 
 TEST(PkCheckModule, RefusesAPayloadWithoutItsExtension) {
-    EXPECT_EQ(bench::pk_check_response_without_extension(), tlm::TLM_COMMAND_ERROR_RESPONSE);
+    EXPECT_EQ(bench::pk_check_status(std::nullopt), tlm::TLM_COMMAND_ERROR_RESPONSE);
+    EXPECT_EQ(bench::pk_check_status(user_read()), tlm::TLM_OK_RESPONSE);
+}
+
+// No CPU makes an access at CPL 4 or with key 16: no answer, rather than one
+// for a case that cannot arise.
+TEST(PkCheckModule, RejectsAnAccessNoCpuCanMake) {
+    PkAccess a = user_read();
+    a.cpl = 4;
+    EXPECT_THROW(check_access(a), std::invalid_argument);
+    EXPECT_EQ(bench::pk_check_status(a), tlm::TLM_GENERIC_ERROR_RESPONSE);
+    a = user_read();
+    a.pkey = 16;
+    EXPECT_THROW(check_access(a), std::invalid_argument);
+    EXPECT_EQ(bench::pk_check_status(a), tlm::TLM_GENERIC_ERROR_RESPONSE);
 }
 
 }  // namespace

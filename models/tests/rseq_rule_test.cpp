@@ -239,7 +239,8 @@ TEST(RseqRuleModule, AnswersThroughItsSocketWhatTheFunctionAnswers) {
 }
 
 TEST(RseqRuleModule, RefusesAPayloadWithoutItsExtension) {
-    EXPECT_EQ(bench::rseq_rule_response_without_extension(), tlm::TLM_COMMAND_ERROR_RESPONSE);
+    EXPECT_EQ(bench::rseq_rule_status(std::nullopt), tlm::TLM_COMMAND_ERROR_RESPONSE);
+    EXPECT_EQ(bench::rseq_rule_status(preempt_at_start()), tlm::TLM_OK_RESPONSE);
 }
 
 }  // namespace

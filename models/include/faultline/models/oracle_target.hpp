@@ -6,6 +6,7 @@
 // simulated time.
 #pragma once
 
+#include <stdexcept>
 #include <systemc>
 #include <tlm>
 #include <tlm_utils/simple_target_socket.h>
@@ -39,14 +40,20 @@ public:
     }
 
 private:
-    // A payload without the extension asks nothing this model can answer.
+    // A payload without the extension asks nothing this model can answer; a
+    // query the rule rejects (std::invalid_argument) has no answer.
     void b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time&) {
         auto* extension = payload.template get_extension<Extension>();
         if (extension == nullptr) {
             payload.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
             return;
         }
-        extension->verdict = rule(extension->query);
+        try {
+            extension->verdict = rule(extension->query);
+        } catch (const std::invalid_argument&) {
+            payload.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+            return;
+        }
         payload.set_response_status(tlm::TLM_OK_RESPONSE);
     }
 };

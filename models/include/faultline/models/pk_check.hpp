@@ -33,13 +33,13 @@ struct EntryRights {
 struct PkAccess {
     uint64_t linear_address = 0;
     AccessKind kind = AccessKind::read;
-    unsigned cpl = 3;
+    unsigned cpl = 3;  // 0 to 3
     // Every entry of the walk has P = 1. When one has P = 0 no other input
     // but the access itself shapes the error code (4.7).
     bool present = true;
     // The PTE (or the PDE/PDPTE mapping a large page).
     EntryRights leaf;
-    uint8_t pkey = 0;  // bits 62:59 of the leaf
+    uint8_t pkey = 0;  // bits 62:59 of the leaf: 0 to 15
     // The upper levels (PML5E/PML4E, PDPTE, PDE), folded as the SDM folds
     // them (4.6.1): U/S and R/W count only if 1 at every level, XD if 1 at
     // any. The default is what Linux puts there for any user mapping.
@@ -80,6 +80,8 @@ struct PkVerdict {
     bool operator!=(const PkVerdict& o) const { return !(*this == o); }
 };
 
+// Throws std::invalid_argument for an access no CPU can make: CPL above 3,
+// a key above 15.
 PkVerdict check_access(const PkAccess& access);
 
 // "allowed" or "#PF 0x27 (P W/R U/S PK) at 0x7f0000001000".
