@@ -11,7 +11,7 @@ namespace {
 bool access_disabled(uint32_t rights, uint8_t key) { return (rights >> (2 * key)) & 1; }
 bool write_disabled(uint32_t rights, uint8_t key) { return (rights >> (2 * key + 1)) & 1; }
 
-struct Access {
+struct AccessTraits {
     bool write, fetch, implicit, user_mode;
 };
 
@@ -20,7 +20,7 @@ struct Access {
 // addresses when CR4.PKE = 1, IA32_PKRS supervisor-mode addresses when
 // CR4.PKS = 1. ADi forbids every data access; WDi forbids user-mode writes,
 // and supervisor-mode writes only when CR0.WP = 1.
-bool key_denies(const PkAccess& a, const Access& x, bool user_address) {
+bool key_denies(const PkAccess& a, const AccessTraits& x, bool user_address) {
     if (x.fetch) {
         return false;
     }
@@ -37,7 +37,7 @@ bool key_denies(const PkAccess& a, const Access& x, bool user_address) {
 }
 
 // 4.6.1 without its protection-key clauses (key_denies holds them).
-bool paging_allows(const PkAccess& a, const Access& x, bool user_address, bool writable,
+bool paging_allows(const PkAccess& a, const AccessTraits& x, bool user_address, bool writable,
                    bool execute_disable) {
     // IA32_EFER.NXE = 1 makes XD = 1 at any level forbid fetches (with
     // NXE = 0 a set XD bit is a reserved-bit fault, caught before this).
@@ -76,7 +76,7 @@ PkVerdict check_access(const PkAccess& a) {
         throw std::invalid_argument("PkCheck: key " + std::to_string(a.pkey) +
                                     " does not fit PTE bits 62:59");
     }
-    Access x{};
+    AccessTraits x{};
     x.write = a.kind == AccessKind::write || a.kind == AccessKind::implicit_supervisor_write;
     x.fetch = a.kind == AccessKind::instruction_fetch;
     x.implicit = a.kind == AccessKind::implicit_supervisor_read ||
