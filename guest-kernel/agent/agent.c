@@ -5,7 +5,11 @@
  * agent mounts the pseudo file systems, announces "ready" through the mailbox
  * and then serves one host command per handshake:
  *   run BUDGET USER PROGRAM ARGS...   -> ok EXIT_KIND CODE STDOUT STDERR ICOUNT
- *   spawn BUDGET USER PROGRAM ARGS... -> ok PID CR3 (held before its first instruction)
+ *   spawn BUDGET USER PROGRAM ARGS... -> ok PID CR3 MAPS (held before its first
+ *                                        instruction; MAPS: its /proc/PID/maps)
+ *   spawn-main BUDGET USER PROGRAM ARGS... -> as spawn, held at the program's own
+ *                                        entry point: the dynamic loader has mapped
+ *                                        the libraries it needs
  *   resume                            -> as run, for the spawned program
  *   put PATH MODE DATA                -> ok
  * Any failure of the agent itself answers "error MESSAGE". Every reply,
@@ -38,8 +42,10 @@
 #include <sys/param.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/user.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <elf.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -446,10 +452,97 @@ static void discard_program(pid_t pid, int out, int err)
     }
 }
 
-static void cmd_spawn(struct command *c, struct reply *r)
+/* AT_ENTRY of a tracee: where the program's own code starts. */
+static int entry_of(pid_t pid, uint64_t *entry)
 {
+    char path[32];
+    uint64_t pair[2];
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    while (read(fd, pair, sizeof(pair)) == sizeof(pair) && pair[0] != AT_NULL) {
+        if (pair[0] == AT_ENTRY) {
+            *entry = pair[1];
+            close(fd);
+            return 0;
+        }
+    }
+    close(fd);
+    errno = ENOENT;
+    return -1;
+}
+
+/*
+ * Lets a tracee held after exec run up to its program's entry point, by a
+ * one-shot int3 there, and holds it again with the instruction restored. A
+ * program without a dynamic loader is there already. Anything else that
+ * stops it on the way (a signal) is an error: the host asked for a program
+ * held at its entry.
+ */
+static int run_to_entry(pid_t pid)
+{
+    struct user_regs_struct regs;
+    uint64_t entry;
+    long word;
+    int status;
+
+    if (entry_of(pid, &entry) || ptrace(PTRACE_GETREGS, pid, NULL, &regs)) {
+        return -1;
+    }
+    if (regs.rip == entry) {
+        return 0;
+    }
+    errno = 0;
+    word = ptrace(PTRACE_PEEKTEXT, pid, (void *)entry, NULL);
+    if (errno ||
+        ptrace(PTRACE_POKETEXT, pid, (void *)entry, (void *)((word & ~0xffL) | 0xcc)) ||
+        ptrace(PTRACE_CONT, pid, NULL, NULL) || waitpid(pid, &status, 0) != pid) {
+        return -1;
+    }
+    if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP ||
+        ptrace(PTRACE_POKETEXT, pid, (void *)entry, (void *)word) ||
+        ptrace(PTRACE_GETREGS, pid, NULL, &regs) || regs.rip != entry + 1) {
+        errno = errno ? errno : EPROTO;
+        return -1;
+    }
+    regs.rip = entry;
+    return ptrace(PTRACE_SETREGS, pid, NULL, &regs) ? -1 : 0;
+}
+
+/* /proc/PID/maps whole; -1 if it cannot be read or does not fit. */
+static ssize_t read_maps(pid_t pid, char *maps, size_t size)
+{
+    char path[32];
+    size_t len = 0;
+    ssize_t n = 1;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    while (len < size && (n = read(fd, maps + len, size - len)) > 0) {
+        len += n;
+    }
+    close(fd);
+    if (n < 0 || len == size) {
+        errno = n < 0 ? errno : E2BIG;
+        return -1;
+    }
+    return len;
+}
+
+static void cmd_spawn(struct command *c, struct reply *r, bool at_entry)
+{
+    static char maps[256 << 10];
     char cr3[32] = "";
     struct program p;
+    ssize_t maps_len = -1;
     int status;
 
     if (spawned.pid >= 0) {
@@ -463,8 +556,10 @@ static void cmd_spawn(struct command *c, struct reply *r)
     spawned.budget_ms = p.budget_ms;
     spawned.pid = start_program(&p, true, &spawned.out, &spawned.err);
     if (spawned.pid < 0 || waitpid(spawned.pid, &status, 0) != spawned.pid || !WIFSTOPPED(status) ||
-        address_space_of(spawned.pid, cr3, sizeof(cr3))) {
-        reply_errno(r, "spawn");
+        (at_entry && run_to_entry(spawned.pid)) ||
+        address_space_of(spawned.pid, cr3, sizeof(cr3)) ||
+        (maps_len = read_maps(spawned.pid, maps, sizeof(maps))) < 0) {
+        reply_errno(r, c->argv[0]);
         if (spawned.pid > 0) {
             discard_program(spawned.pid, spawned.out, spawned.err);
         }
@@ -474,6 +569,7 @@ static void cmd_spawn(struct command *c, struct reply *r)
     reply_str(r, "ok");
     reply_fmt(r, "%d", spawned.pid);
     reply_str(r, cr3);
+    reply_field(r, maps, maps_len);
 }
 
 static void cmd_resume(struct command *c, struct reply *r)
@@ -589,7 +685,9 @@ int main(void)
         } else if (!strcmp(c.argv[0], "run")) {
             cmd_run(&c, &r);
         } else if (!strcmp(c.argv[0], "spawn")) {
-            cmd_spawn(&c, &r);
+            cmd_spawn(&c, &r, false);
+        } else if (!strcmp(c.argv[0], "spawn-main")) {
+            cmd_spawn(&c, &r, true);
         } else if (!strcmp(c.argv[0], "resume")) {
             cmd_resume(&c, &r);
         } else if (!strcmp(c.argv[0], "put")) {

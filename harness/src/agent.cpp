@@ -113,9 +113,9 @@ RunResult parse_run_reply(const Message& fields) {
 }
 
 Process parse_spawn_reply(const Message& fields) {
-    expect_shape(fields, 3, "spawn");
+    expect_shape(fields, 4, "spawn");
     Process p{number<int>(fields[1], "spawn", "pid"),
-              number<uint64_t>(fields[2], "spawn", "CR3", 16)};
+              number<uint64_t>(fields[2], "spawn", "CR3", 16), parse_maps(fields[3])};
     if (p.pid < 1) {
         throw AgentError("malformed reply to spawn: pid " + fields[1]);
     }

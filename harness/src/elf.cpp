@@ -31,7 +31,7 @@ public:
             throw FileMissing("ELF binary", path);
         }
         bytes_.assign(std::istreambuf_iterator<char>(in), {});
-        Elf64_Ehdr eh;
+        Elf64_Ehdr& eh = header_;
         read(0, &eh, sizeof(eh), "ELF header");
         if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
             eh.e_machine != EM_X86_64) {
@@ -55,6 +55,20 @@ public:
             }
         }
         return nullptr;
+    }
+
+    ElfLayout layout() const {
+        ElfLayout layout{header_.e_type == ET_DYN, 0};
+        for (unsigned i = 0; i < header_.e_phnum; ++i) {
+            Elf64_Phdr ph;
+            read(header_.e_phoff + uint64_t(i) * header_.e_phentsize, &ph, sizeof(ph),
+                 "program header");
+            if (ph.p_type == PT_LOAD) {
+                layout.first_load = ph.p_vaddr;
+                return layout;
+            }
+        }
+        throw ConfigError(path_ + ": no loadable segment");
     }
 
     // Reads up to len bytes at a virtual address, within the allocated
@@ -110,6 +124,7 @@ private:
 
     std::string path_;
     std::string bytes_;
+    Elf64_Ehdr header_{};
     std::vector<Elf64_Shdr> sections_;
     Elf64_Shdr names_{};
 };
@@ -146,6 +161,8 @@ uint64_t symbol_address(const std::string& path, const std::string& name) {
     }
     throw ConfigError(path + ": no symbol '" + name + "'");
 }
+
+ElfLayout elf_layout(const std::string& path) { return ElfImage(path).layout(); }
 
 std::string read_vaddr_bytes(const std::string& path, uint64_t vaddr, size_t len) {
     ElfImage elf(path);

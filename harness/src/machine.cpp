@@ -254,8 +254,9 @@ RunResult Machine::run(const std::string& program, const std::vector<std::string
 }
 
 Process Machine::spawn(const std::string& program, const std::vector<std::string>& args,
-                       uint32_t budget_ms, RunAs user) {
-    send_request(program_request("spawn", program, args, budget_ms, user));
+                       uint32_t budget_ms, RunAs user, Hold hold) {
+    send_request(program_request(hold == Hold::program_entry ? "spawn-main" : "spawn", program,
+                                 args, budget_ms, user));
     return parsed(parse_spawn_reply, receive_reply());
 }
 

@@ -78,9 +78,19 @@ TEST(AgentReply, ParsesWellFormedReplies) {
     r = parse_run_reply({"ok", "timeout", "9", "", "", "1"});
     EXPECT_TRUE(r.signaled && r.timed_out);
 
-    Process p = parse_spawn_reply({"ok", "42", "1a2b000"});
+    Process p = parse_spawn_reply(
+        {"ok", "42", "1a2b000",
+         "555555554000-555555555000 r--p 00000000 00:02 12    /tmp/pie\n"
+         "555555555000-555555556000 r-xp 00001000 00:02 12    /tmp/pie\n"
+         "7ffff7fc5000-7ffff7fc9000 r--p 00000000 00:00 0     [vvar]\n"
+         "7ffff7fc9000-7ffff7fcb000 rw-p 00000000 00:00 0 \n"});
     EXPECT_EQ(p.pid, 42);
     EXPECT_EQ(p.cr3, 0x1a2b000u);
+    ASSERT_EQ(p.mappings.size(), 2u);
+    EXPECT_EQ(p.mappings[1].start, 0x555555555000u);
+    EXPECT_EQ(p.mappings[1].end, 0x555555556000u);
+    EXPECT_EQ(p.mappings[1].offset, 0x1000u);
+    EXPECT_EQ(p.mappings[1].path, "/tmp/pie");
     parse_put_reply({"ok"});
 }
 
@@ -106,9 +116,12 @@ TEST(AgentReply, MalformedFieldsAreAgentErrors) {
     expect_agent_error([] { parse_run_reply({"fine", "exited", "0", "", "", "1"}); },
                        "starting with 'fine'");
 
-    expect_agent_error([] { parse_spawn_reply({"ok", "pid", "1000"}); }, "pid 'pid'");
-    expect_agent_error([] { parse_spawn_reply({"ok", "0", "1000"}); }, "pid 0");
-    expect_agent_error([] { parse_spawn_reply({"ok", "42", "0x1000"}); },
+    expect_agent_error([] { parse_spawn_reply({"ok", "pid", "1000", ""}); }, "pid 'pid'");
+    expect_agent_error([] { parse_spawn_reply({"ok", "0", "1000", ""}); }, "pid 0");
+    expect_agent_error([] { parse_spawn_reply({"ok", "42", "0x1000", ""}); },
                        "CR3 '0x1000' is not a hexadecimal number");
+    expect_agent_error([] { parse_spawn_reply({"ok", "42", "1000"}); }, "reply to spawn");
+    expect_agent_error([] { parse_spawn_reply({"ok", "42", "1000", "not a maps line\n"}); },
+                       "malformed /proc/PID/maps line: not a maps line");
     expect_agent_error([] { parse_put_reply({"ok", "extra"}); }, "reply to put");
 }

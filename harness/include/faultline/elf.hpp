@@ -1,6 +1,9 @@
-// Reads the rseq critical sections of a static x86_64 ELF binary from its
+// Reads the rseq critical sections of an x86_64 ELF file (executable,
+// position-independent or not, or shared library) from its
 // __rseq_cs_ptr_array section (the kernel selftests' and librseq's
-// convention: one pointer per struct rseq_cs).
+// convention: one pointer per struct rseq_cs). Addresses are the file's own
+// (link-time); load_bias() (address_space.hpp) gives what to add in a
+// process.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +21,14 @@ struct CriticalSection {
 // Throws FileMissing, or ConfigError for a file that is not an x86_64 ELF.
 // A binary without the section has no critical sections: an empty list.
 std::vector<CriticalSection> rseq_critical_sections(const std::string& path);
+
+// How a file is loaded: position-independent files (ET_DYN: PIE,
+// static-pie, shared libraries) go wherever the loader puts them.
+struct ElfLayout {
+    bool position_independent = false;
+    uint64_t first_load = 0;  // p_vaddr of the first PT_LOAD segment
+};
+ElfLayout elf_layout(const std::string& path);
 
 // The address of a defined symbol (a stripped binary has none): where to
 // put a trigger or a page_fault event. Throws ConfigError when absent.

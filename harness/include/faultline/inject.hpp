@@ -9,14 +9,22 @@
 #include <linux/faultline.h>
 #include <nlohmann/json.hpp>
 
+#include "faultline/address_space.hpp"
+
 namespace faultline {
 
-// A process held before its first instruction: its pid and the page-table
-// root (CR3 base) that names its address space.
+// A process held before it runs: its pid, the page-table root (CR3 base)
+// that names its address space, and the files mapped in it then.
 struct Process {
     int pid = 0;
     uint64_t cr3 = 0;
+    std::vector<Mapping> mappings;
 };
+
+// Where a spawned program is held: before its first instruction (for a
+// dynamically linked one, the loader's), or at its own entry point, once
+// the loader has mapped the libraries it needs.
+enum class Hold { first_instruction, program_entry };
 
 // Before the hit-th execution (1-based) of vaddr at CPL 3 in address space cr3.
 struct Trigger {

@@ -54,10 +54,12 @@ public:
                uint32_t budget_ms = 0, RunAs user = RunAs::nobody);
     // Waits for the started program (up to command_timeout_s).
     RunResult wait();
-    // Starts a program held before its first instruction, so triggers can be
-    // armed in its address space; run_spawned() lets it go and waits.
+    // Starts a program held before its first instruction (or at its own
+    // entry point, libraries loaded), so triggers can be armed in its
+    // address space; run_spawned() lets it go and waits.
     Process spawn(const std::string& program, const std::vector<std::string>& args = {},
-                  uint32_t budget_ms = 0, RunAs user = RunAs::nobody);
+                  uint32_t budget_ms = 0, RunAs user = RunAs::nobody,
+                  Hold hold = Hold::first_instruction);
     RunResult run_spawned();
     // Replaces the injection schedule (entries fire in order, on the vCPU
     // thread, with no host round trip). Call while the guest is parked.
