@@ -3,12 +3,14 @@
 //   faultline boot [--json] [OPTIONS]
 //   faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
 //   faultline run [--json] [--root] --binary HOST_FILE [OPTIONS] [-- ARGS...]
-//   faultline sweep [--binary PATH] [--events EVENT,...]
-//                   [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]
+//   faultline sweep [--binary PATH] [--library LIB.so]... [--events EVENT,...]
+//                   [--json FILE] [--html FILE] [--hit N] [--signal N] [--require-coverage PCT]
+//                   [OPTIONS] [-- ARGS...]
 //
 // Exit status: boot 0; run the program's own status (128+N when signal N
-// killed it); sweep 0 when every cell matches the rseq rule and the guest
-// kernel reported no bug in itself, 1 otherwise (run and sweep print each
+// killed it); sweep 0 when every cell the workload reached matches the rseq
+// rule, at least PCT% were reached, and the guest kernel reported no bug in
+// itself, 1 otherwise (run and sweep print each
 // kernel report line on stderr); 2 for bad usage or bad input; 125 when the
 // harness failed (one line naming the cause on stderr, evidence below it). SIGINT, SIGTERM or SIGHUP
 // end QEMU and remove the run directory, then end the CLI by that signal.
@@ -42,8 +44,11 @@ constexpr int kHarnessError = 125;
 std::string usage() {
     return "usage: faultline boot [--json] [OPTIONS]\n"
            "       faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n"
-           "       faultline sweep [--binary PATH] [--events " + faultline::swept_event_list() + "]\n"
-           "                       [--json FILE] [--html FILE] [--hit N] [OPTIONS] [-- ARGS...]\n"
+           "       faultline sweep [--binary PATH] [--library LIB.so]... [--events " +
+           faultline::swept_event_list() + "]\n"
+           "                       [--json FILE] [--html FILE] [--hit N] [--signal N]\n"
+           "                       [--require-coverage PCT]\n"
+           "                       [OPTIONS] [-- ARGS...]\n"
            "options:\n"
            "  --qemu PATH --kernel PATH --initrd PATH --firmware DIR   (default: the built tree)\n"
            "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120, host time)\n"
@@ -61,11 +66,14 @@ struct Options {
     std::string command;
     bool json = false;
     std::string binary;
+    std::vector<std::string> libraries;
+    int require_coverage = 0;  // percent of cells reached
     faultline::RunAs user = faultline::RunAs::nobody;
     std::vector<std::string> program;  // after "--"
     std::vector<std::string> events = faultline::SweepConfig().events;
     std::string json_file, html_file;
     uint32_t hit = faultline::SweepConfig().hit;
+    int signo = faultline::SweepConfig().signo;
     int budget_ms = -1;  // not given
     MachineConfig config = MachineConfig::defaults();
 };
@@ -133,6 +141,18 @@ Options parse(int argc, char** argv) {
             o.user = faultline::RunAs::root;
         } else if (arg == "--binary" && o.command != "boot") {
             o.binary = value();
+        } else if (arg == "--signal" && o.command == "sweep") {
+            o.signo = parse_int(arg, value());
+            if (o.signo < 1 || o.signo > 64) {
+                throw UsageError{"--signal takes a signal number, 1 to 64"};
+            }
+        } else if (arg == "--library" && o.command == "sweep") {
+            o.libraries.push_back(value());
+        } else if (arg == "--require-coverage" && o.command == "sweep") {
+            o.require_coverage = parse_int(arg, value());
+            if (o.require_coverage < 0 || o.require_coverage > 100) {
+                throw UsageError{"--require-coverage is a percentage, 0 to 100"};
+            }
         } else if (arg == "--qemu") {
             o.config.qemu = value();
         } else if (arg == "--kernel") {
@@ -276,6 +296,7 @@ int sweep(const Options& o) {
     faultline::SweepConfig config;
     config.events = o.events;
     config.hit = o.hit;
+    config.signo = o.signo;
     if (o.budget_ms >= 0) {
         config.budget_ms = uint32_t(o.budget_ms);
     }
@@ -288,6 +309,11 @@ int sweep(const Options& o) {
         config.guest_program = "/tmp/" + std::filesystem::path(o.binary).filename().string();
         config.args = o.program;
     }
+    // Where the dynamic loader looks first: the program finds them there.
+    for (const auto& library : o.libraries) {
+        config.libraries.push_back(
+            {library, "/lib/x86_64-linux-gnu/" + std::filesystem::path(library).filename().string()});
+    }
     // Bad input is found before anything boots.
     faultline::SweepPlan plan = faultline::plan_sweep(config);
     faultline::Machine machine(o.config);
@@ -295,6 +321,9 @@ int sweep(const Options& o) {
     machine.boot();
     if (!o.binary.empty()) {
         machine.put_file(o.binary, config.guest_program);
+    }
+    for (const auto& library : config.libraries) {
+        machine.put_file(library.host_path, library.guest_path, 0644);
     }
     faultline::SweepResult result = faultline::run_sweep(machine, plan);
 
@@ -313,7 +342,13 @@ int sweep(const Options& o) {
         write(o.html_file, faultline::sweep_html(result, "faultline sweep: " + config.guest_program));
     }
     size_t reports = tell_kernel_reports(machine.kernel_reports());
-    return result.failed() == 0 && reports == 0 ? 0 : 1;
+    bool covered = result.reached() * 100 >= size_t(o.require_coverage) * result.cells.size();
+    if (!covered) {
+        std::fprintf(stderr, "faultline: the workload reached %zu of %zu cells, under the %d%% "
+                     "--require-coverage asks for\n", result.reached(), result.cells.size(),
+                     o.require_coverage);
+    }
+    return result.failed() == 0 && reports == 0 && covered ? 0 : 1;
 }
 
 // Ends the CLI by signo, as if the signal had come with nothing to clean up.

@@ -144,9 +144,23 @@ PYBIND11_MODULE(_faultline, m) {
                    (r.timed_out ? " timed_out" : r.signaled ? " signaled" : "") + " icount=" + std::to_string(r.icount) + ">";
         });
 
+    py::class_<Mapping>(m, "Mapping")
+        .def_readonly("start", &Mapping::start)
+        .def_readonly("end", &Mapping::end)
+        .def_readonly("offset", &Mapping::offset)
+        .def_readonly("path", &Mapping::path);
+
     py::class_<Process>(m, "Process")
         .def_readonly("pid", &Process::pid)
-        .def_readonly("cr3", &Process::cr3);
+        .def_readonly("cr3", &Process::cr3)
+        .def_readonly("mappings", &Process::mappings)
+        .def("load_bias", [](const Process& p, const std::string& host_elf,
+                             const std::string& guest_path) {
+                 return load_bias(host_elf, p.mappings, guest_path);
+             },
+             py::arg("host_elf"), py::arg("guest_path"),
+             "What to add to host_elf's addresses for this process (0 unless it is "
+             "position-independent); guest_path may be a base name.");
 
     py::class_<Trigger>(m, "Trigger")
         .def(py::init([](const Process& process, uint64_t vaddr, uint32_t hit) {
@@ -223,6 +237,14 @@ PYBIND11_MODULE(_faultline, m) {
     m.def("instructions_of", &instructions_of, py::arg("path"), py::arg("cs"),
           "A critical section's instructions, start through post-commit.");
 
+    py::class_<SweptFile>(m, "SweptFile")
+        .def(py::init([](const std::string& host_path, const std::string& guest_path) {
+                 return SweptFile{host_path, guest_path};
+             }),
+             py::arg("host_path"), py::arg("guest_path"))
+        .def_readwrite("host_path", &SweptFile::host_path)
+        .def_readwrite("guest_path", &SweptFile::guest_path);
+
     py::class_<SweepConfig>(m, "SweepConfig")
         .def(py::init([](const std::string& host_binary, const std::string& guest_program,
                          const std::vector<std::string>& args) {
@@ -237,17 +259,21 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("host_binary", &SweepConfig::host_binary)
         .def_readwrite("guest_program", &SweepConfig::guest_program)
         .def_readwrite("args", &SweepConfig::args)
+        .def_readwrite("libraries", &SweepConfig::libraries)
         .def_readwrite("events", &SweepConfig::events)
         .def_readwrite("hit", &SweepConfig::hit)
         .def_readwrite("signo", &SweepConfig::signo)
         .def_readwrite("budget_ms", &SweepConfig::budget_ms);
 
     py::class_<SweepCell>(m, "SweepCell")
+        .def_readonly("file", &SweepCell::file)
         .def_readonly("cs", &SweepCell::cs)
         .def_readonly("insn_addr", &SweepCell::insn_addr)
         .def_readonly("insn", &SweepCell::insn_text)
         .def_readonly("event", &SweepCell::event)
         .def_readonly("raised", &SweepCell::raised)
+        .def_property_readonly("reached", [](const SweepCell& c) { return c.raised; })
+        .def_readonly("skipped", &SweepCell::skipped)
         .def_readonly("fired", &SweepCell::fired)
         .def_readonly("guest_status", &SweepCell::guest_status)
         .def_readonly("fired_icount", &SweepCell::fired_icount)
@@ -264,6 +290,9 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("cells", &SweepResult::cells)
         .def_readonly("trials_per_s", &SweepResult::trials_per_s)
         .def_readonly("program_runs", &SweepResult::program_runs)
+        .def_readonly("notes", &SweepResult::notes)
+        .def("failed", &SweepResult::failed)
+        .def("reached", &SweepResult::reached)
         .def("json", &sweep_json)
         .def("html", &sweep_html, py::arg("title"));
 
@@ -335,9 +364,17 @@ PYBIND11_MODULE(_faultline, m) {
              py::arg("guest_path"), py::arg("data"), py::arg("mode") = 0755)
         .def("put_file", &Machine::put_file, py::arg("host_path"), py::arg("guest_path"),
              py::arg("mode") = 0755, release)
-        .def("spawn", as_user(&Machine::spawn),
+        .def("spawn",
+             [](Machine& self, const std::string& program, const Args& args, uint32_t budget_ms,
+                bool run_as_root, bool at_entry) {
+                 return self.spawn(program, args, budget_ms,
+                                   run_as_root ? RunAs::root : RunAs::nobody,
+                                   at_entry ? Hold::program_entry : Hold::first_instruction);
+             },
              py::arg("program"), py::arg("args") = Args{}, py::arg("budget_ms") = 0,
-             py::arg("run_as_root") = false, release, run_as_root_doc)
+             py::arg("run_as_root") = false, py::arg("at_entry") = false, release,
+             "Held before its first instruction, or with at_entry=True at the program's own "
+             "entry point, its libraries loaded. Runs as nobody unless run_as_root.")
         .def("run_spawned", &Machine::run_spawned, release)
         .def("arm", [](Machine& self, const std::vector<py::tuple>& schedule) {
                  std::vector<ScheduleEntry> entries;

@@ -67,11 +67,12 @@ class Sweeper {
 public:
     Sweeper(Machine& machine, const SweepPlan& plan) : machine_(machine), plan_(plan) {
         for (size_t s = 0; s < plan.sequences.size(); ++s) {
-            const auto& [cs, instructions] = plan.sequences[s];
+            const auto& [file, cs, instructions] = plan.sequences[s];
             for (size_t i = 0; i < instructions.size(); ++i) {
                 for (size_t e = 0; e < plan.events.size(); ++e) {
                     trials_.push_back({s, i, e});
                     SweepCell c;
+                    c.file = guest_path(file);
                     c.cs = cs.start;
                     c.insn_addr = instructions[i].addr;
                     c.insn_text = instructions[i].text;
@@ -90,13 +91,21 @@ public:
     SweepResult run() {
         check_baseline();
         auto started = std::chrono::steady_clock::now();
+        const std::vector<SweepCell> fresh = cells_;
         std::vector<size_t> todo(trials_.size());
         std::iota(todo.begin(), todo.end(), 0);
         while (!todo.empty()) {
             size_t raised = run_batch(todo);
+            if (uncaught_signal_event_) {
+                // The run's other trials were judged on a killed program:
+                // start over without the column.
+                todo = skip_event(*uncaught_signal_event_, fresh);
+                uncaught_signal_event_.reset();
+                continue;
+            }
             if (raised == 0) {
                 // The program ended without reaching the first trigger.
-                cells_[todo.front()].outcome = "trigger never fired; the program " +
+                cells_[todo.front()].outcome = "not reached: the program " +
                                                cells_[todo.front()].outcome;
                 raised = 1;
             } else if (raised > 1 && !cells_[todo.front()].invariant_ok) {
@@ -107,6 +116,7 @@ public:
         SweepResult result;
         result.cells = cells_;
         result.program_runs = runs_;
+        result.notes = notes_;
         double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         result.trials_per_s = seconds > 0 ? double(result.cells.size()) / seconds : 0;
@@ -117,6 +127,27 @@ private:
     struct Trial {
         size_t sequence, insn, event;
     };
+
+    const SweptFile& swept_file(size_t file) const {
+        static const SweptFile none;
+        return file == 0 ? none : plan_.config.libraries[file - 1];
+    }
+    std::string host_path(size_t file) const {
+        return file == 0 ? plan_.config.host_binary : swept_file(file).host_path;
+    }
+    std::string guest_path(size_t file) const {
+        return file == 0 ? plan_.config.guest_program : swept_file(file).guest_path;
+    }
+
+    // What to add to each file's addresses in this process. The program is
+    // held at its entry, so the libraries it loads at start are mapped.
+    std::vector<uint64_t> load_biases(const Process& p) const {
+        std::vector<uint64_t> biases;
+        for (size_t file = 0; file <= plan_.config.libraries.size(); ++file) {
+            biases.push_back(load_bias(host_path(file), p.mappings, guest_path(file)));
+        }
+        return biases;
+    }
 
     // Without any event the program must pass its own check (or run until
     // its budget ends), or no cell could tell what the events did. The run
@@ -137,15 +168,24 @@ private:
     // A cell is fired only if the guest confirmed it carried its event out.
     size_t run_batch(const std::vector<size_t>& batch) {
         const SweepConfig& config = plan_.config;
-        Process p = machine_.spawn(config.guest_program, config.args, config.budget_ms);
+        Process p = machine_.spawn(config.guest_program, config.args, config.budget_ms,
+                                   RunAs::nobody, Hold::program_entry);
+        std::vector<uint64_t> biases;
+        try {
+            biases = load_biases(p);
+        } catch (const ConfigError&) {
+            machine_.run_spawned();  // nothing may stay held
+            throw;
+        }
         std::vector<ScheduleEntry> schedule;
         for (size_t t : batch) {
-            const auto& [cs, instructions] = plan_.sequences[trials_[t].sequence];
-            uint64_t insn = instructions[trials_[t].insn].addr;
+            const auto& [file, cs, instructions] = plan_.sequences[trials_[t].sequence];
+            uint64_t insn = instructions[trials_[t].insn].addr + biases[file];
             // The watch tells where the thread goes next: the abort handler
             // (aborted) or the instruction itself (resumed).
-            schedule.push_back(
-                {{insn, p.cr3, config.hit}, plan_.events[trials_[t].event].second, cs.abort});
+            schedule.push_back({{insn, p.cr3, config.hit},
+                                plan_.events[trials_[t].event].second,
+                                cs.abort + biases[file]});
         }
         machine_.arm(schedule);
         RunResult run = machine_.run_spawned();
@@ -161,10 +201,10 @@ private:
             c.fired_icount = firing ? firing->icount : 0;
             c.vcpu = firing ? firing->vcpu : -1;
             // next_rip stays 0 while the watch has not ended.
+            const SweptSequence& sequence = plan_.sequences[trials_[batch[k]].sequence];
             c.aborted = firing && firing->next_rip != 0
-                            ? std::optional<bool>(
-                                  firing->next_rip ==
-                                  plan_.sequences[trials_[batch[k]].sequence].first.abort)
+                            ? std::optional<bool>(firing->next_rip ==
+                                                  sequence.cs.abort + biases[sequence.file])
                             : std::nullopt;
             c.invariant_ok = check_passed(run);
             c.outcome = outcome_of(run);
@@ -182,7 +222,36 @@ private:
             }
             ++raised;
         }
+        // The run ended by the very signal the last raised trial sent.
+        size_t last_event = raised ? trials_[batch[raised - 1]].event : 0;
+        if (raised && run.signaled && run.exit_code == config.signo &&
+            event_kind(plan_.events[last_event].second.kind).arg == FAULTLINE_ARG_SIGNAL &&
+            cells_[batch[raised - 1]].fired) {
+            uncaught_signal_event_ = last_event;
+        }
         return raised;
+    }
+
+    // The trials still to run once event e is left out; every other cell
+    // starts over from fresh.
+    std::vector<size_t> skip_event(size_t e, const std::vector<SweepCell>& fresh) {
+        const std::string& name = plan_.events[e].first;
+        std::string why = "the program does not catch signal " +
+                          std::to_string(plan_.config.signo) + ": it was killed by it";
+        notes_.push_back(why + "; the " + name + " column is skipped (--signal N sends another)");
+        skipped_events_.push_back(e);
+        std::vector<size_t> todo;
+        for (size_t t = 0; t < trials_.size(); ++t) {
+            cells_[t] = fresh[t];
+            if (std::find(skipped_events_.begin(), skipped_events_.end(), trials_[t].event) !=
+                skipped_events_.end()) {
+                cells_[t].skipped = true;
+                cells_[t].outcome = "skipped: " + why;
+            } else {
+                todo.push_back(t);
+            }
+        }
+        return todo;
     }
 
     // A run with several trials broke the program's invariant: run each
@@ -213,6 +282,9 @@ private:
     std::vector<Trial> trials_;
     std::vector<SweepCell> cells_;
     size_t runs_ = 0;
+    std::optional<size_t> uncaught_signal_event_;
+    std::vector<size_t> skipped_events_;
+    std::vector<std::string> notes_;
 };
 
 }  // namespace
@@ -223,10 +295,26 @@ SweepPlan plan_sweep(const SweepConfig& config) {
     }
     SweepPlan plan{config, {}, {}};
     for (const auto& cs : rseq_critical_sections(config.host_binary)) {
-        plan.sequences.emplace_back(cs, instructions_of(config.host_binary, cs));
+        plan.sequences.push_back({0, cs, instructions_of(config.host_binary, cs)});
+    }
+    for (size_t k = 0; k < config.libraries.size(); ++k) {
+        const std::string& library = config.libraries[k].host_path;
+        if (!std::filesystem::is_regular_file(library)) {
+            throw ConfigError("library not found: " + library);
+        }
+        auto sections = rseq_critical_sections(library);
+        if (sections.empty()) {
+            throw ConfigError(library + ": no rseq critical section (no __rseq_cs_ptr_array "
+                              "section, or an empty one)");
+        }
+        for (const auto& cs : sections) {
+            plan.sequences.push_back({k + 1, cs, instructions_of(library, cs)});
+        }
     }
     if (plan.sequences.empty()) {
-        throw ConfigError(config.host_binary + ": no rseq critical section (__rseq_cs_ptr_array)");
+        throw ConfigError(config.host_binary + ": no rseq critical section (no "
+                          "__rseq_cs_ptr_array section: a stripped binary or one without rseq "
+                          "descriptors listed there)");
     }
     for (const auto& name : config.events) {
         plan.events.emplace_back(name, event_named(name, config.signo));
@@ -235,7 +323,13 @@ SweepPlan plan_sweep(const SweepConfig& config) {
 }
 
 size_t SweepResult::failed() const {
-    return size_t(std::count_if(cells.begin(), cells.end(), [](const SweepCell& c) { return !c.ok; }));
+    return size_t(std::count_if(cells.begin(), cells.end(),
+                                [](const SweepCell& c) { return c.raised && !c.ok; }));
+}
+
+size_t SweepResult::reached() const {
+    return size_t(
+        std::count_if(cells.begin(), cells.end(), [](const SweepCell& c) { return c.raised; }));
 }
 
 SweepResult run_sweep(Machine& machine, const SweepPlan& plan) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -13,11 +14,14 @@ namespace faultline {
 std::string sweep_json(const SweepResult& result) {
     nlohmann::json cells = nlohmann::json::array();
     for (const auto& c : result.cells) {
-        cells.push_back({{"cs", c.cs},
+        cells.push_back({{"file", c.file},
+                         {"cs", c.cs},
                          {"insn_addr", c.insn_addr},
                          {"insn", c.insn_text},
                          {"event", c.event},
+                         {"reached", c.raised},
                          {"raised", c.raised},
+                         {"skipped", c.skipped},
                          {"fired", c.fired},
                          {"guest_status", c.guest_status},
                          {"fired_icount", c.fired_icount},
@@ -27,10 +31,14 @@ std::string sweep_json(const SweepResult& result) {
                          {"aborted", c.aborted ? nlohmann::json(*c.aborted) : nlohmann::json()},
                          {"invariant_ok", c.invariant_ok},
                          {"outcome", c.outcome},
-                         {"ok", c.ok}});
+                         // No verdict for a cell not reached.
+                         {"ok", c.raised ? nlohmann::json(c.ok) : nlohmann::json()}});
     }
     return nlohmann::json{{"trials_per_s", result.trials_per_s},
                           {"program_runs", result.program_runs},
+                          {"reached", result.reached()},
+                          {"failed", result.failed()},
+                          {"notes", result.notes},
                           {"cells", cells}}
         .dump(1);
 }
@@ -57,10 +65,13 @@ std::string escape(const std::string& text) {
 }
 
 // Colour and label of a cell: greens are right, red wrong, orange unknown,
-// grey never fired or not carried out by the guest.
+// blue not reached by the workload, grey not carried out by the guest.
 std::pair<const char*, std::string> verdict(const SweepCell& c) {
+    if (c.skipped) {
+        return {"#ffffff", c.outcome};
+    }
     if (!c.raised) {
-        return {"#bbbbbb", "not fired"};
+        return {"#c8d4ec", "not reached"};
     }
     if (!c.fired) {
         return {"#bbbbbb", "not carried out: " + c.outcome};
@@ -84,13 +95,14 @@ std::pair<const char*, std::string> verdict(const SweepCell& c) {
 
 std::string sweep_html(const SweepResult& result, const std::string& title) {
     std::vector<std::string> events;
-    std::map<std::pair<uint64_t, uint64_t>, std::map<std::string, const SweepCell*>> rows;
-    std::vector<std::pair<uint64_t, uint64_t>> order;
+    using Row = std::tuple<std::string, uint64_t, uint64_t>;  // file, section, instruction
+    std::map<Row, std::map<std::string, const SweepCell*>> rows;
+    std::vector<Row> order;
     for (const auto& c : result.cells) {
         if (std::find(events.begin(), events.end(), c.event) == events.end()) {
             events.push_back(c.event);
         }
-        auto key = std::make_pair(c.cs, c.insn_addr);
+        Row key{c.file, c.cs, c.insn_addr};
         if (!rows.count(key)) {
             order.push_back(key);
         }
@@ -101,27 +113,30 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
       << "</title><style>body{font-family:sans-serif}table{border-collapse:collapse}"
          "td,th{border:1px solid #777;padding:4px 8px}td.i{font-family:monospace}"
          "tr.cs td{background:#eee;font-weight:bold}</style></head><body>"
-      << "<h1>" << escape(title) << "</h1><p>" << result.cells.size() << " trials, " << result.failed()
-      << " failed, " << result.trials_per_s << " trials/s. Dark green: the event aborted the "
+      << "<h1>" << escape(title) << "</h1><p>" << result.cells.size() << " trials, "
+      << result.reached() << " reached, " << result.failed() << " failed, "
+      << result.trials_per_s << " trials/s. Dark green: the event aborted the "
       << "sequence as it must; light green: committed as it must; mid green: a page fault "
       << "aborted it because handling the fault blocked (allowed inside the sequence); red: "
       << "wrong; orange: unknown (the thread reached neither the instruction nor the abort "
-      << "handler before the program ended); grey: the trigger never fired, or the guest did "
-      << "not carry the event out.</p><table><tr><th>address</th><th>instruction</th>";
+      << "handler before the program ended); blue: the workload never reached the instruction; "
+      << "grey: the guest did not carry the event out.</p><table><tr><th>address</th>"
+      << "<th>instruction</th>";
     for (const auto& e : events) {
         h << "<th>" << escape(e) << "</th>";
     }
     h << "</tr>";
-    uint64_t current_cs = ~uint64_t(0);
+    std::pair<std::string, uint64_t> current_cs{"", ~uint64_t(0)};
     for (const auto& key : order) {
         const auto& cells = rows[key];
         const SweepCell* any = cells.begin()->second;
-        if (key.first != current_cs) {
-            current_cs = key.first;
+        const auto& [file, cs, insn] = key;
+        if (std::make_pair(file, cs) != current_cs) {
+            current_cs = {file, cs};
             h << "<tr class=\"cs\"><td colspan=\"" << events.size() + 2
-              << "\">critical section at " << hex(current_cs) << "</td></tr>";
+              << "\">critical section at " << hex(cs) << " in " << escape(file) << "</td></tr>";
         }
-        h << "<tr><td class=\"i\">" << hex(key.second) << "</td><td class=\"i\">"
+        h << "<tr><td class=\"i\">" << hex(insn) << "</td><td class=\"i\">"
           << escape(any->insn_text) << (any->in_sequence ? "" : " (post-commit)")
           << "</td>";
         for (const auto& e : events) {
@@ -167,22 +182,30 @@ std::string sweep_table(const SweepResult& result, const std::vector<std::string
     t += "\n";
     for (size_t i = 0; i < result.cells.size(); i += events.size()) {
         const auto& row = result.cells[i];
+        if (i == 0 || row.file != result.cells[i - 1].file) {
+            append(t, "%s\n", row.file.c_str());
+        }
         append(t, "%#-10llx %-28s", (unsigned long long)row.insn_addr, row.insn_text.c_str());
         for (size_t k = 0; k < events.size(); ++k) {
             const auto& c = result.cells[i + k];
-            const char* word = !c.raised   ? "not-fired"
+            const char* word = c.skipped   ? "skipped"
+                               : !c.raised   ? "not-reached"
                                : !c.fired   ? "dropped"
                                : !c.aborted ? "unknown"
                                : *c.aborted ? "abort"
                                             : "commit";
-            append(t, " %-12s", (std::string(word) + (c.ok ? "" : " FAIL")).c_str());
+            append(t, " %-12s", (std::string(word) + (c.ok || !c.raised ? "" : " FAIL")).c_str());
         }
         t += "\n";
     }
     append(t, "%zu trials in %zu program runs, %zu failed, %.1f trials/s\n", result.cells.size(),
            result.program_runs, result.failed(), result.trials_per_s);
+    append(t, "reached %zu of %zu cells\n", result.reached(), result.cells.size());
+    for (const auto& note : result.notes) {
+        append(t, "note: %s\n", note.c_str());
+    }
     for (const auto& c : result.cells) {
-        if (!c.ok) {
+        if (c.raised && !c.ok) {
             append(t, "FAIL %s before %#llx (%s): fired=%d aborted=%s expected_abort=%d %s\n",
                    c.event.c_str(), (unsigned long long)c.insn_addr, c.insn_text.c_str(), c.fired,
                    !c.aborted ? "unknown" : *c.aborted ? "1" : "0", c.expected_abort,

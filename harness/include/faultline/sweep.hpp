@@ -33,26 +33,44 @@ struct Instruction {
 // (inclusive: the post-commit instruction is the first that must not abort).
 std::vector<Instruction> instructions_of(const std::string& elf_path, const CriticalSection& cs);
 
+// A file whose critical sections are swept: its ELF on the host, and where
+// the program finds it in the guest.
+struct SweptFile {
+    std::string host_path;
+    std::string guest_path;
+};
+
 struct SweepConfig {
     std::string host_binary;    // the program's ELF on the host
     std::string guest_program;  // where it is in the guest
+    // Shared libraries the program loads at start whose sections are swept
+    // too. Every file may be position-independent: triggers are placed at
+    // its load base in each run.
+    std::vector<SweptFile> libraries;
     std::vector<std::string> args;
     std::vector<std::string> events = swept_event_names();
     // Fire before the hit-th execution, counted from when the previous
     // trial's outcome was seen (from the program's start for the first).
     uint32_t hit = 1;
-    int signo = 10;             // SIGUSR1: the program is expected to handle it
+    // The signal a signal event sends. A program that does not catch it is
+    // killed by it: then the signal column is skipped, with a note.
+    int signo = 10;             // SIGUSR1
     // Guest time per program run; a run that outlives it is killed, and a
     // trigger it never reached is reported as never fired.
     uint32_t budget_ms = 5000;
 };
 
 struct SweepCell {
+    std::string file;  // the guest path of the file holding the section
+    // Addresses in that file (its link-time ones), the same in every run.
     uint64_t cs = 0;
     uint64_t insn_addr = 0;
     std::string insn_text;
     std::string event;
-    bool raised = false;       // the trigger was reached and QEMU raised the event
+    // The workload reached the instruction (its hit-th time) and QEMU raised
+    // the event. A cell not reached has no verdict: it is not a failure.
+    bool raised = false;
+    bool skipped = false;  // its event was left out (see SweepResult::notes)
     bool fired = false;        // and the guest confirmed it carried it out
     std::string guest_status;  // the guest's answer (Firing::status)
     uint64_t fired_icount = 0;
@@ -75,21 +93,31 @@ struct SweepResult {
     std::vector<SweepCell> cells;  // in plan order: sequence, instruction, event
     double trials_per_s = 0;
     size_t program_runs = 0;
+    // What the sweep had to leave out, and why (e.g. a signal the program
+    // does not catch).
+    std::vector<std::string> notes;
 
-    size_t failed() const;  // cells not ok
+    size_t failed() const;   // cells reached and not ok
+    size_t reached() const;  // cells whose trigger fired
 };
 
 // What a sweep runs: each critical section with its instructions, and the
 // events by name.
+struct SweptSequence {
+    size_t file = 0;  // 0: the program, k: config.libraries[k - 1]
+    CriticalSection cs;
+    std::vector<Instruction> instructions;
+};
+
 struct SweepPlan {
     SweepConfig config;
-    std::vector<std::pair<CriticalSection, std::vector<Instruction>>> sequences;
+    std::vector<SweptSequence> sequences;
     std::vector<std::pair<std::string, Event>> events;
 };
 
 // Reads and checks all a sweep needs before anything boots. Throws
-// ConfigError for a missing binary, one without rseq critical sections, or
-// an unknown event name.
+// ConfigError for a missing file, no rseq critical section in any, or an
+// unknown event name.
 SweepPlan plan_sweep(const SweepConfig& config);
 // First runs the program once without events (ConfigError if it fails
 // then), then the trials; trials_per_s counts the trials' time only.

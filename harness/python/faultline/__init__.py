@@ -4,8 +4,8 @@ from ._faultline import (  # noqa: F401
     AgentError, BootInfo, BootTimeout, CommandTimeout, ConfigError, CriticalSection, Error, Event,
     EventKind, event_kinds,
     FileMissing, kernel_reports,
-    Firing, GuestPanic, Machine, MachineConfig, Process, QemuDied, QmpClient, QmpError, RunResult,
+    Firing, GuestPanic, Machine, MachineConfig, Mapping, Process, QemuDied, QmpClient, QmpError, RunResult,
     Timeout, qemu_command_line,
-    Instruction, SweepCell, SweepConfig, SweepResult, Trigger, instructions_of,
+    Instruction, SweepCell, SweepConfig, SweepResult, SweptFile, Trigger, instructions_of,
     rseq_critical_sections, sweep, swept_events, symbol_address,
 )
