@@ -147,6 +147,10 @@ def run_probe(machine, event):
     return faults, result.stdout, machine.firings()
 
 
+def switches(probe_stdout):
+    return int(re.search(r"^voluntary switches: (\d+)$", probe_stdout, re.M).group(1))
+
+
 def test_page_fault_on_the_data_page_faults_and_keeps_its_content(machine, host_programs):
     quiet, out, _ = run_probe(machine, None)
     assert quiet == 0 and "intact: yes" in out
@@ -154,10 +158,29 @@ def test_page_fault_on_the_data_page_faults_and_keeps_its_content(machine, host_
     page = faultline.symbol_address(str(PROBE), "probe_page")
     faults, out, firings = run_probe(machine, faultline.Event.page_fault(page))
     assert [(f.confirmed, f.status) for f in firings] == [(True, "done")]
-    # The read itself took the fault: one more minor fault, same bytes.
-    assert faults == 1
+    # The read itself took the fault: one more minor fault, same bytes,
+    # and it did not sleep.
+    assert faults == 1 and switches(out) == 0
     assert "intact: yes" in out
     assert event_count(machine, host_programs, "page_fault") == before + 1
+
+
+def test_a_blocking_page_fault_is_taken_and_sleeps(machine, host_programs):
+    before = event_count(machine, host_programs, "page_fault_blocking")
+    page = faultline.symbol_address(str(PROBE), "probe_page")
+    faults, out, firings = run_probe(machine, faultline.Event.named("page_fault_blocking", page))
+    # Confirmed only once the task slept in the fault.
+    assert [(f.confirmed, f.status) for f in firings] == [(True, "done")]
+    assert faults == 1 and switches(out) == 1
+    assert "intact: yes" in out
+    assert event_count(machine, host_programs, "page_fault_blocking") == before + 1
+
+
+def test_a_blocking_page_fault_inside_the_sequence_aborts_it(machine, sequence):
+    r, firings = run_with(machine, faultline.Event.named("page_fault_blocking"), sequence.start)
+    assert r.exit_code == 0, r.stdout
+    assert [(f.rip, f.confirmed) for f in firings] == [(sequence.start, True)]
+    assert aborts(r.stdout) == 1
 
 
 def test_page_fault_where_nothing_is_mapped_is_dropped_by_the_guest(machine, host_programs):

@@ -1,11 +1,15 @@
 /*
  * fault-probe: reads one byte of a page it filled, between two readings of
- * its minor-fault count, then checks every byte of the page.
+ * its minor-fault and voluntary context switch counts, then checks every
+ * byte of the page.
  *
- * The host arms a page_fault event before fault_probe_read, on probe_page
- * (the private anonymous page the read touches) or on the code page of the
- * read itself, and expects the count to rise with the data intact.
- * Output: "minor faults: N" (during the read) and "intact: yes|no".
+ * The host arms a page_fault or page_fault_blocking event before
+ * fault_probe_read, on probe_page (the private anonymous page the read
+ * touches) or on the code page of the read itself, and expects the fault
+ * count to rise with the data intact, and the switch count with it when
+ * the fault blocks.
+ * Output: "minor faults: N", "voluntary switches: N" (during the read) and
+ * "intact: yes|no".
  * Exit status: 0 intact, 1 the page changed.
  */
 #include <stdio.h>
@@ -41,7 +45,8 @@ int main(void)
         intact &= probe_page[i] == pattern(i);
     }
     intact &= first == pattern(0);
-    printf("minor faults: %ld\nintact: %s\n", after.ru_minflt - before.ru_minflt,
+    printf("minor faults: %ld\nvoluntary switches: %ld\nintact: %s\n",
+           after.ru_minflt - before.ru_minflt, after.ru_nvcsw - before.ru_nvcsw,
            intact ? "yes" : "no");
     return !intact;
 }

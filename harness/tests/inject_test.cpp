@@ -55,7 +55,8 @@ TEST(EventKinds, NamesAndSweepArgumentsComeFromTheTable) {
     EXPECT_EQ(Event::page_fault_at_trigger().name(), "page_fault");
     EXPECT_EQ(event_kind(Event::Kind::migrate).sweep_arg(10), Event::kNextCpu);
     EXPECT_EQ(event_kind(Event::Kind::signal).sweep_arg(10), 10u);
-    EXPECT_EQ(swept_event_list(), "preempt,signal,migrate,page_fault");
+    EXPECT_EQ(swept_event_list(), "preempt,signal,migrate,page_fault,page_fault_blocking");
+    EXPECT_EQ(Event::named("page_fault_blocking").rseq_effect(), Event::RseqEffect::aborts);
     EXPECT_EQ(Event::none().rseq_effect(), Event::RseqEffect::none);
 }
 
@@ -69,6 +70,7 @@ TEST(EventKinds, AnyKindIsMadeByItsName) {
         Event::named("explode");
         FAIL() << "an unknown name was taken";
     } catch (const ConfigError& e) {
-        EXPECT_STREQ(e.what(), "unknown event 'explode' (preempt,signal,migrate,page_fault,none)");
+        EXPECT_STREQ(e.what(), "unknown event 'explode' "
+                               "(preempt,signal,migrate,page_fault,page_fault_blocking,none)");
     }
 }

@@ -98,6 +98,8 @@
 	X(3, MIGRATE, migrate, "migrate", FAULTLINE_ARG_CPU, FAULTLINE_RSEQ_ABORTS)	\
 	X(4, PAGE_FAULT, page_fault, "page-fault", FAULTLINE_ARG_ADDRESS,		\
 	  FAULTLINE_RSEQ_ABORTS_IF_IT_BLOCKS)						\
+	X(5, PAGE_FAULT_BLOCKING, page_fault_blocking, "page-fault-blocking",		\
+	  FAULTLINE_ARG_ADDRESS, FAULTLINE_RSEQ_ABORTS)					\
 	X(0, NONE, none, "none", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_NONE)
 
 #define FAULTLINE_EVENT_CODE_OF(code, ID, ...) FAULTLINE_EVENT_##ID = code,
