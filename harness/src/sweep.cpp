@@ -104,11 +104,10 @@ public:
                 continue;
             }
             if (raised == 0) {
-                // The program ended without reaching the first trigger.
-                cells_[todo.front()].outcome = "not reached: the program " +
-                                               cells_[todo.front()].outcome;
-                raised = 1;
-            } else if (raised > 1 && !cells_[todo.front()].invariant_ok) {
+                todo = mark_unreached(todo);
+                continue;
+            }
+            if (raised > 1 && !cells_[todo.front()].invariant_ok) {
                 attribute_failure({todo.begin(), todo.begin() + long(raised)});
             }
             todo.erase(todo.begin(), todo.begin() + long(raised));
@@ -230,6 +229,32 @@ private:
             uncaught_signal_event_ = last_event;
         }
         return raised;
+    }
+
+    // The program ran to its end without reaching the first trial's
+    // instruction. Until a trial fires, a run does what the run before it
+    // did, so no trial there is reached, whatever its event; and if that is
+    // the section's first instruction, the section is never entered (it is
+    // entered at its start), so none of its trials is. Marks them; returns
+    // the trials left.
+    std::vector<size_t> mark_unreached(const std::vector<size_t>& todo) {
+        const Trial first = trials_[todo.front()];
+        std::string outcome = "not reached: the program " + cells_[todo.front()].outcome;
+        if (first.insn == 0) {
+            outcome = "not reached (the section was never entered): the program " +
+                      cells_[todo.front()].outcome;
+        }
+        std::vector<size_t> left;
+        for (size_t t : todo) {
+            bool same_place = trials_[t].sequence == first.sequence &&
+                              (first.insn == 0 || trials_[t].insn == first.insn);
+            if (same_place) {
+                cells_[t].outcome = outcome;
+            } else {
+                left.push_back(t);
+            }
+        }
+        return left;
     }
 
     // The trials still to run once event e is left out; every other cell
