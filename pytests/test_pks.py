@@ -1,5 +1,5 @@
 """Protection keys for supervisor pages in the guest kernel
-(guest-kernel/patches/0006-0011): the kernel's own cases (debugfs pks/test)
+(guest-kernel/patches/0006-0012): the kernel's own cases (debugfs pks/test)
 run by /bin/pks-selftest, one pytest result each, on a boot of their own
 (one case oopses a kernel thread on purpose); the kernel reports of that
 run are exactly the ones its cases make."""
@@ -15,6 +15,7 @@ CASES = [
     "default_rights_on_every_cpu", "noaccess_blocks_read_and_write",
     "readonly_blocks_write_allows_read", "unprotect_reprotect",
     "per_task_rights_survive_context_switch", "interrupt_runs_with_default_rights",
+    "softirq_runs_with_default_rights",
     "kmap_nesting", "kmap_concurrent", "relaxed_fault_warns_and_continues",
     "relaxed_fault_leaves_other_tasks_protected", "strict_fault_oopses",
 ]

@@ -1,6 +1,6 @@
 /*
  * pks-selftest: runs the guest kernel's supervisor protection-key cases
- * (guest-kernel/patches/0011, debugfs pks/test), one line per case, "CASE:
+ * (guest-kernel/patches/0012, debugfs pks/test), one line per case, "CASE:
  * ok" or "CASE: FAIL why"; exit status 0 when every case passed.
  *
  * usage: pks-selftest [CASE...]   (none: every case, in the order below,
@@ -33,6 +33,7 @@ static const struct {
     {"unprotect_reprotect", "strict"},
     {"per_task_rights_survive_context_switch", "strict"},
     {"interrupt_runs_with_default_rights", "strict"},
+    {"softirq_runs_with_default_rights", "strict"},
     {"kmap_nesting", "strict"},
     {"kmap_concurrent", "strict"},
     {"relaxed_fault_warns_and_continues", "relaxed"},
