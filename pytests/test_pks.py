@@ -1,0 +1,122 @@
+"""Protection keys for supervisor pages in the guest kernel
+(guest-kernel/patches/0006-0012): the kernel's own cases (debugfs pks/test)
+run by /bin/pks-selftest, one pytest result each, on a boot of their own
+(one case oopses a kernel thread on purpose); the kernel reports of that
+run are exactly the ones its cases make."""
+import re
+import subprocess
+
+import pytest
+
+import faultline
+from conftest import CLI, Machine, check_report
+
+CASES = [
+    "default_rights_on_every_cpu", "noaccess_blocks_read_and_write",
+    "readonly_blocks_write_allows_read", "unprotect_reprotect",
+    "per_task_rights_survive_context_switch", "interrupt_runs_with_default_rights",
+    "softirq_runs_with_default_rights",
+    "kmap_nesting", "kmap_concurrent", "relaxed_fault_warns_and_continues",
+    "relaxed_fault_leaves_other_tasks_protected", "strict_fault_oopses",
+]
+# The run's kernel reports, in order: one warning per relaxed case (each
+# with a key of its own: once per key), then the strict case's oops.
+RELAXED_WARNING = r"WARNING: CPU: \d+ PID: \d+ at \S*arch/x86/mm/pks\.c:\d+ pks_fault\+0x[0-9a-f]+/0x[0-9a-f]+"
+EXPECTED_REPORTS = [
+    RELAXED_WARNING,
+    RELAXED_WARNING,
+    r"BUG: unable to handle page fault for address: (?P<address>[0-9a-f]{16})",
+    r"Oops: Oops: 0021 \[#1\] PREEMPT SMP",
+]
+
+
+def reports_match(reports):
+    return len(reports) == len(EXPECTED_REPORTS) and all(
+        re.search(want, line) for want, line in zip(EXPECTED_REPORTS, reports))
+
+
+@pytest.fixture(scope="module")
+def selftest():
+    """The whole run on a fresh guest: (result, {case: verdict}, kernel
+    reports, console, machine)."""
+    with faultline.Machine(faultline.MachineConfig.defaults()) as m:
+        m.boot()
+        r, lines = check_report(m, "/bin/pks-selftest", [], run_as_root=True)
+        reports = m.kernel_reports()
+        # Answered for by test_kernel_reports_are_the_relaxed_warnings_and_the_oops.
+        Machine.reports_checked[m] = len(reports)
+        yield r, lines, reports, m.console(), m
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_case(selftest, name):
+    _, lines, _, _, _ = selftest
+    assert lines.get(name) == "ok", lines.get(name, "not reported")
+
+
+def test_mode_refuses_unknown_names(selftest):
+    _, lines, _, _, _ = selftest
+    assert lines.get("mode_refuses_unknown_names") == "ok"
+
+
+def test_the_program_reports_exactly_these_cases(selftest):
+    r, lines, _, _, _ = selftest
+    assert list(lines) == ["mode_refuses_unknown_names"] + CASES, r.stdout
+    assert r.exit_code == 0
+
+
+def test_kernel_reports_are_the_relaxed_warnings_and_the_oops(selftest):
+    _, _, reports, _, _ = selftest
+    assert reports_match(reports), "\n".join(reports)
+
+
+def test_strict_oops_names_the_key_and_the_address(selftest):
+    _, _, reports, console, _ = selftest
+    bug = re.search(EXPECTED_REPORTS[2], reports[2])
+    named = re.findall(r"pks: read of ([0-9a-f]{16}) denied by key (\d+) \(PKRS ([0-9a-f]{8})\)",
+                       console)
+    # A kthread of its own: the default rights, every key but 0 closed.
+    assert named == [(bug.group("address"), named[0][1], "55555554")], console
+    assert 1 <= int(named[0][1]) <= 15
+    assert "#PF: error_code(0x0021) - protection keys violation" in console
+
+
+def test_relaxed_mode_warns_once_per_key(selftest):
+    _, _, _, console, _ = selftest
+    warned = re.findall(r"pks: relaxed mode: (read|write) of [0-9a-f]{16} denied by key (\d+) "
+                        r"\(PKRS 55555554\), key opened for this context", console)
+    # Each relaxed case faults its key from two contexts or more; one warning each.
+    assert [access for access, _ in warned] == ["read", "read"], console
+
+
+def test_one_case_by_name(selftest):
+    _, _, _, _, m = selftest
+    r = m.run("/bin/pks-selftest", ["kmap_nesting"], run_as_root=True)
+    assert (r.stdout, r.exit_code) == ("kmap_nesting: ok\n", 0)
+
+
+def test_an_unknown_case_is_refused(selftest):
+    _, _, _, _, m = selftest
+    r = m.run("/bin/pks-selftest", ["no_such_case"], run_as_root=True)
+    assert (r.stdout, r.exit_code) == ("", 2)
+
+
+@pytest.mark.parametrize("kernel_args, expected", [([], "strict"), (["pks.mode=relaxed"], "relaxed")])
+def test_mode_is_strict_unless_the_command_line_says_relaxed(host_programs, kernel_args,
+                                                            expected):
+    config = faultline.MachineConfig.defaults()
+    config.kernel_args = kernel_args
+    with faultline.Machine(config) as m:
+        m.boot()
+        m.put_file(str(host_programs["show_file"]), "/tmp/show_file")
+        r = m.run("/tmp/show_file", ["/sys/kernel/debug/pks/mode"], run_as_root=True)
+        assert r.stdout == expected + "\n"
+
+
+def test_the_cli_runs_every_case():
+    p = subprocess.run([str(CLI), "run", "--root", "--", "/bin/pks-selftest"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.splitlines() == [f"{name}: ok" for name in ["mode_refuses_unknown_names"] + CASES]
+    reports = re.findall(r"^faultline: kernel report: (.*)$", p.stderr, re.M)
+    assert reports_match(reports), p.stderr
