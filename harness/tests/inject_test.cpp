@@ -2,11 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
-#include <regex>
-
 #include "faultline/errors.hpp"
+#include "qapi_schema.hpp"
 
 using namespace faultline;
 using Json = nlohmann::json;
@@ -58,18 +55,8 @@ TEST(InjectQmp, ReadsFiringsFromQueryFaultline) {
 // The QAPI schema the built QEMU was made from names the same kinds, in the
 // same order, as event_kinds(): one table on each side of QMP, held together.
 TEST(EventKinds, MatchTheQapiEnumOfTheBuiltQemu) {
-    std::ifstream schema(std::string(FAULTLINE_BUILD_DIR) + "/qemu/src/qapi/misc-target.json");
-    ASSERT_TRUE(schema) << "build QEMU first (make qemu)";
-    std::string text((std::istreambuf_iterator<char>(schema)), std::istreambuf_iterator<char>());
-    size_t from = text.find("'enum': 'FaultlineEvent'");
-    ASSERT_NE(from, std::string::npos);
-    size_t open = text.find('[', from), close = text.find(']', open);
-    std::vector<std::string> qapi;
-    std::regex quoted("'([^']+)'");
-    std::string list = text.substr(open, close - open);
-    for (std::sregex_iterator it(list.begin(), list.end(), quoted), end; it != end; ++it) {
-        qapi.push_back((*it)[1]);
-    }
+    std::vector<std::string> qapi = qapi_enum_values("FaultlineEvent");
+    ASSERT_FALSE(qapi.empty()) << "build QEMU first (make qemu)";
     std::vector<std::string> ours;
     for (const auto& kind : event_kinds()) {
         ours.emplace_back(kind.qmp_name);
