@@ -45,7 +45,7 @@ def where(event):
     if event["rip"] >= KERNEL_HALF:
         return kernel_function(event["rip"]).split(".")[0]
     return {faultline.symbol_address(str(PROGRAM), s): s
-            for s in ("pk_wrpkru", "pk_read", "pk_write")}.get(event["rip"], hex(event["rip"]))
+            for s in ("pk_wrpkru", "pk_read", "pk_write", "pk_xrstor")}.get(event["rip"], hex(event["rip"]))
 
 
 def traced_sequence(kinds=None, cr3=lambda process: process.cr3):
@@ -158,6 +158,19 @@ def test_an_address_space_filter_leaves_out_other_address_spaces(traced):
     assert traced_sequence(faultline.pk_event_kinds(), lambda p: p.cr3 + 0x1000)[2] == []
     everywhere = traced_sequence(faultline.pk_event_kinds(), lambda p: None)[2]
     assert [e for e in everywhere if e["cr3"] == events[0]["cr3"]] == events
+
+
+def test_an_xrstor_of_pkru_in_its_init_state_records_a_load_of_0():
+    with faultline.Machine() as m:
+        m.boot()
+        process = m.spawn("/bin/pk-events", ["xrstor-init"])
+        m.trace_pk(["wrpkru", "xrstor_pkru"], process.cr3)
+        r = m.run_spawned()
+        events = [e.json() for e in m.pk_events()]
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert comparable(events) == [
+        {"kind": "wrpkru", "at": "pk_wrpkru", "cpl": 3, "old": DEFAULT_PKRU, "value": 0x55555550},
+        {"kind": "xrstor_pkru", "at": "pk_xrstor", "cpl": 3, "old": 0x55555550, "value": 0}]
 
 
 def test_stopping_keeps_what_was_recorded_and_records_no_more(machine):

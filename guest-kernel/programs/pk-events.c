@@ -7,6 +7,9 @@
  *                        (sys_pkey_set), a read and a write the key denies
  *                        (pk_read, pk_write), each caught as SEGV_PKUERR and
  *                        stepped over (to pk_read_done, pk_write_done)
+ *   pk-events xrstor-init  PKRU set by WRPKRU, then loaded by an XRSTOR
+ *                        (pk_xrstor) of PKRU alone from an area whose XSTATE_BV
+ *                        bit 9 is clear: its init value, 0
  *   pk-events loop N     N pairs of WRPKRUs closing and opening a key: a
  *                        workload made of PKRU writes, for bench/pk_slowdown.py
  *
@@ -23,11 +26,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <cpuid.h>
 #include <ucontext.h>
 
 #include "pkey-syscalls.h"
 
 #define PAGE 4096
+
+#define XSTATE_PKRU (1u << 9)
+#define XSAVE_HEADER 512  /* XSTATE_BV: the first 8 bytes of the header */
 
 extern char pk_wrpkru[], pk_read[], pk_read_done[], pk_write[], pk_write_done[];
 
@@ -161,6 +168,28 @@ static int sequence(void)
     return !ok;
 }
 
+static __attribute__((noinline, noclone)) int xrstor_init(void)
+{
+    unsigned eax, ebx, ecx, edx;
+
+    __cpuid_count(0xd, 0, eax, ebx, ecx, edx);
+    unsigned char *area = aligned_alloc(64, (ebx + 63) & ~63u);
+    if (!area) {
+        return 1;
+    }
+    memset(area, 0, ebx);
+    wrpkru(0x55555550);
+    __asm__ volatile("xsave (%0)" : : "r"(area), "a"(XSTATE_PKRU), "d"(0) : "memory");
+    area[XSAVE_HEADER + 1] &= ~(XSTATE_PKRU >> 8);
+    __asm__ volatile(".globl pk_xrstor\n"
+                     "pk_xrstor: xrstor (%0)"
+                     :
+                     : "r"(area), "a"(XSTATE_PKRU), "d"(0)
+                     : "memory");
+    printf("pkru %#x after xrstor\n", rdpkru());
+    return rdpkru() != 0;
+}
+
 static int loop(long n)
 {
     uint32_t open = rdpkru();
@@ -178,9 +207,12 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "sequence") == 0) {
         return sequence();
     }
+    if (argc == 2 && strcmp(argv[1], "xrstor-init") == 0) {
+        return xrstor_init();
+    }
     if (argc == 3 && strcmp(argv[1], "loop") == 0) {
         return loop(strtol(argv[2], NULL, 0));
     }
-    fprintf(stderr, "usage: pk-events sequence | pk-events loop N\n");
+    fprintf(stderr, "usage: pk-events sequence | xrstor-init | loop N\n");
     return 2;
 }
