@@ -40,12 +40,18 @@ def kernel_function(rip):
     return names[bisect.bisect_right(addrs, rip) - 1]
 
 
+@functools.cache
+def program_symbols():
+    """{address: name} of pk-events' labelled instructions."""
+    return {faultline.symbol_address(str(PROGRAM), name): name
+            for name in ("pk_wrpkru", "pk_read", "pk_write", "pk_xrstor")}
+
+
 def where(event):
     """The program's symbol for a user rip, the kernel function for a kernel one."""
     if event["rip"] >= KERNEL_HALF:
         return kernel_function(event["rip"]).split(".")[0]
-    return {faultline.symbol_address(str(PROGRAM), s): s
-            for s in ("pk_wrpkru", "pk_read", "pk_write", "pk_xrstor")}.get(event["rip"], hex(event["rip"]))
+    return program_symbols().get(event["rip"], hex(event["rip"]))
 
 
 def traced_sequence(kinds=None, cr3=lambda process: process.cr3):
@@ -104,11 +110,14 @@ def expected_sequence(stdout):
     ]
 
 
+LEFT_TO_THE_RUN = ("icount", "vcpu", "cr3", "rip")
+
+
 def comparable(events):
-    """The records without what the expectation leaves to the run (icount,
-    vCPU, exact rip), with where each happened."""
-    return [{"at": where(e), **{k: v for k, v in e.items() if k not in ("icount", "vcpu", "rip",
-                                                                         "cr3")}}
+    """The records without what the expectation leaves to the run, and with
+    where each happened for its rip: the program's label (the exact address)
+    or the kernel function."""
+    return [{"at": where(e), **{k: v for k, v in e.items() if k not in LEFT_TO_THE_RUN}}
             for e in events]
 
 
