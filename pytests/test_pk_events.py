@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -294,3 +295,33 @@ def test_every_user_pk_fault_of_protection_keys_gets_its_signal(protection_keys_
                 assert (restore["kind"], where(restore), restore["value"]) == \
                     ("xrstor_pkru", "__fpu_restore_sig", 0), (e, restore)
     assert faults > 0
+
+
+@pytest.fixture
+def qemu(tmp_path):
+    from test_qmp import Qemu
+    q = Qemu(tmp_path)
+    yield q
+    q.close()
+
+
+@pytest.mark.parametrize("arguments, error", [
+    ({"kinds": []}, "kinds is empty: nothing would be recorded"),
+    ({"limit": 0}, "limit must be 1 to 4194304"),
+    ({"limit": 4194305}, "limit must be 1 to 4194304"),
+])
+def test_qemu_refuses_a_trace_that_records_nothing_or_too_much(qemu, arguments, error):
+    with pytest.raises(faultline.QmpError, match=error):
+        qemu("faultline-pk-trace", enable=True, **arguments)
+
+
+def test_records_past_the_limit_are_counted_as_lost_never_dropped_silently(qemu):
+    """Three seconds of boot with a limit of 1: the kernel writes PKRU more
+    often than that (it sets up the FPU, and execs the agent)."""
+    qemu("faultline-pk-trace", enable=True, limit=1)
+    qemu("cont")
+    time.sleep(3)
+    qemu("stop")
+    first = qemu("query-faultline-pk-events")
+    assert len(first["events"]) == 1 and first["lost"] > 0, first
+    assert qemu("query-faultline-pk-events") == {"events": [], "lost": 0}
