@@ -29,17 +29,17 @@ COUNTER = BUILD / "linux" / "initramfs" / "rseq-counter"
 sys.path.insert(0, str(BUILD / "python"))
 import faultline  # noqa: E402
 
-def qemu_argv(qemu, run_dir, updates, faultline_devices):
+def qemu_argv(qemu, run_dir, init, faultline_devices):
     """The harness's machine (qemu_command_line) with 1 GiB and the workload
-    as init: when it exits the kernel panics, reboots at once by a triple
-    fault (microvm has no reset register), and -no-reboot ends QEMU."""
+    (init: the guest program and its arguments) as init: when it exits the
+    kernel panics, reboots at once by a triple fault (microvm has no reset
+    register), and -no-reboot ends QEMU."""
     config = faultline.MachineConfig.defaults()
     config.qemu = str(qemu)
     config.cpus = 2
     config.memory_mib = 1024
     config.run_dir = str(run_dir)
-    config.kernel_args = ["panic=-1", "reboot=t", "rdinit=/bin/rseq-counter", "--", "2",
-                          str(updates)]
+    config.kernel_args = ["panic=-1", "reboot=t", f"rdinit={init[0]}", "--", *init[1:]]
     argv = faultline.qemu_command_line(config) + ["-no-reboot"]
     if faultline_devices:
         return argv
@@ -49,15 +49,16 @@ def qemu_argv(qemu, run_dir, updates, faultline_devices):
     return [arg for i, arg in enumerate(argv) if i not in devices and i + 1 not in devices]
 
 
-def run_once(qemu, updates, arm=None, faultline_devices=True):
-    """Host seconds from 'cont' to QEMU's exit."""
+def run_once(qemu, init, commands=(), faultline_devices=True):
+    """Host seconds from 'cont' to QEMU's exit; commands: (QMP command,
+    arguments) pairs run before it."""
     with tempfile.TemporaryDirectory() as run_dir:
-        proc = subprocess.Popen(qemu_argv(qemu, run_dir, updates, faultline_devices),
+        proc = subprocess.Popen(qemu_argv(qemu, run_dir, init, faultline_devices),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         qmp = faultline.QmpClient()
         qmp.connect(f"{run_dir}/qmp.sock")
-        if arm:
-            qmp.execute("faultline-arm", arm)
+        for command, arguments in commands:
+            qmp.execute(command, arguments)
         started = time.monotonic()
         qmp.execute("cont")
         proc.wait(timeout=600)
@@ -71,12 +72,36 @@ def run_once(qemu, updates, arm=None, faultline_devices=True):
         return elapsed
 
 
-def main():
-    updates = int(sys.argv[1]) if len(sys.argv) > 1 else 2000000
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+def compare(setups, init_of, n, runs, what):
+    """Times each setup (name, QEMU, run_once arguments) on init_of(n) and
+    init_of(1), RUNS rounds taking turns, and prints each workload time (the
+    fastest long run minus the fastest one-iteration run) and its ratio to
+    the first setup's."""
+    times = {(name, k): [] for name, _, _ in setups for k in (n, 1)}
+    for _ in range(runs):
+        for name, qemu, kw in setups:
+            for k in (n, 1):
+                times[name, k].append(run_once(qemu, init_of(k), **kw))
+    print(f"workload: {what} as init, 2 vCPUs, -icount shift=0; "
+          f"fastest of {runs}, setups interleaved")
+    base = None
+    for name, _, _ in setups:
+        long, short = min(times[name, n]), min(times[name, 1])
+        base = base or long - short
+        print(f"{name:34} workload {long - short:6.2f} s (run {long:6.2f} s - one-iteration run "
+              f"{short:5.2f} s)  x{(long - short) / base:.2f}")
+
+
+def build_unpatched():
     if not UNPATCHED.exists():
         subprocess.run([str(ROOT / "qemu-patches" / "build.sh"), str(BUILD / "qemu-unpatched"),
                         "unpatched"], check=True)
+
+
+def main():
+    updates = int(sys.argv[1]) if len(sys.argv) > 1 else 2000000
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    build_unpatched()
     # The per-CPU add's sequence: its page holds the loops every thread runs.
     (hot,) = [cs.start for cs in faultline.rseq_critical_sections(str(COUNTER))
               if any(i.text.startswith("addq")
@@ -85,21 +110,11 @@ def main():
     setups = [
         ("unpatched QEMU", UNPATCHED, {"faultline_devices": False}),
         ("faultline QEMU, nothing armed", PATCHED, {}),
-        ("faultline QEMU, one trigger armed", PATCHED, {"arm": never}),
+        ("faultline QEMU, one trigger armed", PATCHED,
+         {"commands": [("faultline-arm", never)]}),
     ]
-    times = {(name, n): [] for name, _, _ in setups for n in (updates, 1)}
-    for _ in range(runs):
-        for name, qemu, kw in setups:
-            for n in (updates, 1):
-                times[name, n].append(run_once(qemu, n, **kw))
-    print(f"workload: rseq-counter 2 {updates} as init, 2 vCPUs, -icount shift=0; "
-          f"fastest of {runs}, setups interleaved")
-    base = None
-    for name, _, _ in setups:
-        long, short = min(times[name, updates]), min(times[name, 1])
-        base = base or long - short
-        print(f"{name:34} workload {long - short:6.2f} s (run {long:6.2f} s - one-update run "
-              f"{short:5.2f} s)  x{(long - short) / base:.2f}")
+    compare(setups, lambda n: ["/bin/rseq-counter", "2", str(n)], updates, runs,
+            f"rseq-counter 2 {updates}")
     return 0
 
 

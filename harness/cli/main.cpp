@@ -3,6 +3,7 @@
 //   faultline boot [--json] [OPTIONS]
 //   faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
 //   faultline run [--json] [--root] --binary HOST_FILE [OPTIONS] [-- ARGS...]
+//   (run also takes --pk-trace FILE [--pk-kinds KIND,...])
 //   faultline sweep [--binary PATH] [--library LIB.so]... [--events EVENT,...]
 //                   [--json FILE] [--html FILE] [--hit N] [--signal N] [--require-coverage PCT]
 //                   [OPTIONS] [-- ARGS...]
@@ -15,8 +16,10 @@
 // harness failed (one line naming the cause on stderr, evidence below it). SIGINT, SIGTERM or SIGHUP
 // end QEMU and remove the run directory, then end the CLI by that signal.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +27,7 @@
 #include <sstream>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +37,7 @@
 #include "faultline/machine.hpp"
 #include "faultline/sweep.hpp"
 #include "faultline/sweep_report.hpp"
+#include "faultline/trace.hpp"
 
 namespace {
 
@@ -40,6 +45,14 @@ using faultline::MachineConfig;
 
 constexpr int kUsageError = 2;
 constexpr int kHarnessError = 125;
+
+std::string pk_kind_list() {
+    std::string list;
+    for (const auto& k : faultline::pk_event_kinds()) {
+        list += (list.empty() ? "" : ",") + std::string(k.name);
+    }
+    return list;
+}
 
 std::string usage() {
     return "usage: faultline boot [--json] [OPTIONS]\n"
@@ -55,7 +68,10 @@ std::string usage() {
            "  --budget MS   guest time a program run may take before it is killed\n"
            "                (run: no limit; sweep: 5000)\n"
            "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n"
-           "  --root        run the program as root (default: nobody, uid 65534)\n";
+           "  --root        run the program as root (default: nobody, uid 65534)\n"
+           "  --pk-trace FILE   run: write the program's protection-key events (its address\n"
+           "                space only), one JSON object per line, in order\n"
+           "  --pk-kinds KIND,...   which (" + pk_kind_list() + "; default all)\n";
 }
 
 struct UsageError {
@@ -75,6 +91,8 @@ struct Options {
     uint32_t hit = faultline::SweepConfig().hit;
     int signo = faultline::SweepConfig().signo;
     int budget_ms = -1;  // not given
+    std::string pk_trace_file;
+    std::string pk_kinds = "all";
     MachineConfig config = MachineConfig::defaults();
 };
 
@@ -139,6 +157,10 @@ Options parse(int argc, char** argv) {
             }
         } else if (arg == "--root" && o.command == "run") {
             o.user = faultline::RunAs::root;
+        } else if (arg == "--pk-trace" && o.command == "run") {
+            o.pk_trace_file = value();
+        } else if (arg == "--pk-kinds" && o.command == "run") {
+            o.pk_kinds = value();
         } else if (arg == "--binary" && o.command != "boot") {
             o.binary = value();
         } else if (arg == "--signal" && o.command == "sweep") {
@@ -179,6 +201,14 @@ Options parse(int argc, char** argv) {
     // Found before a boot is spent on it (sweep's plan checks its own binary).
     if (o.command == "run" && !o.binary.empty() && !std::filesystem::is_regular_file(o.binary)) {
         throw UsageError{"--binary " + o.binary + ": no such file"};
+    }
+    if (o.pk_kinds != "all" && o.pk_trace_file.empty()) {
+        throw UsageError{"--pk-kinds without --pk-trace"};
+    }
+    try {
+        faultline::pk_event_kinds_from_list(o.pk_kinds);
+    } catch (const faultline::ConfigError& e) {
+        throw UsageError{"--pk-kinds: " + std::string(e.what())};
     }
     return o;
 }
@@ -243,7 +273,49 @@ int boot(const Options& o) {
     return 0;
 }
 
+// The --pk-trace file, written whole or not at all: lines go to a temporary
+// file beside it, made before anything boots (so an unwritable place is found
+// first), renamed over it at the end, removed on any failure.
+class PkTraceFile {
+public:
+    explicit PkTraceFile(const std::string& path) : path_(path), temp_(path + ".XXXXXX") {
+        int fd = mkstemp(temp_.data());
+        if (fd < 0) {
+            throw UsageError{"--pk-trace " + path + ": cannot write there: " + strerror(errno)};
+        }
+        close(fd);
+    }
+    ~PkTraceFile() {
+        if (!committed_) {
+            unlink(temp_.c_str());
+        }
+    }
+    PkTraceFile(const PkTraceFile&) = delete;
+    PkTraceFile& operator=(const PkTraceFile&) = delete;
+
+    void commit(const std::vector<faultline::PkEvent>& events) {
+        std::ofstream out(temp_, std::ios::trunc);
+        for (const auto& e : events) {
+            out << e.json().dump() << "\n";
+        }
+        out.close();
+        if (!out || rename(temp_.c_str(), path_.c_str()) != 0) {
+            throw faultline::Error("cannot write " + path_ + ": " + strerror(errno));
+        }
+        committed_ = true;
+    }
+
+private:
+    std::string path_;
+    std::string temp_;
+    bool committed_ = false;
+};
+
 int run(const Options& o) {
+    std::unique_ptr<PkTraceFile> pk_trace;
+    if (!o.pk_trace_file.empty()) {
+        pk_trace = std::make_unique<PkTraceFile>(o.pk_trace_file);
+    }
     faultline::Machine machine(o.config);
     stop_on_signal(machine);
     faultline::BootInfo info = machine.boot();
@@ -259,8 +331,18 @@ int run(const Options& o) {
     if (!o.json) {
         describe_boot(std::cerr, info);
     }
-    faultline::RunResult r =
-        machine.run(program, args, uint32_t(std::max(o.budget_ms, 0)), o.user);
+    uint32_t budget_ms = uint32_t(std::max(o.budget_ms, 0));
+    faultline::RunResult r;
+    if (pk_trace) {
+        // Held before its first instruction, so its address space is known
+        // before it runs: the trace is the program's events and nothing else's.
+        faultline::Process process = machine.spawn(program, args, budget_ms, o.user);
+        machine.trace_pk(faultline::pk_event_kinds_from_list(o.pk_kinds), process.cr3);
+        r = machine.run_spawned();
+        pk_trace->commit(machine.pk_events());
+    } else {
+        r = machine.run(program, args, budget_ms, o.user);
+    }
     if (o.json) {
         // Guest output is bytes; invalid UTF-8 becomes U+FFFD rather than an exception.
         auto text = [](const nlohmann::json& value) {

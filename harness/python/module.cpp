@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+
 #include "faultline/console.hpp"
 #include "faultline/elf.hpp"
 #include "faultline/errors.hpp"
@@ -10,6 +12,7 @@
 #include "faultline/qemu_command_line.hpp"
 #include "faultline/sweep.hpp"
 #include "faultline/sweep_report.hpp"
+#include "faultline/trace.hpp"
 
 namespace py = pybind11;
 using namespace faultline;
@@ -215,6 +218,36 @@ PYBIND11_MODULE(_faultline, m) {
                    " status=" + (f.status.empty() ? "none" : f.status) + ">";
         });
 
+    py::class_<PkEvent>(m, "PkEvent")
+        .def_property_readonly("kind", &PkEvent::name)
+        .def_readonly("icount", &PkEvent::icount)
+        .def_readonly("vcpu", &PkEvent::vcpu)
+        .def_readonly("rip", &PkEvent::rip)
+        .def_readonly("cpl", &PkEvent::cpl)
+        .def_readonly("cr3", &PkEvent::cr3)
+        .def_readonly("old", &PkEvent::old)
+        .def_readonly("value", &PkEvent::value)
+        .def_readonly("addr", &PkEvent::addr)
+        .def_readonly("error_code", &PkEvent::error_code)
+        .def_readonly("pkey", &PkEvent::pkey)
+        .def_property_readonly("access", [](const PkEvent& e) {
+            return e.is_fault() ? e.json()["access"].get<std::string>() : std::string();
+        })
+        .def_readonly("pkr", &PkEvent::pkr)
+        .def("json", [](const PkEvent& e) {
+                 return py::module_::import("json").attr("loads")(e.json().dump());
+             },
+             "The fields of its kind as a dict: a line of `faultline run --pk-trace`.")
+        .def("__repr__", [](const PkEvent& e) { return "<PkEvent " + e.json().dump() + ">"; });
+    m.def("pk_event_kinds", [] {
+              std::vector<std::string> names;
+              for (const auto& k : pk_event_kinds()) {
+                  names.emplace_back(k.name);
+              }
+              return names;
+          },
+          "The protection-key event kinds Machine.trace_pk records.");
+
     py::class_<CriticalSection>(m, "CriticalSection")
         .def_readonly("start", &CriticalSection::start)
         .def_readonly("post_commit", &CriticalSection::post_commit)
@@ -394,6 +427,21 @@ PYBIND11_MODULE(_faultline, m) {
              "the trigger (next_rip == rip) or to watch.")
         .def("disarm", &Machine::disarm, release)
         .def("firings", &Machine::firings, release)
+        .def("trace_pk", [](Machine& self, const std::vector<std::string>& kinds,
+                            std::optional<uint64_t> cr3) {
+                 std::vector<PkEvent::Kind> chosen;
+                 for (const auto& name : kinds) {
+                     chosen.push_back(pk_event_kind_named(name));
+                 }
+                 py::gil_scoped_release unlocked;
+                 self.trace_pk(chosen, cr3);
+             },
+             py::arg("kinds"), py::arg("cr3") = py::none(),
+             "Record protection-key events of these kinds (pk_event_kinds()) from now on,\n"
+             "in the address space cr3 (Process.cr3) or in all, dropping earlier ones;\n"
+             "[] stops recording. Call while the guest is parked.")
+        .def("pk_events", &Machine::pk_events, release,
+             "The PkEvents recorded since trace_pk() or the last call, in order.")
         .def("icount", &Machine::icount, release)
         .def("pause", &Machine::pause, release)
         .def("resume", &Machine::resume, release)

@@ -291,6 +291,27 @@ std::vector<Firing> Machine::firings() {
     return firings_of(qmp_.execute("query-faultline", Json::object(), alive()));
 }
 
+void Machine::trace_pk(const std::vector<PkEvent::Kind>& kinds, std::optional<uint64_t> cr3) {
+    require_running();
+    if (pending_ && !paused_) {
+        throw ConfigError("trace_pk() while the guest runs: pause() first");
+    }
+    try {
+        qmp_.execute("faultline-pk-trace", faultline_pk_trace_arguments(kinds, cr3), alive());
+    } catch (const QmpError& e) {
+        if (std::string(e.what()).find("has not been found") != std::string::npos) {
+            throw Error("this QEMU does not record protection-key events (" +
+                        config_.qemu + " lacks qemu-patches/0011): " + e.what());
+        }
+        throw;
+    }
+}
+
+std::vector<PkEvent> Machine::pk_events() {
+    require_running();
+    return pk_events_of(qmp_.execute("query-faultline-pk-events", Json::object(), alive()));
+}
+
 void Machine::put(const std::string& guest_path, const std::string& bytes, unsigned mode) {
     std::ostringstream octal;
     octal << std::oct << mode;

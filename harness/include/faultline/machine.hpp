@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "faultline/message.hpp"
 #include "faultline/qemu_process.hpp"
 #include "faultline/qmp.hpp"
+#include "faultline/trace.hpp"
 
 namespace faultline {
 
@@ -68,6 +70,15 @@ public:
     void disarm();
     // Entries fired since the last arm().
     std::vector<Firing> firings();
+    // Records protection-key events of these kinds from now on, in the
+    // address space whose page-table root is cr3 (Process::cr3) or in all,
+    // dropping what was recorded before; no kinds: stop recording (what was
+    // recorded stays readable). Call while the guest is parked. Error when
+    // QEMU cannot record them.
+    void trace_pk(const std::vector<PkEvent::Kind>& kinds, std::optional<uint64_t> cr3 = {});
+    // The events recorded since trace_pk() or the last call, in order.
+    // QmpError when QEMU lost some past kPkTraceLimit.
+    std::vector<PkEvent> pk_events();
     // Writes bytes to a guest file (mode in octal, e.g. 0755).
     void put(const std::string& guest_path, const std::string& bytes, unsigned mode = 0755);
     // Copies a host file into the guest; throws FileMissing if it is absent.

@@ -8,4 +8,5 @@ from ._faultline import (  # noqa: F401
     Timeout, qemu_command_line,
     Instruction, SweepCell, SweepConfig, SweepResult, SweptFile, Trigger, instructions_of,
     rseq_critical_sections, sweep, swept_events, symbol_address,
+    PkEvent, pk_event_kinds,
 )
