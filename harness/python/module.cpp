@@ -394,6 +394,8 @@ PYBIND11_MODULE(_faultline, m) {
              "the trigger (next_rip == rip) or to watch.")
         .def("disarm", &Machine::disarm, release)
         .def("firings", &Machine::firings, release)
+        .def("snapshot", &Machine::snapshot, release)
+        .def("restore", &Machine::restore, release)
         .def("icount", &Machine::icount, release)
         .def("pause", &Machine::pause, release)
         .def("resume", &Machine::resume, release)
