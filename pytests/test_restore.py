@@ -98,6 +98,24 @@ def test_files_written_after_the_snapshot_are_gone_after_a_restore(snapshotted, 
     assert (r.exit_code, r.stderr) == (2, "show_file: No such file or directory\n")
 
 
+def test_code_run_after_the_snapshot_is_not_run_in_place_of_the_restored_code(host_programs):
+    """Program A at /tmp/p when the snapshot is taken, B written over it and
+    run after: once restored, /tmp/p is A again, and A is what runs, not
+    what TCG translated from B in the same pages."""
+    with fresh_machine() as m:
+        m.put_file(str(host_programs["echo_exit"]), "/tmp/p")
+        assert m.run("/tmp/p", ["3", "A"]).exit_code == 3
+        m.snapshot()
+        for _ in range(2):
+            m.put_file(str(host_programs["show_file"]), "/tmp/p")
+            r = m.run("/tmp/p", ["3", "A"])
+            assert (r.exit_code, r.stdout) == (2, "")
+            m.restore()
+            r = m.run("/tmp/p", ["3", "A"])
+            assert (r.exit_code, r.stdout) == (3, "3 A\n")
+            m.restore()
+
+
 def test_a_restore_abandons_a_started_program(snapshotted):
     m, _, first = snapshotted
     m.restore()
