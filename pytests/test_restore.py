@@ -2,12 +2,14 @@
 milliseconds (QMP faultline-snapshot / faultline-restore, Machine.snapshot()
 and restore()): a restored machine repeats, instruction for instruction,
 what it did after the snapshot."""
+import os
+import pathlib
 import time
 
 import pytest
 
 import faultline
-from conftest import GUEST_PROGRAMS
+from conftest import GUEST_PROGRAMS, child_pids, qemu_run_dir
 from test_qmp import Qemu
 
 COUNTER = GUEST_PROGRAMS / "rseq-counter"
@@ -28,8 +30,11 @@ def outcome(machine, program=PROGRAM):
     return (r.exit_code, r.signaled, r.stdout, r.stderr, r.icount, machine.icount() - before)
 
 
-def fresh_machine():
-    m = faultline.Machine(faultline.MachineConfig.defaults())
+def fresh_machine(run_dir=None):
+    config = faultline.MachineConfig.defaults()
+    if run_dir:
+        config.run_dir = str(run_dir)
+    m = faultline.Machine(config)
     m.boot()
     return m
 
@@ -114,6 +119,25 @@ def test_code_run_after_the_snapshot_is_not_run_in_place_of_the_restored_code(ho
             r = m.run("/tmp/p", ["3", "A"])
             assert (r.exit_code, r.stdout) == (3, "3 A\n")
             m.restore()
+
+
+def rss_kib(pid):
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0])
+
+
+def test_restores_do_not_grow_qemus_memory(tmp_path):
+    """Each load of the mailbox's state allocated its buffers anew and
+    leaked the old ones: 5,292 KiB over 2,000 restores."""
+    with fresh_machine(tmp_path) as m:
+        (qemu,) = [p for p in child_pids(os.getpid()) if qemu_run_dir(p) == str(tmp_path)]
+        m.snapshot()
+        for _ in range(200):
+            m.restore()
+        before = rss_kib(qemu)
+        for _ in range(2000):
+            m.restore()
+        assert rss_kib(qemu) - before < 256
 
 
 def test_a_restore_abandons_a_started_program(snapshotted):
