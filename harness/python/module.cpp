@@ -442,6 +442,8 @@ PYBIND11_MODULE(_faultline, m) {
              "[] stops recording. Call while the guest is parked.")
         .def("pk_events", &Machine::pk_events, release,
              "The PkEvents recorded since trace_pk() or the last call, in order.")
+        .def("snapshot", &Machine::snapshot, release)
+        .def("restore", &Machine::restore, release)
         .def("icount", &Machine::icount, release)
         .def("pause", &Machine::pause, release)
         .def("resume", &Machine::resume, release)

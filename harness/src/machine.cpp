@@ -325,6 +325,38 @@ void Machine::put_file(const std::string& host_path, const std::string& guest_pa
     put(guest_path, read_file(host_path), mode);
 }
 
+void Machine::snapshot() {
+    require_running();
+    if (pending_) {
+        throw ConfigError("snapshot() while a guest command runs: wait() for it first");
+    }
+    qmp_.execute("faultline-snapshot", Json::object(), alive());
+    snapshot_ = Snapshot{agent_, handshakes_};
+}
+
+uint64_t Machine::restore() {
+    require_running();
+    if (!snapshot_) {
+        throw ConfigError("restore() without a snapshot: snapshot() first");
+    }
+    if (pending_ && !paused_) {
+        qmp_.execute("stop", Json::object(), alive());
+    }
+    Json info;
+    try {
+        info = qmp_.execute("faultline-restore", Json::object(), alive());
+    } catch (const QmpError&) {
+        // Refused only when a load failed half way: the guest is neither state.
+        broken_ = true;
+        throw;
+    }
+    agent_ = snapshot_->agent;
+    handshakes_ = snapshot_->handshakes;
+    pending_ = false;
+    paused_ = false;
+    return info["pages"].get<uint64_t>();
+}
+
 uint64_t Machine::icount() {
     require_running();
     return qmp_.qom_get(kMailboxPath, "icount", alive()).get<uint64_t>();

@@ -84,6 +84,19 @@ public:
     // Copies a host file into the guest; throws FileMissing if it is absent.
     void put_file(const std::string& host_path, const std::string& guest_path,
                   unsigned mode = 0755);
+    // Keeps the parked machine's whole state in QEMU's memory (QMP
+    // faultline-snapshot: guest RAM, CPUs, devices, the virtual clock) and
+    // what the harness knows of the agent, replacing an earlier snapshot.
+    // Call between commands.
+    void snapshot();
+    // Puts the machine back into the last snapshot's state (QMP
+    // faultline-restore: the pages written since and the device state),
+    // the agent's reply sequence included: from there it repeats,
+    // instruction for instruction, what it did after the snapshot. A
+    // started program is stopped and abandoned; the console log keeps what
+    // every run printed. Returns the number of guest pages copied back.
+    // Throws ConfigError without a snapshot.
+    uint64_t restore();
     // Guest instructions executed so far (all vCPUs).
     uint64_t icount();
     // Stop / continue the vCPUs while a started program runs. Between
@@ -122,6 +135,13 @@ private:
 
     MachineConfig config_;
     AgentSession agent_;
+    // The harness's side of the snapshot: the agent's next reply number and
+    // the mailbox's handshake count come back with the guest's memory.
+    struct Snapshot {
+        AgentSession agent;
+        uint64_t handshakes = 0;
+    };
+    std::optional<Snapshot> snapshot_;
     std::function<void()> interrupt_check_;
     bool own_run_dir_ = false;
     std::unique_ptr<QemuProcess> qemu_;
