@@ -113,10 +113,51 @@ def test_mode_is_strict_unless_the_command_line_says_relaxed(host_programs, kern
         assert r.stdout == expected + "\n"
 
 
-def test_the_cli_runs_every_case():
-    p = subprocess.run([str(CLI), "run", "--root", "--", "/bin/pks-selftest"],
+def test_the_cli_runs_every_case_as_a_user_does():
+    # No --root: the program is set-user-ID root, as debugfs needs.
+    p = subprocess.run([str(CLI), "run", "--", "/bin/pks-selftest"],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.splitlines() == [f"{name}: ok" for name in ["mode_refuses_unknown_names"] + CASES]
     reports = re.findall(r"^faultline: kernel report: (.*)$", p.stderr, re.M)
     assert reports_match(reports), p.stderr
+
+
+# The fault cases as QEMU saw them: every supervisor access a key denied is
+# one pk_fault at CPL 0 with U/S=0, PK=1, P=1 and W/R as the access, on the
+# case's page, and the PKRS the check used denies it.
+PF_P, PF_W, PF_U, PF_PK = 0x1, 0x2, 0x4, 0x20
+FAULT_CASES = {
+    # case: the accesses it makes that a key denies, in order
+    "noaccess_blocks_read_and_write": ["read", "write"],
+    "readonly_blocks_write_allows_read": ["write"],
+    "unprotect_reprotect": ["read", "write"],
+}
+
+
+@pytest.fixture(scope="module")
+def traced():
+    with faultline.Machine(faultline.MachineConfig.defaults()) as m:
+        m.boot()
+        yield m
+
+
+@pytest.mark.parametrize("case", FAULT_CASES)
+def test_each_denied_access_is_one_supervisor_pk_fault(traced, case):
+    traced.trace_pk(["pk_fault", "pkrs_write"])
+    r = traced.run("/bin/pks-selftest", [case], run_as_root=True)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    events = traced.pk_events()
+    traced.trace_pk([])
+    faults = [e for e in events if e.kind == "pk_fault"]
+    assert [e.access for e in faults] == FAULT_CASES[case]
+    for e in faults:
+        want = PF_P | PF_PK | (PF_W if e.access == "write" else 0)
+        assert (e.cpl, e.error_code, e.error_code & PF_U) == (0, want, 0), hex(e.error_code)
+        assert 1 <= e.pkey <= 15
+        ad, wd = 1 << (2 * e.pkey), 1 << (2 * e.pkey + 1)
+        assert e.pkr & (ad if e.access == "read" else ad | wd)
+    # All on the one page the case protects, by one key.
+    assert len({e.addr >> 12 for e in faults}) == 1 and len({e.pkey for e in faults}) == 1
+    # The rights changes the case made reached the register.
+    assert any(e.kind == "pkrs_write" for e in events)

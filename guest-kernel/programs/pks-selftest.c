@@ -6,7 +6,7 @@
  * usage: pks-selftest [CASE...]   (none: every case, in the order below,
  * after the check that pks/mode refuses a mode it does not know)
  *
- * Root: debugfs. Each case runs in the fault mode it is about, set through
+ * Root for debugfs: installed set-user-ID root. Each case runs in the fault mode it is about, set through
  * debugfs pks/mode; the mode found at the start is put back at the end.
  * strict_fault_oopses oopses a kernel thread on purpose (the console shows
  * the oops), so it comes last.
