@@ -12,7 +12,7 @@ FIRMWARE := $(BUILD)/firmware
 PYTEST_WORKERS ?= 2
 
 .PHONY: all deps build qemu kernel kernel-debug firmware harness models demo test gtest pytest \
-	fuzz bench clean
+	fuzz bench selftests-sweep clean
 
 all: build demo
 
@@ -72,6 +72,10 @@ fuzz: build kernel-debug
 
 bench: build
 	$(PYTHON) bench/boot.py
+
+# The upstream rseq selftests swept over their own critical sections.
+selftests-sweep: build
+	$(PYTHON) bench/selftests_sweep.py
 
 clean:
 	rm -rf $(BUILD)
