@@ -117,3 +117,23 @@ def test_a_signal_the_program_does_not_catch_skips_its_column(tmp_path):
     assert all(c["skipped"] and not c["reached"] and c["ok"] is None for c in signal)
     assert all(c["reached"] and c["ok"] for c in preempt)
     assert report["failed"] == 0 and report["reached"] == 25
+
+
+SELFTESTS = GUEST_PROGRAMS / "selftests" / "rseq"
+SELFTEST_EVENTS = "preempt,signal,migrate,page_fault_blocking"
+
+
+@pytest.mark.parametrize("program, args, reached, notes", [
+    # param_test (PIE) with its spinlock workload: the sections it enters.
+    ("param_test", ["-T", "s", "-t", "2", "-r", "10"], 72, []),
+    # 200 threads on two CPUs; it does not catch SIGUSR1.
+    ("basic_percpu_ops_test", [], 66,
+     ["the program does not catch signal 10: it was killed by it; the signal column is "
+      "skipped (--signal N sends another)"]),
+])
+def test_the_upstream_selftests_sections_are_judged_right(tmp_path, program, args, reached,
+                                                          notes):
+    p, report = sweep(tmp_path, program, "--binary", SELFTESTS / program,
+                      "--events", SELFTEST_EVENTS, "--", *args)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (report["reached"], report["failed"], report["notes"]) == (reached, 0, notes)
