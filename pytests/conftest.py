@@ -120,6 +120,17 @@ def host_programs(tmp_path_factory):
     return built
 
 
+def read_on_a_fresh_boot(host_programs, kernel_args, guest_path):
+    """Boots a guest with these kernel arguments and returns what a
+    root-only file (debugfs) says then."""
+    config = faultline.MachineConfig.defaults()
+    config.kernel_args = kernel_args
+    with faultline.Machine(config) as m:
+        m.boot()
+        m.put_file(str(host_programs["show_file"]), "/tmp/show_file")
+        return m.run("/tmp/show_file", [guest_path], run_as_root=True).stdout
+
+
 def fnv1a64(data):
     h = 0xCBF29CE484222325
     for b in data:

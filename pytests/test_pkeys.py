@@ -3,8 +3,7 @@
 result per check it makes."""
 import pytest
 
-import faultline
-from conftest import check_report
+from conftest import check_report, read_on_a_fresh_boot
 
 CHECKS = [
     "get_allocated_key", "get_key_0", "get_unallocated_key_ebadf", "set_unallocated_key_ebadf",
@@ -41,10 +40,5 @@ def test_the_program_reports_exactly_these_checks(report):
 @pytest.mark.parametrize("kernel_args, expected", [([], "0"), (["pkey_watchdog_ms=7"], "7")])
 def test_watchdog_is_off_unless_the_command_line_turns_it_on(host_programs, kernel_args,
                                                             expected):
-    config = faultline.MachineConfig.defaults()
-    config.kernel_args = kernel_args
-    with faultline.Machine(config) as m:
-        m.boot()
-        m.put_file(str(host_programs["show_file"]), "/tmp/show_file")
-        r = m.run("/tmp/show_file", ["/sys/kernel/debug/x86/pkey_watchdog_ms"], run_as_root=True)
-        assert r.stdout.strip() == expected
+    ms = read_on_a_fresh_boot(host_programs, kernel_args, "/sys/kernel/debug/x86/pkey_watchdog_ms")
+    assert ms.strip() == expected

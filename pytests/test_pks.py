@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import faultline
-from conftest import CLI, Machine, check_report
+from conftest import CLI, Machine, check_report, read_on_a_fresh_boot
 
 CASES = [
     "default_rights_on_every_cpu", "noaccess_blocks_read_and_write",
@@ -104,13 +104,8 @@ def test_an_unknown_case_is_refused(selftest):
 @pytest.mark.parametrize("kernel_args, expected", [([], "strict"), (["pks.mode=relaxed"], "relaxed")])
 def test_mode_is_strict_unless_the_command_line_says_relaxed(host_programs, kernel_args,
                                                             expected):
-    config = faultline.MachineConfig.defaults()
-    config.kernel_args = kernel_args
-    with faultline.Machine(config) as m:
-        m.boot()
-        m.put_file(str(host_programs["show_file"]), "/tmp/show_file")
-        r = m.run("/tmp/show_file", ["/sys/kernel/debug/pks/mode"], run_as_root=True)
-        assert r.stdout == expected + "\n"
+    mode = read_on_a_fresh_boot(host_programs, kernel_args, "/sys/kernel/debug/pks/mode")
+    assert mode == expected + "\n"
 
 
 def test_the_cli_runs_every_case_as_a_user_does():
