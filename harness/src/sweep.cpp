@@ -127,16 +127,14 @@ private:
         size_t sequence, insn, event;
     };
 
-    const SweptFile& swept_file(size_t file) const {
-        static const SweptFile none;
-        return file == 0 ? none : plan_.config.libraries[file - 1];
+    // File 0 is the program, file k the library config.libraries[k - 1].
+    SweptFile swept_file(size_t file) const {
+        const SweepConfig& config = plan_.config;
+        return file == 0 ? SweptFile{config.host_binary, config.guest_program}
+                         : config.libraries[file - 1];
     }
-    std::string host_path(size_t file) const {
-        return file == 0 ? plan_.config.host_binary : swept_file(file).host_path;
-    }
-    std::string guest_path(size_t file) const {
-        return file == 0 ? plan_.config.guest_program : swept_file(file).guest_path;
-    }
+    std::string host_path(size_t file) const { return swept_file(file).host_path; }
+    std::string guest_path(size_t file) const { return swept_file(file).guest_path; }
 
     // What to add to each file's addresses in this process. The program is
     // held at its entry, so the libraries it loads at start are mapped.
