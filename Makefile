@@ -24,8 +24,10 @@ build: deps qemu kernel firmware harness models
 qemu: deps
 	./qemu-patches/build.sh $(BUILD)/qemu
 
+# KERNEL_PATCHES="a.patch b.patch": a kernel under test, the user's patches
+# on top of the series (guest-kernel/build.sh).
 kernel: deps
-	./guest-kernel/build.sh $(BUILD)/linux
+	KERNEL_PATCHES="$(KERNEL_PATCHES)" ./guest-kernel/build.sh $(BUILD)/linux
 
 # KASAN, lockdep and friends, for the robustness fuzz (pytests/test_fuzz.py).
 kernel-debug: deps

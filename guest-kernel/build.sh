@@ -1,7 +1,9 @@
 #!/bin/sh
 # Build the faultline guest kernel (Linux 6.12 from Debian's linux-source-6.12)
 # and its initramfs.
-# usage: build.sh OUT_DIR [debug]
+# usage: [KERNEL_PATCHES="a.patch b.patch"] build.sh OUT_DIR [debug]
+#   KERNEL_PATCHES: a kernel under test, the user's patches applied (in that
+#   order) on top of the series; only what they change is rebuilt
 #   leaves OUT_DIR/vmlinux (booted at its PVH entry), OUT_DIR/initramfs.cpio
 #   debug: the debug flavour, faultline-debug.config on top (KASAN, lockdep...),
 #   leaves OUT_DIR/bzImage instead: a KASAN kernel entered at its PVH entry
@@ -21,7 +23,20 @@ cache=${FAULTLINE_CACHE:-$HOME/.cache/faultline}
 tarball=/usr/src/linux-source-6.12.tar.xz
 [ -f "$tarball" ] || { echo "guest-kernel: $tarball missing (apt-get install linux-source-6.12)" >&2; exit 1; }
 
-"$here/../mk/patched-tree.sh" "$tarball" "$here/patches" "$out/src" 1 \
+series_dir=$here/patches
+if [ -n "${KERNEL_PATCHES:-}" ]; then
+    series_dir=$(mktemp -d)
+    trap 'rm -rf "$series_dir"' EXIT
+    cp "$here/patches/series" "$here/patches/"*.patch "$series_dir/"
+    n=0
+    for p in $KERNEL_PATCHES; do
+        [ -f "$p" ] || { echo "guest-kernel: KERNEL_PATCHES: $p: no such file" >&2; exit 2; }
+        n=$((n + 1))
+        cp "$p" "$series_dir/user-$n-$(basename "$p")"
+        echo "user-$n-$(basename "$p")" >> "$series_dir/series"
+    done
+fi
+"$here/../mk/patched-tree.sh" "$tarball" "$series_dir" "$out/src" 1 \
     "$here/include/uapi/linux/faultline.h=include/uapi/linux/faultline.h"
 
 export CCACHE_DIR="$cache/ccache" CCACHE_BASEDIR="$out" CCACHE_NOHASHDIR=1

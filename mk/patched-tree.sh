@@ -22,7 +22,11 @@ mkdir -p "$dest.tmp"
 tar xf "$tarball" -C "$dest.tmp" --strip-components="$strip"
 while read -r p; do
     case $p in ''|'#'*) continue;; esac
-    patch -s -p1 -d "$dest.tmp" < "$series_dir/$p" || { echo "patched-tree: $p does not apply" >&2; exit 1; }
+    if ! patch -s -N -p1 -d "$dest.tmp" < "$series_dir/$p" >&2; then
+        echo "patched-tree: $p does not apply; the hunks refused:" >&2
+        find "$dest.tmp" -name '*.rej' -exec cat {} + >&2
+        exit 1
+    fi
 done < "$series_dir/series"
 for added; do
     install -D -m 0644 "${added%%=*}" "$dest.tmp/${added#*=}"

@@ -4,6 +4,7 @@
 //   faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- PROGRAM [ARGS...]
 //   faultline run [--json] [--root] --binary HOST_FILE [OPTIONS] [-- ARGS...]
 //   (run also takes --pk-trace FILE [--pk-kinds KIND,...])
+//   faultline conformance rseq [OPTIONS]
 //   faultline sweep [--binary PATH] [--library LIB.so]... [--events EVENT,...]
 //                   [--json FILE] [--html FILE] [--hit N] [--signal N] [--require-coverage PCT]
 //                   [OPTIONS] [-- ARGS...]
@@ -28,6 +29,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +64,7 @@ std::string usage() {
            "                       [--json FILE] [--html FILE] [--hit N] [--signal N]\n"
            "                       [--require-coverage PCT]\n"
            "                       [OPTIONS] [-- ARGS...]\n"
+           "       faultline conformance rseq [OPTIONS]   (e.g. --kernel a kernel under test)\n"
            "options:\n"
            "  --qemu PATH --kernel PATH --initrd PATH --firmware DIR   (default: the built tree)\n"
            "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120, host time)\n"
@@ -118,10 +121,18 @@ Options parse(int argc, char** argv) {
         o.command = "help";
         return o;
     }
-    if (o.command != "boot" && o.command != "run" && o.command != "sweep") {
+    if (o.command != "boot" && o.command != "run" && o.command != "sweep" &&
+        o.command != "conformance") {
         throw UsageError{"unknown command '" + o.command + "'"};
     }
-    for (int i = 2; i < argc; ++i) {
+    int first = 2;
+    if (o.command == "conformance") {
+        if (argc < 3 || std::string(argv[2]) != "rseq") {
+            throw UsageError{"conformance takes a suite: rseq"};
+        }
+        first = 3;
+    }
+    for (int i = first; i < argc; ++i) {
         std::string arg = argv[i];
         auto value = [&]() -> std::string {
             if (i + 1 >= argc) {
@@ -374,6 +385,78 @@ int run(const Options& o) {
 // The built-in sweep target: the rseq counter with one pinned thread per vCPU.
 constexpr const char* kBuiltinProgram = "/bin/rseq-counter";
 
+// What a kernel under test must pass for rseq, on one boot: the sweep of the
+// built-in program and of the upstream selftests' own sections, the rseq
+// ABI checks, and the upstream selftests themselves. A table, one line a
+// check; 0 only when every check passed and the kernel reported no bug.
+int conformance(const Options& o) {
+    struct Check {
+        std::string name;
+        bool passed;
+        std::string detail;
+    };
+    std::vector<Check> checks;
+    faultline::Machine machine(o.config);
+    stop_on_signal(machine);
+    machine.boot();
+    const std::string programs = faultline::build_dir() + "/linux/initramfs/";
+    auto sweep_check = [&](const std::string& program, const std::string& guest,
+                           const std::vector<std::string>& args,
+                           const std::vector<std::string>& events) {
+        faultline::SweepConfig config;
+        config.host_binary = programs + program;
+        config.guest_program = guest;
+        config.args = args;
+        config.events = events;
+        faultline::SweepResult result = faultline::run_sweep(machine, faultline::plan_sweep(config));
+        std::set<std::string> failing;
+        for (const auto& c : result.cells) {
+            if (c.raised && !c.ok) {
+                failing.insert(c.event);
+            }
+        }
+        std::string detail = std::to_string(result.failed()) + " of " +
+                             std::to_string(result.reached()) + " reached cells failed";
+        for (const auto& event : failing) {
+            detail += (event == *failing.begin() ? "; columns: " : ", ") + event;
+        }
+        std::string name = "sweep " + guest;
+        for (const auto& a : args) {
+            name += " " + a;
+        }
+        checks.push_back({name, result.failed() == 0, detail});
+    };
+    auto run_check = [&](const std::string& name, const std::string& program,
+                         const std::vector<std::string>& args) {
+        faultline::RunResult r = machine.run(program, args, 60000);
+        checks.push_back({name, !r.signaled && !r.timed_out && r.exit_code == 0,
+                          r.timed_out ? "out of its budget"
+                          : r.signaled ? "killed by signal " + std::to_string(r.exit_code)
+                                       : "exited " + std::to_string(r.exit_code)});
+    };
+    const std::vector<std::string> selftest_events{"preempt", "signal", "migrate",
+                                                   "page_fault_blocking"};
+    sweep_check("rseq-counter", kBuiltinProgram, {"1", "1000"}, faultline::swept_event_names());
+    sweep_check("selftests/rseq/param_test", "/selftests/rseq/param_test",
+                {"-T", "s", "-t", "2", "-r", "10"}, selftest_events);
+    sweep_check("selftests/rseq/basic_percpu_ops_test", "/selftests/rseq/basic_percpu_ops_test",
+                {}, selftest_events);
+    run_check("rseq ABI checks (/bin/rseq-abi)", "/bin/rseq-abi", {});
+    run_check("selftest basic_test", "/selftests/rseq/basic_test", {});
+    run_check("selftest basic_percpu_ops_test", "/selftests/rseq/basic_percpu_ops_test", {});
+    run_check("selftest param_test -T s -r 100", "/selftests/rseq/param_test",
+              {"-T", "s", "-r", "100"});
+    size_t failed = 0;
+    for (const auto& c : checks) {
+        std::printf("%-58s %-4s %s\n", c.name.c_str(), c.passed ? "ok" : "FAIL", c.detail.c_str());
+        failed += !c.passed;
+    }
+    size_t reports = tell_kernel_reports(machine.kernel_reports());
+    std::printf("rseq conformance: %zu of %zu checks passed\n", checks.size() - failed,
+                checks.size());
+    return failed == 0 && reports == 0 ? 0 : 1;
+}
+
 int sweep(const Options& o) {
     faultline::SweepConfig config;
     config.events = o.events;
@@ -449,7 +532,10 @@ int main(int argc, char** argv) {
             std::cout << usage();
             return 0;
         }
-        int status = o.command == "boot" ? boot(o) : o.command == "run" ? run(o) : sweep(o);
+        int status = o.command == "boot"          ? boot(o)
+                     : o.command == "run"         ? run(o)
+                     : o.command == "conformance" ? conformance(o)
+                                                  : sweep(o);
         if (stop_signal) {
             die_by(stop_signal);
         }

@@ -1,0 +1,77 @@
+"""faultline conformance rseq, and kernels under test: the project's kernel
+passes; a kernel built with a test-only patch (pytests/kernel-patches/) that
+breaks rseq fails, naming what it broke."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import BUILD, ROOT, cli
+
+PATCHES = ROOT / "pytests" / "kernel-patches"
+
+
+def build_kernel_under_test(name, *patches):
+    out = BUILD / "kernel-under-test" / name
+    env = dict(os.environ, KERNEL_PATCHES=" ".join(str(PATCHES / p) for p in patches))
+    p = subprocess.run([str(ROOT / "guest-kernel" / "build.sh"), str(out)], env=env,
+                       capture_output=True, text=True)
+    return p, out
+
+
+@pytest.fixture(scope="module")
+def kernel_under_test(request):
+    p, out = build_kernel_under_test(request.param, request.param + ".patch")
+    assert p.returncode == 0, p.stderr
+    return ["--kernel", str(out / "vmlinux"), "--initrd", str(out / "initramfs.cpio")]
+
+
+def failing_lines(stdout):
+    return [line for line in stdout.splitlines() if " FAIL " in line]
+
+
+def test_the_projects_kernel_passes():
+    p = cli("conformance", "rseq")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.splitlines()[-1] == "rseq conformance: 7 of 7 checks passed"
+
+
+@pytest.mark.parametrize("kernel_under_test", ["rseq-no-restart-on-preempt"], indirect=True)
+def test_a_kernel_that_does_not_restart_on_preemption_fails_the_preempt_column(
+        kernel_under_test):
+    p = cli("conformance", "rseq", *kernel_under_test)
+    assert p.returncode == 1, p.stdout + p.stderr
+    sweeps = failing_lines(p.stdout)
+    assert sweeps and all(line.startswith("sweep ") for line in sweeps), p.stdout
+    # Preemption and a fault that blocks (the task is switched out as well)
+    # no longer abort; a signal does.
+    for line in sweeps:
+        columns = line.split("columns: ")[1].split(", ")
+        assert "preempt" in columns and "page_fault_blocking" in columns, line
+        assert "signal" not in columns, line
+
+
+@pytest.mark.parametrize("kernel_under_test", ["rseq-post-commit-inside"], indirect=True)
+def test_a_kernel_that_counts_post_commit_inside_fails_the_post_commit_rows(
+        kernel_under_test, tmp_path):
+    p = cli("conformance", "rseq", *kernel_under_test)
+    assert p.returncode == 1, p.stdout + p.stderr
+    report = tmp_path / "sweep.json"
+    p = cli("sweep", "--json", str(report), *kernel_under_test)
+    assert p.returncode == 1
+    failed = [c for c in json.loads(report.read_text())["cells"] if c["reached"] and not c["ok"]]
+    # Exactly the post-commit rows, for every event that aborts inside.
+    assert failed and all(not c["expected_abort"] and not c["may_abort"] and c["aborted"]
+                          for c in failed)
+    assert {c["event"] for c in failed} == {"preempt", "signal", "migrate",
+                                            "page_fault_blocking"}
+
+
+def test_a_kernel_patch_that_does_not_apply_is_named_with_its_hunk(tmp_path):
+    # The post-commit patch twice: the second finds its line already changed.
+    p, _ = build_kernel_under_test("twice", "rseq-post-commit-inside.patch",
+                                   "rseq-post-commit-inside.patch")
+    assert p.returncode != 0
+    assert "patched-tree: user-2-rseq-post-commit-inside.patch does not apply" in p.stderr
+    assert "-	return ip - rseq_cs->start_ip < rseq_cs->post_commit_offset;" in p.stderr
