@@ -7,10 +7,13 @@
 //   faultline conformance rseq [OPTIONS]
 //   faultline sweep [--binary PATH] [--library LIB.so]... [--events EVENT,...]
 //                   [--json FILE] [--html FILE] [--hit N] [--signal N] [--require-coverage PCT]
-//                   [OPTIONS] [-- ARGS...]
+//                   [--shard I/N] [OPTIONS] [-- ARGS...]
+//   faultline explore --binary PATH --depth N --runs R --seed S [--events EVENT,...]
+//                     [--max-hit H] [--signal N] [--shard I/N] [--json FILE] [OPTIONS] [-- ARGS...]
 //
 // Exit status: boot 0; run the program's own status (128+N when signal N
-// killed it); sweep 0 when every cell the workload reached matches the rseq
+// killed it); explore 0 when no run broke the program's check, 1 when one
+// did (each finding listed); sweep 0 when every cell the workload reached matches the rseq
 // rule, at least PCT% were reached, and the guest kernel reported no bug in
 // itself, 1 otherwise (run and sweep print each
 // kernel report line on stderr); 2 for bad usage or bad input; 125 when the
@@ -36,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include "faultline/errors.hpp"
+#include "faultline/explore.hpp"
 #include "faultline/machine.hpp"
 #include "faultline/sweep.hpp"
 #include "faultline/sweep_report.hpp"
@@ -62,8 +66,16 @@ std::string usage() {
            "       faultline sweep [--binary PATH] [--library LIB.so]... [--events " +
            faultline::swept_event_list() + "]\n"
            "                       [--json FILE] [--html FILE] [--hit N] [--signal N]\n"
-           "                       [--require-coverage PCT]\n"
+           "                       [--require-coverage PCT] [--shard I/N]\n"
            "                       [OPTIONS] [-- ARGS...]\n"
+           "       faultline explore --binary PATH --depth N --runs R --seed S [--events ...]\n"
+           "                       [--max-hit H] [--signal N] [--shard I/N] [--json FILE]\n"
+           "                       [OPTIONS] [-- ARGS...]\n"
+           "         fires N events per run (N >= 1) at seeded random instructions of the\n"
+           "         critical sections and their abort handlers, hit counts 1..H (3), for R\n"
+           "         runs (R >= 1); each failing run is shrunk to a minimal schedule\n"
+           "  --shard I/N   sweep: the I-th of N near-equal parts of the instruction rows;\n"
+           "                explore: of the runs (1 <= I <= N); the N shards cover it all once\n"
            "       faultline conformance rseq [OPTIONS]   (e.g. --kernel a kernel under test)\n"
            "options:\n"
            "  --qemu PATH --kernel PATH --initrd PATH --firmware DIR   (default: the built tree)\n"
@@ -97,6 +109,9 @@ struct Options {
     std::string pk_trace_file;
     std::string pk_kinds = "all";
     MachineConfig config = MachineConfig::defaults();
+    faultline::Shard shard;
+    faultline::ExploreConfig explore;
+    bool explore_depth_given = false, explore_runs_given = false, explore_seed_given = false;
 };
 
 int parse_int(const std::string& flag, const std::string& value) {
@@ -111,6 +126,55 @@ int parse_int(const std::string& flag, const std::string& value) {
     throw UsageError{flag + " expects a number, not '" + value + "'"};
 }
 
+// explore's own options; false for any other argument.
+template <typename Value>
+bool parse_explore_option(Options& o, const std::string& arg, Value&& value) {
+    if (o.command != "explore") {
+        return false;
+    }
+    auto at_least_1 = [&](const std::string& what) {
+        int n = parse_int(arg, value());
+        if (n < 1) {
+            throw UsageError{arg + " must be at least 1 (" + what + ")"};
+        }
+        return uint32_t(n);
+    };
+    if (arg == "--depth") {
+        o.explore.depth = at_least_1("events per run");
+        o.explore_depth_given = true;
+    } else if (arg == "--runs") {
+        o.explore.runs = at_least_1("program runs");
+        o.explore_runs_given = true;
+    } else if (arg == "--max-hit") {
+        o.explore.max_hit = at_least_1("hit counts start at 1");
+    } else if (arg == "--seed") {
+        std::string text = value();
+        if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != text.npos) {
+            throw UsageError{"--seed expects a number, not '" + text + "'"};
+        }
+        o.explore.seed = std::stoull(text);
+        o.explore_seed_given = true;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+// An exploration is named by its program, depth, runs and seed: none is left
+// to a default that could change under a finding someone wrote down.
+void check_explore_options(const Options& o) {
+    if (o.binary.empty()) {
+        throw UsageError{"explore needs --binary PATH"};
+    }
+    for (const auto& [given, flag] : {std::pair{o.explore_depth_given, "--depth"},
+                                      std::pair{o.explore_runs_given, "--runs"},
+                                      std::pair{o.explore_seed_given, "--seed"}}) {
+        if (!given) {
+            throw UsageError{std::string("explore needs ") + flag};
+        }
+    }
+}
+
 Options parse(int argc, char** argv) {
     if (argc < 2) {
         throw UsageError{"no command given"};
@@ -122,7 +186,7 @@ Options parse(int argc, char** argv) {
         return o;
     }
     if (o.command != "boot" && o.command != "run" && o.command != "sweep" &&
-        o.command != "conformance") {
+        o.command != "conformance" && o.command != "explore") {
         throw UsageError{"unknown command '" + o.command + "'"};
     }
     int first = 2;
@@ -143,7 +207,14 @@ Options parse(int argc, char** argv) {
         if (arg == "--") {
             o.program.assign(argv + i + 1, argv + argc);
             break;
-        } else if (arg == "--json" && o.command == "sweep") {
+        } else if (parse_explore_option(o, arg, value)) {
+        } else if (arg == "--shard" && (o.command == "sweep" || o.command == "explore")) {
+            try {
+                o.shard = faultline::parse_shard(value());
+            } catch (const faultline::ConfigError& e) {
+                throw UsageError{e.what()};
+            }
+        } else if (arg == "--json" && (o.command == "sweep" || o.command == "explore")) {
             o.json_file = value();
         } else if (arg == "--json") {
             o.json = true;
@@ -155,7 +226,7 @@ Options parse(int argc, char** argv) {
                 throw UsageError{"--hit counts executions from 1"};
             }
             o.hit = uint32_t(hit);
-        } else if (arg == "--events" && o.command == "sweep") {
+        } else if (arg == "--events" && (o.command == "sweep" || o.command == "explore")) {
             o.events.clear();
             std::stringstream list(value());
             for (std::string e; std::getline(list, e, ',');) {
@@ -174,7 +245,7 @@ Options parse(int argc, char** argv) {
             o.pk_kinds = value();
         } else if (arg == "--binary" && o.command != "boot") {
             o.binary = value();
-        } else if (arg == "--signal" && o.command == "sweep") {
+        } else if (arg == "--signal" && (o.command == "sweep" || o.command == "explore")) {
             o.signo = parse_int(arg, value());
             if (o.signo < 1 || o.signo > 64) {
                 throw UsageError{"--signal takes a signal number, 1 to 64"};
@@ -205,6 +276,9 @@ Options parse(int argc, char** argv) {
         } else {
             throw UsageError{"unknown option '" + arg + "'"};
         }
+    }
+    if (o.command == "explore") {
+        check_explore_options(o);
     }
     if (o.command == "run" && o.binary.empty() && o.program.empty()) {
         throw UsageError{"run needs a PROGRAM after -- or a --binary"};
@@ -462,6 +536,7 @@ int sweep(const Options& o) {
     config.events = o.events;
     config.hit = o.hit;
     config.signo = o.signo;
+    config.shard = o.shard;
     if (o.budget_ms >= 0) {
         config.budget_ms = uint32_t(o.budget_ms);
     }
@@ -516,6 +591,36 @@ int sweep(const Options& o) {
     return result.failed() == 0 && reports == 0 && covered ? 0 : 1;
 }
 
+int explore(const Options& o) {
+    faultline::ExploreConfig config = o.explore;
+    config.host_binary = o.binary;
+    config.guest_program = "/tmp/" + std::filesystem::path(o.binary).filename().string();
+    config.args = o.program;
+    config.events = o.events;
+    config.signo = o.signo;
+    config.shard = o.shard;
+    if (o.budget_ms >= 0) {
+        config.budget_ms = uint32_t(o.budget_ms);
+    }
+    // Bad input is found before anything boots.
+    faultline::ExplorePlan plan = faultline::plan_explore(config);
+    faultline::Machine machine(o.config);
+    stop_on_signal(machine);
+    machine.boot();
+    machine.put_file(o.binary, config.guest_program);
+    faultline::ExploreResult result = faultline::run_explore(machine, plan);
+    std::fputs(faultline::explore_table(plan, result).c_str(), stdout);
+    if (!o.json_file.empty()) {
+        std::ofstream out(o.json_file);
+        out << faultline::explore_json(plan, result);
+        if (!out) {
+            throw faultline::Error("cannot write " + o.json_file);
+        }
+    }
+    size_t reports = tell_kernel_reports(machine.kernel_reports());
+    return result.findings.empty() && reports == 0 ? 0 : 1;
+}
+
 // Ends the CLI by signo, as if the signal had come with nothing to clean up.
 [[noreturn]] void die_by(int signo) {
     std::cerr << "faultline: stopped by " << strsignal(signo) << "\n";
@@ -535,6 +640,7 @@ int main(int argc, char** argv) {
         int status = o.command == "boot"          ? boot(o)
                      : o.command == "run"         ? run(o)
                      : o.command == "conformance" ? conformance(o)
+                     : o.command == "explore"     ? explore(o)
                                                   : sweep(o);
         if (stop_signal) {
             die_by(stop_signal);

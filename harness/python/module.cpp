@@ -296,7 +296,16 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("events", &SweepConfig::events)
         .def_readwrite("hit", &SweepConfig::hit)
         .def_readwrite("signo", &SweepConfig::signo)
-        .def_readwrite("budget_ms", &SweepConfig::budget_ms);
+        .def_readwrite("budget_ms", &SweepConfig::budget_ms)
+        .def_property(
+            "shard", [](const SweepConfig& c) { return c.shard.text(); },
+            [](SweepConfig& c, const std::string& text) { c.shard = parse_shard(text); },
+            "\"I/N\": the I-th of N near-equal parts of the instruction rows");
+
+    py::class_<SweepFinding>(m, "SweepFinding")
+        .def_readonly("cells", &SweepFinding::cells)
+        .def_readonly("outcome", &SweepFinding::outcome)
+        .def_readonly("tests", &SweepFinding::tests);
 
     py::class_<SweepCell>(m, "SweepCell")
         .def_readonly("file", &SweepCell::file)
@@ -324,6 +333,7 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("trials_per_s", &SweepResult::trials_per_s)
         .def_readonly("program_runs", &SweepResult::program_runs)
         .def_readonly("notes", &SweepResult::notes)
+        .def_readonly("findings", &SweepResult::findings)
         .def("failed", &SweepResult::failed)
         .def("reached", &SweepResult::reached)
         .def("json", &sweep_json)

@@ -4,18 +4,24 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <numeric>
 
+#include "faultline/ddmin.hpp"
 #include "faultline/errors.hpp"
 
 namespace faultline {
 
-std::vector<Instruction> instructions_of(const std::string& elf_path, const CriticalSection& cs) {
-    // Enough bytes past post_commit for the longest x86 instruction.
-    constexpr uint64_t kMaxInsn = 15;
-    std::string code = read_vaddr_bytes(elf_path, cs.start, cs.post_commit - cs.start + kMaxInsn);
+namespace {
+
+// The instructions decoded from bytes of the ELF from start on, up to and
+// including the first that `last` accepts (or as far as the bytes go).
+template <typename Last>
+std::vector<Instruction> disassemble(const std::string& elf_path, uint64_t start, size_t bytes,
+                                     Last&& last) {
+    std::string code = read_vaddr_bytes(elf_path, start, bytes);
     csh handle;
     if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) {
         throw Error("capstone: cannot open an x86-64 disassembler");
@@ -23,17 +29,32 @@ std::vector<Instruction> instructions_of(const std::string& elf_path, const Crit
     cs_option(handle, CS_OPT_SYNTAX, CS_OPT_SYNTAX_ATT);
     cs_insn* insns = nullptr;
     size_t count = cs_disasm(handle, reinterpret_cast<const uint8_t*>(code.data()), code.size(),
-                             cs.start, 0, &insns);
+                             start, 0, &insns);
     std::vector<Instruction> out;
-    for (size_t i = 0; i < count && insns[i].address <= cs.post_commit; ++i) {
+    for (size_t i = 0; i < count; ++i) {
         std::string text = insns[i].mnemonic;
         if (insns[i].op_str[0] != '\0') {
             text += std::string(" ") + insns[i].op_str;
         }
         out.push_back({insns[i].address, text});
+        if (last(insns[i])) {
+            break;
+        }
     }
     cs_free(insns, count);
     cs_close(&handle);
+    return out;
+}
+
+// Enough bytes past an address for the longest x86 instruction.
+constexpr uint64_t kMaxInsn = 15;
+
+}  // namespace
+
+std::vector<Instruction> instructions_of(const std::string& elf_path, const CriticalSection& cs) {
+    std::vector<Instruction> out =
+        disassemble(elf_path, cs.start, cs.post_commit - cs.start + kMaxInsn,
+                    [&](const cs_insn& insn) { return insn.address >= cs.post_commit; });
     if (out.empty() || out.back().addr != cs.post_commit) {
         throw ConfigError(elf_path + ": no instruction boundary at the post-commit address of the "
                           "sequence at " + std::to_string(cs.start));
@@ -41,9 +62,15 @@ std::vector<Instruction> instructions_of(const std::string& elf_path, const Crit
     return out;
 }
 
-namespace {
+std::vector<Instruction> abort_handler_of(const std::string& elf_path, const CriticalSection& cs) {
+    // A handler longer than this is cut there: its first part is still its own.
+    constexpr size_t kMaxHandlerBytes = 256;
+    return disassemble(elf_path, cs.abort, kMaxHandlerBytes, [](const cs_insn& insn) {
+        return insn.id == X86_INS_JMP || insn.id == X86_INS_RET;
+    });
+}
 
-Event event_named(const std::string& name, int signo) {
+Event swept_event(const std::string& name, int signo) {
     for (const auto& kind : event_kinds()) {
         if (kind.swept() && kind.name == name) {
             return {kind.kind, kind.sweep_arg(signo)};
@@ -52,7 +79,6 @@ Event event_named(const std::string& name, int signo) {
     throw ConfigError("unknown event '" + name + "' (" + swept_event_list() + ")");
 }
 
-// The program's own check passed: it exited 0.
 bool check_passed(const RunResult& run) { return !run.signaled && run.exit_code == 0; }
 
 std::string outcome_of(const RunResult& run) {
@@ -62,13 +88,30 @@ std::string outcome_of(const RunResult& run) {
     return (run.signaled ? "was killed by signal " : "exited ") + std::to_string(run.exit_code);
 }
 
+namespace {
+
+std::string hex(uint64_t v) {
+    char text[19];
+    std::snprintf(text, sizeof text, "%#llx", (unsigned long long)v);
+    return text;
+}
+
 // Runs trials of a plan, each an index into cells, which it fills in.
 class Sweeper {
 public:
     Sweeper(Machine& machine, const SweepPlan& plan) : machine_(machine), plan_(plan) {
+        size_t rows = 0;
+        for (const auto& sequence : plan.sequences) {
+            rows += sequence.instructions.size();
+        }
+        const auto [first_row, end_row] = plan.config.shard.range(rows);
+        size_t row = 0;
         for (size_t s = 0; s < plan.sequences.size(); ++s) {
             const auto& [file, cs, instructions] = plan.sequences[s];
-            for (size_t i = 0; i < instructions.size(); ++i) {
+            for (size_t i = 0; i < instructions.size(); ++i, ++row) {
+                if (row < first_row || row >= end_row) {
+                    continue;
+                }
                 for (size_t e = 0; e < plan.events.size(); ++e) {
                     trials_.push_back({s, i, e});
                     SweepCell c;
@@ -89,6 +132,7 @@ public:
     }
 
     SweepResult run() {
+        machine_.snapshot();
         check_baseline();
         auto started = std::chrono::steady_clock::now();
         const std::vector<SweepCell> fresh = cells_;
@@ -116,6 +160,8 @@ public:
         result.cells = cells_;
         result.program_runs = runs_;
         result.notes = notes_;
+        result.findings = findings_;
+        result.shard = plan_.config.shard;
         double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         result.trials_per_s = seconds > 0 ? double(result.cells.size()) / seconds : 0;
@@ -278,8 +324,12 @@ private:
     }
 
     // A run with several trials broke the program's invariant: run each
-    // alone. If none breaks it alone, the failure needed them together and
-    // all of them keep it, so it is never lost.
+    // alone, each from the sweep's snapshot. If none breaks it alone, the
+    // failure needs several of them together: delta debugging finds a set
+    // none of which can be left out, each test a run from the snapshot; that
+    // set is one finding and its cells fail, the others keep their verdicts
+    // from their lone runs. A failure that does not come back from the
+    // snapshot stays on every trial of the run, so it is never lost.
     void attribute_failure(const std::vector<size_t>& together) {
         std::vector<SweepCell> batch_cells;
         for (size_t t : together) {
@@ -287,17 +337,51 @@ private:
         }
         bool found = false;
         for (size_t t : together) {
-            run_batch({t});
+            run_batch_from_snapshot({t});
             found |= cells_[t].raised && !cells_[t].invariant_ok;
         }
         if (found) {
             return;
         }
-        for (size_t k = 0; k < together.size(); ++k) {
-            cells_[together[k]] = batch_cells[k];
-            cells_[together[k]].outcome += " with " + std::to_string(together.size()) +
-                                           " trials in one run; none breaks it alone";
+        const std::vector<SweepCell> alone = cells_;
+        size_t tests = 0;
+        auto breaks = [&](const std::vector<size_t>& trials) {
+            ++tests;
+            run_batch_from_snapshot(trials);
+            bool broke = !cells_[trials.front()].invariant_ok;
+            cells_ = alone;
+            return broke;
+        };
+        if (!breaks(together)) {
+            for (size_t k = 0; k < together.size(); ++k) {
+                cells_[together[k]] = batch_cells[k];
+                cells_[together[k]].outcome +=
+                    " with " + std::to_string(together.size()) +
+                    " trials in one run; none breaks it alone, and together they do not break "
+                    "it again from the sweep's snapshot";
+            }
+            return;
         }
+        std::vector<size_t> minimal = ddmin(together, breaks);
+        run_batch_from_snapshot(minimal);
+        std::string members;
+        for (size_t t : minimal) {
+            members += (members.empty() ? "" : ", ") + cells_[t].event + " before " +
+                       hex(cells_[t].insn_addr);
+        }
+        for (size_t t : minimal) {
+            cells_[t].outcome += " with " + std::to_string(minimal.size()) +
+                                 " trials in one run (" + members +
+                                 "), which break it together and none alone";
+        }
+        findings_.push_back({minimal, cells_[minimal.front()].outcome, tests});
+    }
+
+    // The sweep's trials that must not depend on what ran before them start
+    // from the machine as the sweep found it.
+    void run_batch_from_snapshot(const std::vector<size_t>& batch) {
+        machine_.restore();
+        run_batch(batch);
     }
 
     Machine& machine_;
@@ -308,6 +392,7 @@ private:
     std::optional<size_t> uncaught_signal_event_;
     std::vector<size_t> skipped_events_;
     std::vector<std::string> notes_;
+    std::vector<SweepFinding> findings_;
 };
 
 }  // namespace
@@ -340,7 +425,7 @@ SweepPlan plan_sweep(const SweepConfig& config) {
                           "descriptors listed there)");
     }
     for (const auto& name : config.events) {
-        plan.events.emplace_back(name, event_named(name, config.signo));
+        plan.events.emplace_back(name, swept_event(name, config.signo));
     }
     return plan;
 }

@@ -34,11 +34,17 @@ std::string sweep_json(const SweepResult& result) {
                          // No verdict for a cell not reached.
                          {"ok", c.raised ? nlohmann::json(c.ok) : nlohmann::json()}});
     }
-    return nlohmann::json{{"trials_per_s", result.trials_per_s},
+    nlohmann::json findings = nlohmann::json::array();
+    for (const auto& f : result.findings) {
+        findings.push_back({{"cells", f.cells}, {"outcome", f.outcome}, {"tests", f.tests}});
+    }
+    return nlohmann::json{{"shard", result.shard.text()},
+                          {"trials_per_s", result.trials_per_s},
                           {"program_runs", result.program_runs},
                           {"reached", result.reached()},
                           {"failed", result.failed()},
                           {"notes", result.notes},
+                          {"findings", findings},
                           {"cells", cells}}
         .dump(1);
 }
@@ -203,6 +209,17 @@ std::string sweep_table(const SweepResult& result, const std::vector<std::string
     append(t, "reached %zu of %zu cells\n", result.reached(), result.cells.size());
     for (const auto& note : result.notes) {
         append(t, "note: %s\n", note.c_str());
+    }
+    for (size_t k = 0; k < result.findings.size(); ++k) {
+        const SweepFinding& f = result.findings[k];
+        append(t, "finding %zu: %zu trials break the invariant together, none alone (%zu runs "
+                  "to minimize):", k + 1, f.cells.size(), f.tests);
+        for (size_t cell : f.cells) {
+            const auto& c = result.cells[cell];
+            append(t, "%s %s before %#llx (%s)", cell == f.cells.front() ? "" : ";",
+                   c.event.c_str(), (unsigned long long)c.insn_addr, c.insn_text.c_str());
+        }
+        t += "\n";
     }
     for (const auto& c : result.cells) {
         if (c.raised && !c.ok) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 using namespace faultline;
 
 namespace {
@@ -64,4 +66,27 @@ TEST(SweepTable, RowsOfWordsThenTotalsThenEachFailure) {
               "program exited 0\n"
               "FAIL migrate before 0x401cb8 (xorl %eax, %eax): fired=1 aborted=unknown "
               "expected_abort=0 unknown whether it aborted: the program exited 0\n");
+}
+
+TEST(SweepTable, AFindingNamesItsTrialsInFiringOrder) {
+    SweepResult r = two_rows();
+    r.findings = {{{3, 0}, "exited 1", 5}};
+    std::string table = sweep_table(r, {"preempt", "signal", "migrate"});
+    EXPECT_NE(table.find("reached 5 of 6 cells\n"
+                         "finding 1: 2 trials break the invariant together, none alone (5 runs "
+                         "to minimize): preempt before 0x401cb8 (xorl %eax, %eax); preempt "
+                         "before 0x401ca4 (cmpl %edi, %fs:4(%rcx))\n"
+                         "FAIL signal"),
+              std::string::npos)
+        << table;
+}
+
+TEST(SweepJson, FindingsAndTheShardAreReported) {
+    SweepResult r = two_rows();
+    r.findings = {{{3, 0}, "exited 1", 5}};
+    r.shard = {2, 3};
+    auto json = nlohmann::json::parse(sweep_json(r));
+    EXPECT_EQ(json["shard"], "2/3");
+    EXPECT_EQ(json["findings"],
+              nlohmann::json::parse(R"([{"cells":[3,0],"outcome":"exited 1","tests":5}])"));
 }

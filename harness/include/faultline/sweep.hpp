@@ -21,6 +21,7 @@
 #include "faultline/elf.hpp"
 #include "faultline/inject.hpp"
 #include "faultline/machine.hpp"
+#include "faultline/shard.hpp"
 
 namespace faultline {
 
@@ -32,6 +33,9 @@ struct Instruction {
 // The instructions of a critical section, start through post_commit
 // (inclusive: the post-commit instruction is the first that must not abort).
 std::vector<Instruction> instructions_of(const std::string& elf_path, const CriticalSection& cs);
+// The abort handler's own instructions: from its address through its first
+// unconditional jump or return (at most 256 bytes of it).
+std::vector<Instruction> abort_handler_of(const std::string& elf_path, const CriticalSection& cs);
 
 // A file whose critical sections are swept: its ELF on the host, and where
 // the program finds it in the guest.
@@ -58,6 +62,9 @@ struct SweepConfig {
     // Guest time per program run; a run that outlives it is killed, and a
     // trigger it never reached is reported as never fired.
     uint32_t budget_ms = 5000;
+    // Which instruction rows (each with all its events) this sweep runs: the
+    // shard's part of the rows of every sequence in plan order.
+    Shard shard;
 };
 
 struct SweepCell {
@@ -89,8 +96,19 @@ struct SweepCell {
     bool ok = false;
 };
 
+// Trials that break the program's invariant together, none alone, and none
+// of which can be left out: delta debugging over the trials of a failing
+// program run, each test a run of some of them from the sweep's snapshot.
+struct SweepFinding {
+    std::vector<size_t> cells;  // indexes into SweepResult::cells, in firing order
+    std::string outcome;        // how the program run with just them ended
+    size_t tests = 0;           // program runs the minimization took
+};
+
 struct SweepResult {
     std::vector<SweepCell> cells;  // in plan order: sequence, instruction, event
+    std::vector<SweepFinding> findings;
+    Shard shard;
     double trials_per_s = 0;
     size_t program_runs = 0;
     // What the sweep had to leave out, and why (e.g. a signal the program
@@ -100,6 +118,14 @@ struct SweepResult {
     size_t failed() const;   // cells reached and not ok
     size_t reached() const;  // cells whose trigger fired
 };
+
+// The event a sweep (or an exploration) fires by that name: signal events
+// send signo. ConfigError for a name that is not a swept kind.
+Event swept_event(const std::string& name, int signo);
+// The program's own check passed: it exited 0.
+bool check_passed(const RunResult& run);
+// How a program run ended, e.g. "exited 1", "was killed by signal 11".
+std::string outcome_of(const RunResult& run);
 
 // What a sweep runs: each critical section with its instructions, and the
 // events by name.
@@ -119,7 +145,9 @@ struct SweepPlan {
 // ConfigError for a missing file, no rseq critical section in any, or an
 // unknown event name.
 SweepPlan plan_sweep(const SweepConfig& config);
-// First runs the program once without events (ConfigError if it fails
+// Snapshots the machine (replacing an earlier snapshot): every trial that
+// must not depend on what ran before it starts from there. Then runs the
+// program once without events (ConfigError if it fails
 // then), then the trials; trials_per_s counts the trials' time only.
 SweepResult run_sweep(Machine& machine, const SweepPlan& plan);
 

@@ -1,0 +1,266 @@
+#include "faultline/explore.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "faultline/address_space.hpp"
+#include "faultline/ddmin.hpp"
+#include "faultline/errors.hpp"
+
+namespace faultline {
+
+ExplorePlan plan_explore(const ExploreConfig& config) {
+    if (config.depth < 1) {
+        throw ConfigError("depth must be at least 1 (events per run)");
+    }
+    if (config.runs < 1) {
+        throw ConfigError("runs must be at least 1");
+    }
+    if (config.max_hit < 1) {
+        throw ConfigError("max hit must be at least 1 (hit counts start at 1)");
+    }
+    if (!std::filesystem::is_regular_file(config.host_binary)) {
+        throw ConfigError("binary not found: " + config.host_binary);
+    }
+    ExplorePlan plan{config, rseq_critical_sections(config.host_binary), {}, {}};
+    if (plan.sequences.empty()) {
+        throw ConfigError(config.host_binary + ": no rseq critical section (no "
+                          "__rseq_cs_ptr_array section: a stripped binary or one without rseq "
+                          "descriptors listed there)");
+    }
+    for (const auto& cs : plan.sequences) {
+        std::vector<Instruction> inside = instructions_of(config.host_binary, cs);
+        inside.pop_back();  // the post-commit instruction is outside
+        for (const auto& insn : inside) {
+            plan.sites.push_back({cs.start, insn, false});
+        }
+        for (const auto& insn : abort_handler_of(config.host_binary, cs)) {
+            plan.sites.push_back({cs.start, insn, true});
+        }
+    }
+    for (const auto& name : config.events) {
+        plan.events.emplace_back(name, swept_event(name, config.signo));
+    }
+    if (plan.events.empty()) {
+        throw ConfigError("no events to fire");
+    }
+    return plan;
+}
+
+namespace {
+
+// Sebastiano Vigna's splitmix64: a fixed function, the same on every host.
+uint64_t splitmix64(uint64_t& state) {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+std::string hex(uint64_t v) {
+    char text[19];
+    std::snprintf(text, sizeof text, "%#llx", (unsigned long long)v);
+    return text;
+}
+
+class Explorer {
+public:
+    Explorer(Machine& machine, const ExplorePlan& plan) : machine_(machine), plan_(plan) {}
+
+    ExploreResult run() {
+        const ExploreConfig& config = plan_.config;
+        machine_.snapshot();
+        RunResult baseline = machine_.run(config.guest_program, config.args, config.budget_ms);
+        ++program_runs_;
+        baseline_timed_out_ = baseline.timed_out;
+        if (!baseline.timed_out && !check_passed(baseline)) {
+            throw ConfigError(config.guest_program + " fails without any event: it " +
+                              outcome_of(baseline) + "; its own check cannot judge the events\n" +
+                              baseline.stdout_text + baseline.stderr_text);
+        }
+        ExploreResult result;
+        std::tie(result.first_run, result.end_run) = config.shard.range(config.runs);
+        std::chrono::duration<double> exploring{};
+        for (size_t run = result.first_run; run < result.end_run; ++run) {
+            auto started = std::chrono::steady_clock::now();
+            std::vector<ExploreStep> schedule = explore_schedule(plan_, run);
+            bool broke = run_schedule(schedule).broke;
+            exploring += std::chrono::steady_clock::now() - started;
+            if (broke) {
+                ++result.failed_runs;
+                add_finding(result.findings, run, schedule);
+            }
+        }
+        result.program_runs = program_runs_;
+        size_t runs = result.end_run - result.first_run;
+        result.runs_per_s = exploring.count() > 0 ? double(runs) / exploring.count() : 0;
+        return result;
+    }
+
+private:
+    struct Outcome {
+        bool broke = false;
+        RunResult run;
+        std::vector<Firing> firings;
+    };
+
+    // The schedule's events in one run of the program from the snapshot.
+    Outcome run_schedule(const std::vector<ExploreStep>& steps) {
+        const ExploreConfig& config = plan_.config;
+        machine_.restore();
+        Process p = machine_.spawn(config.guest_program, config.args, config.budget_ms,
+                                   RunAs::nobody, Hold::program_entry);
+        uint64_t bias = 0;
+        try {
+            bias = load_bias(config.host_binary, p.mappings, config.guest_program);
+        } catch (const ConfigError&) {
+            machine_.run_spawned();  // nothing may stay held
+            throw;
+        }
+        std::vector<ScheduleEntry> schedule;
+        for (const auto& step : steps) {
+            schedule.push_back({{plan_.sites[step.site].insn.addr + bias, p.cr3, step.hit},
+                                plan_.events[step.event].second});
+        }
+        machine_.arm(schedule);
+        Outcome o;
+        o.run = machine_.run_spawned();
+        ++program_runs_;
+        o.firings = machine_.firings();
+        // A program that outlives its budget without events may with them.
+        o.broke = !check_passed(o.run) && !(o.run.timed_out && baseline_timed_out_);
+        return o;
+    }
+
+    void add_finding(std::vector<ExploreFinding>& findings, size_t run,
+                     const std::vector<ExploreStep>& schedule) {
+        size_t tests = 0;
+        std::vector<ExploreStep> minimal = ddmin(schedule, [&](const auto& steps) {
+            ++tests;
+            return run_schedule(steps).broke;
+        });
+        for (auto& known : findings) {
+            if (known.schedule == minimal) {
+                known.also_runs.push_back(run);
+                return;
+            }
+        }
+        Outcome o = run_schedule(minimal);
+        findings.push_back({run, {}, minimal, o.firings, outcome_of(o.run), o.run.stdout_text,
+                            tests});
+    }
+
+    Machine& machine_;
+    const ExplorePlan& plan_;
+    bool baseline_timed_out_ = false;
+    size_t program_runs_ = 0;
+};
+
+std::string step_text(const ExplorePlan& plan, const ExploreStep& step) {
+    const ExploreSite& site = plan.sites[step.site];
+    return plan.events[step.event].first + " before " + hex(site.insn.addr) + " (" +
+           site.insn.text + ") hit " + std::to_string(step.hit) + ", in " +
+           (site.in_abort_handler ? "the abort handler of " : "") + "the section at " +
+           hex(site.cs);
+}
+
+}  // namespace
+
+std::vector<ExploreStep> explore_schedule(const ExplorePlan& plan, size_t run) {
+    uint64_t seed = plan.config.seed;
+    uint64_t state = splitmix64(seed) ^ run;
+    std::vector<ExploreStep> steps;
+    for (uint32_t k = 0; k < plan.config.depth; ++k) {
+        ExploreStep step;
+        step.site = size_t(splitmix64(state) % plan.sites.size());
+        step.hit = uint32_t(1 + splitmix64(state) % plan.config.max_hit);
+        step.event = size_t(splitmix64(state) % plan.events.size());
+        steps.push_back(step);
+    }
+    return steps;
+}
+
+ExploreResult run_explore(Machine& machine, const ExplorePlan& plan) {
+    return Explorer(machine, plan).run();
+}
+
+std::string explore_table(const ExplorePlan& plan, const ExploreResult& result) {
+    std::string t;
+    for (size_t k = 0; k < result.findings.size(); ++k) {
+        const ExploreFinding& f = result.findings[k];
+        t += "finding " + std::to_string(k + 1) + " (run " + std::to_string(f.run);
+        for (size_t also : f.also_runs) {
+            t += (also == f.also_runs.front() ? "; also runs " : ", ") + std::to_string(also);
+        }
+        t += "): " + std::to_string(f.schedule.size()) + " events, none of which can be left " +
+             "out (" + std::to_string(f.tests) + " runs to minimize); the program " + f.outcome +
+             "\n";
+        for (size_t i = 0; i < f.schedule.size(); ++i) {
+            t += "  " + step_text(plan, f.schedule[i]);
+            if (i < f.firings.size()) {
+                t += ": fired at instruction " + std::to_string(f.firings[i].icount) + " on vCPU " +
+                     std::to_string(f.firings[i].vcpu) + " (" + f.firings[i].status + ")";
+            }
+            t += "\n";
+        }
+    }
+    char totals[256];
+    std::snprintf(totals, sizeof totals,
+                  "%zu runs (from run %zu of %u; shard %s), seed %llu, depth %u: %zu failed, "
+                  "%zu findings, %zu program runs, %.1f runs/s\n",
+                  result.end_run - result.first_run, result.first_run, plan.config.runs,
+                  plan.config.shard.text().c_str(), (unsigned long long)plan.config.seed,
+                  plan.config.depth, result.failed_runs, result.findings.size(),
+                  result.program_runs, result.runs_per_s);
+    return t + totals;
+}
+
+std::string explore_json(const ExplorePlan& plan, const ExploreResult& result) {
+    nlohmann::json findings = nlohmann::json::array();
+    for (const auto& f : result.findings) {
+        nlohmann::json schedule = nlohmann::json::array(), firings = nlohmann::json::array();
+        for (const auto& step : f.schedule) {
+            const ExploreSite& site = plan.sites[step.site];
+            schedule.push_back({{"cs", site.cs},
+                                {"insn_addr", site.insn.addr},
+                                {"insn", site.insn.text},
+                                {"in_abort_handler", site.in_abort_handler},
+                                {"hit", step.hit},
+                                {"event", plan.events[step.event].first}});
+        }
+        for (const auto& firing : f.firings) {
+            firings.push_back({{"icount", firing.icount},
+                               {"vcpu", firing.vcpu},
+                               {"rip", firing.rip},
+                               {"confirmed", firing.confirmed},
+                               {"status", firing.status}});
+        }
+        findings.push_back({{"run", f.run},
+                            {"also_runs", f.also_runs},
+                            {"schedule", schedule},
+                            {"firings", firings},
+                            {"outcome", f.outcome},
+                            {"stdout", f.output},
+                            {"tests", f.tests}});
+    }
+    return nlohmann::json{{"program", plan.config.guest_program},
+                          {"seed", plan.config.seed},
+                          {"depth", plan.config.depth},
+                          {"runs", plan.config.runs},
+                          {"max_hit", plan.config.max_hit},
+                          {"events", plan.config.events},
+                          {"shard", plan.config.shard.text()},
+                          {"first_run", result.first_run},
+                          {"end_run", result.end_run},
+                          {"failed_runs", result.failed_runs},
+                          {"program_runs", result.program_runs},
+                          {"runs_per_s", result.runs_per_s},
+                          {"findings", findings}}
+        .dump(1);
+}
+
+}  // namespace faultline
