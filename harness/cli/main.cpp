@@ -9,7 +9,8 @@
 //                   [--json FILE] [--html FILE] [--hit N] [--signal N] [--require-coverage PCT]
 //                   [--shard I/N] [OPTIONS] [-- ARGS...]
 //   faultline explore --binary PATH --depth N --runs R --seed S [--events EVENT,...]
-//                     [--max-hit H] [--signal N] [--shard I/N] [--json FILE] [OPTIONS] [-- ARGS...]
+//                     [--max-hit H] [--signal N] [--shard I/N] [--json FILE] [--repro-dir DIR]
+//                     [OPTIONS] [-- ARGS...]
 //
 // Exit status: boot 0; run the program's own status (128+N when signal N
 // killed it); explore 0 when no run broke the program's check, 1 when one
@@ -70,10 +71,12 @@ std::string usage() {
            "                       [OPTIONS] [-- ARGS...]\n"
            "       faultline explore --binary PATH --depth N --runs R --seed S [--events ...]\n"
            "                       [--max-hit H] [--signal N] [--shard I/N] [--json FILE]\n"
+           "                       [--repro-dir DIR]\n"
            "                       [OPTIONS] [-- ARGS...]\n"
            "         fires N events per run (N >= 1) at seeded random instructions of the\n"
            "         critical sections and their abort handlers, hit counts 1..H (3), for R\n"
-           "         runs (R >= 1); each failing run is shrunk to a minimal schedule\n"
+           "         runs (R >= 1); each failing run is shrunk to a minimal schedule,\n"
+           "         written as a reproducer file into --repro-dir DIR\n"
            "  --shard I/N   sweep: the I-th of N near-equal parts of the instruction rows;\n"
            "                explore: of the runs (1 <= I <= N); the N shards cover it all once\n"
            "       faultline conformance rseq [OPTIONS]   (e.g. --kernel a kernel under test)\n"
@@ -147,6 +150,8 @@ bool parse_explore_option(Options& o, const std::string& arg, Value&& value) {
         o.explore_runs_given = true;
     } else if (arg == "--max-hit") {
         o.explore.max_hit = at_least_1("hit counts start at 1");
+    } else if (arg == "--repro-dir") {
+        o.explore.repro_dir = value();
     } else if (arg == "--seed") {
         std::string text = value();
         if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != text.npos) {

@@ -269,6 +269,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("text", &Instruction::text);
     m.def("instructions_of", &instructions_of, py::arg("path"), py::arg("cs"),
           "A critical section's instructions, start through post-commit.");
+    m.def("abort_handler_of", &abort_handler_of, py::arg("path"), py::arg("cs"),
+          "A critical section's abort handler, through its first unconditional jump or return.");
 
     py::class_<SweptFile>(m, "SweptFile")
         .def(py::init([](const std::string& host_path, const std::string& guest_path) {

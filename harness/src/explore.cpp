@@ -10,6 +10,7 @@
 #include "faultline/address_space.hpp"
 #include "faultline/ddmin.hpp"
 #include "faultline/errors.hpp"
+#include "faultline/reproducer.hpp"
 
 namespace faultline {
 
@@ -73,7 +74,6 @@ public:
 
     ExploreResult run() {
         const ExploreConfig& config = plan_.config;
-        machine_.snapshot();
         RunResult baseline = machine_.run(config.guest_program, config.args, config.budget_ms);
         ++program_runs_;
         baseline_timed_out_ = baseline.timed_out;
@@ -82,6 +82,8 @@ public:
                               outcome_of(baseline) + "; its own check cannot judge the events\n" +
                               baseline.stdout_text + baseline.stderr_text);
         }
+        // After the baseline, as a reproducer's replay prepares its machine.
+        machine_.snapshot();
         ExploreResult result;
         std::tie(result.first_run, result.end_run) = config.shard.range(config.runs);
         std::chrono::duration<double> exploring{};
@@ -151,7 +153,40 @@ private:
         }
         Outcome o = run_schedule(minimal);
         findings.push_back({run, {}, minimal, o.firings, outcome_of(o.run), o.run.stdout_text,
-                            tests});
+                            tests, ""});
+        if (!plan_.config.repro_dir.empty()) {
+            findings.back().reproducer = write_reproducer(
+                plan_.config.repro_dir, reproducer_of(findings.back(), o.run));
+        }
+    }
+
+    Reproducer reproducer_of(const ExploreFinding& finding, const RunResult& run) const {
+        const ExploreConfig& config = plan_.config;
+        Reproducer r;
+        r.finding = "explore run " + std::to_string(finding.run) + " (seed " +
+                    std::to_string(config.seed) + ", depth " + std::to_string(config.depth) +
+                    "), shrunk to " + std::to_string(finding.schedule.size()) +
+                    " events none of which can be left out; the program " + finding.outcome;
+        r.take_machine(machine_.config());
+        r.files = {{config.guest_program, config.host_binary, ""}};
+        r.args = config.args;
+        r.baseline_runs = 1;
+        r.baseline_budget_ms = config.budget_ms;
+        r.budget_ms = config.budget_ms;
+        for (const auto& step : finding.schedule) {
+            const Event& event = plan_.events[step.event].second;
+            std::optional<uint64_t> arg;
+            if (event_kind(event.kind).takes_arg() && event.arg != FAULTLINE_ARG_DEFAULT) {
+                arg = event.arg;
+            }
+            r.schedule.push_back({config.guest_program, plan_.sites[step.site].insn.addr,
+                                  step.hit, event.name(), arg, std::nullopt});
+        }
+        for (const auto& f : finding.firings) {
+            r.firings.push_back({f.icount, f.vcpu, f.rip, std::nullopt, f.status});
+        }
+        r.outcome = ReproOutcome::of(run);
+        return r;
     }
 
     Machine& machine_;
@@ -207,6 +242,9 @@ std::string explore_table(const ExplorePlan& plan, const ExploreResult& result) 
             }
             t += "\n";
         }
+        if (!f.reproducer.empty()) {
+            t += "  reproducer: " + f.reproducer + "\n";
+        }
     }
     char totals[256];
     std::snprintf(totals, sizeof totals,
@@ -245,7 +283,8 @@ std::string explore_json(const ExplorePlan& plan, const ExploreResult& result) {
                             {"firings", firings},
                             {"outcome", f.outcome},
                             {"stdout", f.output},
-                            {"tests", f.tests}});
+                            {"tests", f.tests},
+                            {"reproducer", f.reproducer}});
     }
     return nlohmann::json{{"program", plan.config.guest_program},
                           {"seed", plan.config.seed},

@@ -132,8 +132,9 @@ public:
     }
 
     SweepResult run() {
-        machine_.snapshot();
         check_baseline();
+        // After the baseline, as a reproducer's replay prepares its machine.
+        machine_.snapshot();
         auto started = std::chrono::steady_clock::now();
         const std::vector<SweepCell> fresh = cells_;
         std::vector<size_t> todo(trials_.size());

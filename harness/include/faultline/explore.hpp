@@ -34,6 +34,8 @@ struct ExploreConfig {
     int signo = 10;        // what a signal event sends
     uint32_t budget_ms = 5000;
     Shard shard;           // which of the runs this exploration does
+    // Non-empty: a directory that gets a reproducer file for each finding.
+    std::string repro_dir;
 };
 
 // Where an event may fire: an instruction of a critical section before its
@@ -67,6 +69,7 @@ struct ExploreFinding {
     std::string outcome;               // how that run ended
     std::string output;                // its stdout
     size_t tests = 0;                  // program runs the minimization took
+    std::string reproducer;            // its file (ExploreConfig::repro_dir)
 };
 
 struct ExploreResult {
@@ -83,9 +86,9 @@ struct ExploreResult {
 ExplorePlan plan_explore(const ExploreConfig& config);
 // Run k's schedule: depth steps drawn from (seed, k).
 std::vector<ExploreStep> explore_schedule(const ExplorePlan& plan, size_t run);
-// Snapshots the machine (the program must be in the guest already), checks
-// the program passes without events, then does the shard's runs, each from
-// the snapshot.
+// Checks the program (in the guest already) passes without events,
+// snapshots the machine (replacing an earlier snapshot), then does the
+// shard's runs, each from the snapshot.
 ExploreResult run_explore(Machine& machine, const ExplorePlan& plan);
 // A text report: each finding with its events, then the totals.
 std::string explore_table(const ExplorePlan& plan, const ExploreResult& result);

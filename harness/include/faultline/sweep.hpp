@@ -145,10 +145,10 @@ struct SweepPlan {
 // ConfigError for a missing file, no rseq critical section in any, or an
 // unknown event name.
 SweepPlan plan_sweep(const SweepConfig& config);
-// Snapshots the machine (replacing an earlier snapshot): every trial that
-// must not depend on what ran before it starts from there. Then runs the
-// program once without events (ConfigError if it fails
-// then), then the trials; trials_per_s counts the trials' time only.
+// Runs the program once without events (ConfigError if it fails
+// then), snapshots the machine (replacing an earlier snapshot: every run
+// that must not depend on the runs before it starts from there), then the
+// trials; trials_per_s counts the trials' time only.
 SweepResult run_sweep(Machine& machine, const SweepPlan& plan);
 
 }  // namespace faultline

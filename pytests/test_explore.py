@@ -1,0 +1,143 @@
+"""faultline explore: seeded schedules of several events per run, each failure
+shrunk to the events none of which can be left out, and a reproducer for it.
+The target, rseq-fallback, has a bug no single event shows: its abort
+handler looks the CPU up twice, so a migration inside the handler, after
+an event aborted the section, leaves one CPU's slow-path count at +1 and
+another's at -1."""
+import json
+
+import pytest
+
+import faultline
+from conftest import GUEST_PROGRAMS, cli
+
+PROGRAM = GUEST_PROGRAMS / "rseq-fallback"
+(SECTION,) = faultline.rseq_critical_sections(str(PROGRAM))
+HANDLER = faultline.abort_handler_of(str(PROGRAM), SECTION)
+# The seed and the number of runs that reach its first failing run (82).
+SEED = "1"
+RUNS = "90"
+
+
+def explore(*args):
+    return cli("explore", "--binary", str(PROGRAM), "--events", "preempt,migrate", *args)
+
+
+def comparable(report):
+    """The report without what may differ between two identical explorations:
+    the speed and where the reproducers were written."""
+    report = json.loads(json.dumps(report))
+    del report["runs_per_s"]
+    for finding in report["findings"]:
+        del finding["reproducer"]
+    return report
+
+
+@pytest.fixture(scope="module")
+def explored(tmp_path_factory):
+    """RUNS runs at depth 2 from SEED, with reproducers."""
+    out = tmp_path_factory.mktemp("explore")
+    p = explore("--depth", "2", "--runs", RUNS, "--seed", SEED, "--json", str(out / "a.json"),
+                "--repro-dir", str(out / "repro"))
+    return p, json.loads((out / "a.json").read_text())
+
+
+def test_depth_2_finds_the_two_event_bug_with_a_minimal_schedule(explored):
+    p, report = explored
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert (report["first_run"], report["end_run"], report["failed_runs"]) == (0, 90, 2)
+    [first, second] = report["findings"]
+    # A migration that aborts the section, then one between the handler's
+    # two lookups of the CPU; a preemption does the first part as well.
+    assert first["run"] == 82 and first["also_runs"] == [] and first["tests"] == 2
+    assert first["schedule"] == [
+        {"cs": SECTION.start, "insn_addr": SECTION.start, "insn": "cmpl %edi, %fs:4(%rsi)",
+         "in_abort_handler": False, "hit": 3, "event": "migrate"},
+        {"cs": SECTION.start, "insn_addr": HANDLER[2].addr, "insn": HANDLER[2].text,
+         "in_abort_handler": True, "hit": 1, "event": "migrate"}]
+    assert second["run"] == 84
+    assert [(s["event"], s["insn_addr"], s["hit"]) for s in second["schedule"]] == [
+        ("preempt", SECTION.start, 2), ("migrate", HANDLER[3].addr, 1)]
+    for finding in report["findings"]:
+        assert finding["outcome"] == "exited 1"
+        assert [f["status"] for f in finding["firings"]] == ["done", "done"]
+        assert "BROKEN" in finding["stdout"]
+        # Counted in on one CPU and out on the other.
+        assert "1 in the slow path" in finding["stdout"]
+        assert "-1 in the slow path" in finding["stdout"]
+    assert "finding 1 (run 82): 2 events, none of which can be left out" in p.stdout
+
+
+def test_each_finding_has_a_reproducer_of_its_minimal_schedule(explored):
+    _, report = explored
+    for finding in report["findings"]:
+        repro = json.loads(open(finding["reproducer"]).read())
+        assert repro["program"]["guest_path"] == "/tmp/rseq-fallback"
+        assert [(e["event"], int(e["addr"], 16), e["hit"]) for e in repro["schedule"]] == [
+            (s["event"], s["insn_addr"], s["hit"]) for s in finding["schedule"]]
+        assert [(f["icount"], f["vcpu"], int(f["rip"], 16)) for f in
+                repro["expected"]["firings"]] == [
+            (f["icount"], f["vcpu"], f["rip"]) for f in finding["firings"]]
+        assert repro["expected"]["outcome"] == {"exit_code": 1, "signaled": False,
+                                                "timed_out": False}
+
+
+def test_the_same_seed_gives_the_same_schedules_and_findings(explored, tmp_path):
+    _, report = explored
+    p = explore("--depth", "2", "--runs", RUNS, "--seed", SEED, "--json", str(tmp_path / "b.json"))
+    again = json.loads((tmp_path / "b.json").read_text())
+    assert comparable(again) == comparable(report), p.stdout
+
+
+@pytest.mark.parametrize("shard", ["1/3", "2/3", "3/3"])
+def test_a_shard_of_the_runs_finds_what_the_whole_does_there(explored, shard, tmp_path):
+    _, whole = explored
+    p = explore("--depth", "2", "--runs", RUNS, "--seed", SEED, "--shard", shard,
+                "--json", str(tmp_path / "s.json"))
+    part = json.loads((tmp_path / "s.json").read_text())
+    index = int(shard[0])
+    assert (part["first_run"], part["end_run"]) == (30 * (index - 1), 30 * index)
+    assert part["shard"] == shard
+    expected = [f for f in comparable(whole)["findings"]
+                if part["first_run"] <= f["run"] < part["end_run"]]
+    assert comparable(part)["findings"] == expected
+    assert p.returncode == (1 if expected else 0), p.stdout
+
+
+def test_one_event_per_run_never_breaks_it():
+    p = explore("--depth", "1", "--runs", "200", "--seed", SEED)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "200 runs (from run 0 of 200; shard 1/1), seed 1, depth 1: 0 failed, 0 findings" \
+        in p.stdout
+
+
+def test_the_sweep_of_one_event_per_trial_does_not_find_it():
+    p = cli("sweep", "--binary", str(PROGRAM))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert " 0 failed," in p.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--depth", "0", "--runs", "1", "--seed", "1"], "--depth must be at least 1"),
+    (["--depth", "1", "--runs", "0", "--seed", "1"], "--runs must be at least 1"),
+    (["--depth", "1", "--runs", "1", "--seed", "x"], "--seed expects a number, not 'x'"),
+    (["--depth", "1", "--runs", "1"], "explore needs --seed"),
+    (["--runs", "1", "--seed", "1"], "explore needs --depth"),
+    (["--depth", "1", "--runs", "1", "--seed", "1", "--max-hit", "0"],
+     "--max-hit must be at least 1"),
+    (["--depth", "1", "--runs", "1", "--seed", "1", "--events", "preempt,explode"],
+     "unknown event 'explode'"),
+    (["--depth", "1", "--runs", "1", "--seed", "1", "--shard", "4/3"],
+     "--shard '4/3': I must be from 1 to N"),
+])
+def test_bad_input_is_named(args, message):
+    p = explore(*args)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert message in p.stderr
+
+
+def test_a_binary_without_sections_is_named():
+    p = cli("explore", "--binary", str(GUEST_PROGRAMS / "hang"), "--depth", "1", "--runs", "1",
+            "--seed", "1")
+    assert p.returncode == 2
+    assert f"{GUEST_PROGRAMS / 'hang'}: no rseq critical section" in p.stderr
