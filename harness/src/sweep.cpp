@@ -7,8 +7,11 @@
 #include <filesystem>
 #include <memory>
 #include <numeric>
+#include <sstream>
 
 #include "faultline/errors.hpp"
+#include "faultline/replay.hpp"
+#include "faultline/reproducer.hpp"
 
 namespace faultline {
 
@@ -112,12 +115,15 @@ public:
             }
             todo.erase(todo.begin(), todo.begin() + long(raised));
         }
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (!plan_.config.repro_dir.empty()) {
+            write_reproducers();
+        }
         SweepResult result;
         result.cells = cells_;
         result.program_runs = runs_;
         result.notes = notes_;
-        double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         result.trials_per_s = seconds > 0 ? double(result.cells.size()) / seconds : 0;
         return result;
     }
@@ -133,17 +139,27 @@ private:
         return file == 0 ? SweptFile{config.host_binary, config.guest_program}
                          : config.libraries[file - 1];
     }
-    std::string host_path(size_t file) const { return swept_file(file).host_path; }
     std::string guest_path(size_t file) const { return swept_file(file).guest_path; }
-
-    // What to add to each file's addresses in this process. The program is
-    // held at its entry, so the libraries it loads at start are mapped.
-    std::vector<uint64_t> load_biases(const Process& p) const {
-        std::vector<uint64_t> biases;
+    std::vector<SweptFile> swept_files() const {
+        std::vector<SweptFile> files;
         for (size_t file = 0; file <= plan_.config.libraries.size(); ++file) {
-            biases.push_back(load_bias(host_path(file), p.mappings, guest_path(file)));
+            files.push_back(swept_file(file));
         }
-        return biases;
+        return files;
+    }
+
+    // A trial as a schedule entry in its file's own addresses. The watch
+    // tells where the thread goes next: the abort handler (aborted) or the
+    // instruction itself (resumed).
+    ReproEntry entry_of(size_t t) const {
+        const auto& [file, cs, instructions] = plan_.sequences[trials_[t].sequence];
+        const Event& event = plan_.events[trials_[t].event].second;
+        std::optional<uint64_t> arg;
+        if (event_kind(event.kind).takes_arg() && event.arg != FAULTLINE_ARG_DEFAULT) {
+            arg = event.arg;
+        }
+        return {guest_path(file), instructions[trials_[t].insn].addr, plan_.config.hit,
+                event.name(), arg, cs.abort};
     }
 
     // Without any event the program must pass its own check (or run until
@@ -152,11 +168,26 @@ private:
     void check_baseline() {
         const SweepConfig& config = plan_.config;
         RunResult run = machine_.run(config.guest_program, config.args, config.budget_ms);
+        baseline_icount_ = run.icount;
         if (!run.timed_out && !check_passed(run)) {
             throw ConfigError(config.guest_program + " fails without any event: it " +
                               outcome_of(run) + "; its own check cannot judge the events\n" +
                               run.stdout_text + run.stderr_text);
         }
+        machine_.snapshot();
+    }
+
+    // The guest time a program run with `trials` armed may take: what the
+    // baseline took (instructions, at 1 ns each) twice over, and per trial
+    // two scheduler ticks (a blocking page fault sleeps one at HZ=100),
+    // never more than the configured budget. A run past it is a livelock;
+    // the baseline's icount is the same on every run, and so is this.
+    uint32_t run_budget_ms(size_t trials) const {
+        constexpr uint64_t kPerTrialMs = 20;
+        uint64_t baseline_ms = (baseline_icount_ + 999'999) / 1'000'000;
+        uint64_t ms = 2 * baseline_ms + kPerTrialMs * (trials + 1);
+        uint32_t limit = plan_.config.budget_ms;
+        return limit != 0 && ms > limit ? limit : uint32_t(ms);
     }
 
     // One program run with the trials armed back to back; fills the cells of
@@ -165,29 +196,17 @@ private:
     // A cell is fired only if the guest confirmed it carried its event out.
     size_t run_batch(const std::vector<size_t>& batch) {
         const SweepConfig& config = plan_.config;
-        Process p = machine_.spawn(config.guest_program, config.args, config.budget_ms,
-                                   RunAs::nobody, Hold::program_entry);
-        std::vector<uint64_t> biases;
-        try {
-            biases = load_biases(p);
-        } catch (const ConfigError&) {
-            machine_.run_spawned();  // nothing may stay held
-            throw;
-        }
-        std::vector<ScheduleEntry> schedule;
+        std::vector<ReproEntry> schedule;
         for (size_t t : batch) {
-            const auto& [file, cs, instructions] = plan_.sequences[trials_[t].sequence];
-            uint64_t insn = instructions[trials_[t].insn].addr + biases[file];
-            // The watch tells where the thread goes next: the abort handler
-            // (aborted) or the instruction itself (resumed).
-            schedule.push_back({{insn, p.cr3, config.hit},
-                                plan_.events[trials_[t].event].second,
-                                cs.abort + biases[file]});
+            schedule.push_back(entry_of(t));
         }
-        machine_.arm(schedule);
-        RunResult run = machine_.run_spawned();
+        machine_.restore();
+        ScheduledRun scheduled = run_schedule(machine_, swept_files(), config.args,
+                                              run_budget_ms(batch.size()), RunAs::nobody, schedule);
         ++runs_;
-        auto firings = machine_.firings();
+        const RunResult& run = scheduled.run;
+        const std::vector<Firing>& firings = scheduled.firings;
+        const std::vector<ReproFiring> recorded = scheduled.recorded();
         size_t raised = 0;
         for (size_t k = 0; k < batch.size(); ++k) {
             SweepCell& c = cells_[batch[k]];
@@ -197,12 +216,7 @@ private:
             c.guest_status = firing ? firing->status : "";
             c.fired_icount = firing ? firing->icount : 0;
             c.vcpu = firing ? firing->vcpu : -1;
-            // next_rip stays 0 while the watch has not ended.
-            const SweptSequence& sequence = plan_.sequences[trials_[batch[k]].sequence];
-            c.aborted = firing && firing->next_rip != 0
-                            ? std::optional<bool>(firing->next_rip ==
-                                                  sequence.cs.abort + biases[sequence.file])
-                            : std::nullopt;
+            c.aborted = firing ? recorded[k].aborted : std::nullopt;
             c.invariant_ok = check_passed(run);
             c.outcome = outcome_of(run);
             if (c.raised && !c.fired) {
@@ -293,11 +307,63 @@ private:
         if (found) {
             return;
         }
+        joint_findings_.push_back(together);
         for (size_t k = 0; k < together.size(); ++k) {
             cells_[together[k]] = batch_cells[k];
             cells_[together[k]].outcome += " with " + std::to_string(together.size()) +
                                            " trials in one run; none breaks it alone";
         }
+    }
+
+    // One reproducer per finding: each set of trials that broke the check
+    // only together, and each other failing cell alone; its cells get its path.
+    void write_reproducers() {
+        const SweepConfig& config = plan_.config;
+        Reproducer setup;
+        setup.take_machine(machine_.config());
+        for (const auto& file : swept_files()) {
+            setup.files.push_back({file.guest_path, file.host_path, ""});
+        }
+        setup.args = config.args;
+        setup.baseline_runs = 1;
+        setup.baseline_budget_ms = config.budget_ms;
+        auto write = [&](const std::vector<size_t>& trials, const std::string& finding) {
+            setup.budget_ms = run_budget_ms(trials.size());
+            std::vector<ReproEntry> schedule;
+            for (size_t t : trials) {
+                schedule.push_back(entry_of(t));
+            }
+            std::string path = write_reproducer(
+                config.repro_dir, record_reproducer(machine_, setup, schedule, finding));
+            for (size_t t : trials) {
+                cells_[t].reproducer = path;
+            }
+        };
+        for (const auto& together : joint_findings_) {
+            write(together, std::to_string(together.size()) + " trials in one run break the "
+                            "program's check; none breaks it alone: " + describe(together.front()) +
+                            " and the rest of the schedule");
+        }
+        for (size_t t = 0; t < cells_.size(); ++t) {
+            if (cells_[t].raised && !cells_[t].ok && cells_[t].reproducer.empty()) {
+                write({t}, describe(t));
+            }
+        }
+    }
+
+    std::string describe(size_t t) const {
+        const SweepCell& c = cells_[t];
+        std::ostringstream out;
+        out << c.event << " before 0x" << std::hex << c.insn_addr << " (" << c.insn_text
+            << ") in " << c.file << ", sequence at 0x" << c.cs << ": ";
+        if (!c.aborted) {
+            out << "unknown whether it aborted";
+        } else {
+            out << (*c.aborted ? "aborted" : "did not abort")
+                << (c.expected_abort ? ", must abort" : c.may_abort ? ", may abort" : ", must not abort");
+        }
+        out << "; the program " << c.outcome;
+        return out.str();
     }
 
     Machine& machine_;
@@ -308,6 +374,8 @@ private:
     std::optional<size_t> uncaught_signal_event_;
     std::vector<size_t> skipped_events_;
     std::vector<std::string> notes_;
+    std::vector<std::vector<size_t>> joint_findings_;
+    uint64_t baseline_icount_ = 0;
 };
 
 }  // namespace

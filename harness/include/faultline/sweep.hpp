@@ -11,6 +11,9 @@
 // and the program's invariant check covers all trials of its run. A run
 // whose invariant broke is replayed one trial per run to find which trial
 // broke it; trials the program ended before reaching go on into the next run.
+// Every program run starts from one snapshot, taken after the baseline run:
+// a run does not depend on the ones before it, and each finding can be
+// written as a reproducer that replays it.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +61,9 @@ struct SweepConfig {
     // Guest time per program run; a run that outlives it is killed, and a
     // trigger it never reached is reported as never fired.
     uint32_t budget_ms = 5000;
+    // Non-empty: a directory that gets a reproducer file for each finding
+    // (a failing cell; trials that break the program's check only together).
+    std::string repro_dir;
 };
 
 struct SweepCell {
@@ -87,6 +93,8 @@ struct SweepCell {
     // wrong with the trial if anything did.
     std::string outcome;
     bool ok = false;
+    // The reproducer of the finding the cell is part of (SweepConfig::repro_dir).
+    std::string reproducer;
 };
 
 struct SweepResult {
@@ -120,7 +128,8 @@ struct SweepPlan {
 // unknown event name.
 SweepPlan plan_sweep(const SweepConfig& config);
 // First runs the program once without events (ConfigError if it fails
-// then), then the trials; trials_per_s counts the trials' time only.
+// then) and snapshots the machine (replacing a snapshot taken before), then
+// the trials; trials_per_s counts the trials' time only.
 SweepResult run_sweep(Machine& machine, const SweepPlan& plan);
 
 }  // namespace faultline

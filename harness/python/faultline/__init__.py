@@ -9,4 +9,5 @@ from ._faultline import (  # noqa: F401
     Instruction, SweepCell, SweepConfig, SweepResult, SweptFile, Trigger, instructions_of,
     rseq_critical_sections, sweep, swept_events, symbol_address,
     PkEvent, pk_event_kinds,
+    Reproducer, ReproFiring, ReproOutcome, read_reproducer, prepare_replay, replay_once,
 )
