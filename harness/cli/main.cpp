@@ -5,6 +5,7 @@
 //   faultline run [--json] [--root] --binary HOST_FILE [OPTIONS] [-- ARGS...]
 //   (run also takes --pk-trace FILE [--pk-kinds KIND,...])
 //   faultline conformance rseq [OPTIONS]
+//   faultline replay FILE [--json] [--force] [OPTIONS]
 //   faultline sweep [--binary PATH] [--library LIB.so]... [--events EVENT,...]
 //                   [--json FILE] [--html FILE] [--hit N] [--signal N] [--require-coverage PCT]
 //                   [--shard I/N] [OPTIONS] [-- ARGS...]
@@ -17,7 +18,8 @@
 // did (each finding listed); sweep 0 when every cell the workload reached matches the rseq
 // rule, at least PCT% were reached, and the guest kernel reported no bug in
 // itself, 1 otherwise (run and sweep print each
-// kernel report line on stderr); 2 for bad usage or bad input; 125 when the
+// kernel report line on stderr); replay 1 when the reproducer's failure
+// repeats, 0 when it does not; 2 for bad usage or bad input; 125 when the
 // harness failed (one line naming the cause on stderr, evidence below it). SIGINT, SIGTERM or SIGHUP
 // end QEMU and remove the run directory, then end the CLI by that signal.
 #include <signal.h>
@@ -42,6 +44,8 @@
 #include "faultline/errors.hpp"
 #include "faultline/explore.hpp"
 #include "faultline/machine.hpp"
+#include "faultline/replay.hpp"
+#include "faultline/reproducer.hpp"
 #include "faultline/sweep.hpp"
 #include "faultline/sweep_report.hpp"
 #include "faultline/trace.hpp"
@@ -67,19 +71,16 @@ std::string usage() {
            "       faultline sweep [--binary PATH] [--library LIB.so]... [--events " +
            faultline::swept_event_list() + "]\n"
            "                       [--json FILE] [--html FILE] [--hit N] [--signal N]\n"
-           "                       [--require-coverage PCT] [--shard I/N]\n"
+           "                       [--require-coverage PCT] [--repro-dir DIR] [--shard I/N]\n"
            "                       [OPTIONS] [-- ARGS...]\n"
            "       faultline explore --binary PATH --depth N --runs R --seed S [--events ...]\n"
            "                       [--max-hit H] [--signal N] [--shard I/N] [--json FILE]\n"
-           "                       [--repro-dir DIR]\n"
-           "                       [OPTIONS] [-- ARGS...]\n"
+           "                       [--repro-dir DIR] [OPTIONS] [-- ARGS...]\n"
            "         fires N events per run (N >= 1) at seeded random instructions of the\n"
            "         critical sections and their abort handlers, hit counts 1..H (3), for R\n"
-           "         runs (R >= 1); each failing run is shrunk to a minimal schedule,\n"
-           "         written as a reproducer file into --repro-dir DIR\n"
-           "  --shard I/N   sweep: the I-th of N near-equal parts of the instruction rows;\n"
-           "                explore: of the runs (1 <= I <= N); the N shards cover it all once\n"
-           "       faultline conformance rseq [OPTIONS]   (e.g. --kernel a kernel under test)\n"
+           "         runs (R >= 1); each failing run is shrunk to a minimal schedule\n"
+           "       faultline replay FILE [--json] [--force] [--gdb PORT]\n"
+           "                       [--qemu/--kernel/--initrd/--firmware PATH]\n"           "       faultline conformance rseq [OPTIONS]   (e.g. --kernel a kernel under test)\n"
            "options:\n"
            "  --qemu PATH --kernel PATH --initrd PATH --firmware DIR   (default: the built tree)\n"
            "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120, host time)\n"
@@ -89,7 +90,23 @@ std::string usage() {
            "  --root        run the program as root (default: nobody, uid 65534)\n"
            "  --pk-trace FILE   run: write the program's protection-key events (its address\n"
            "                space only), one JSON object per line, in order\n"
-           "  --pk-kinds KIND,...   which (" + pk_kind_list() + "; default all)\n";
+           "  --pk-kinds KIND,...   which (" + pk_kind_list() + "; default all)\n"
+           "  --repro-dir DIR   sweep, explore: write a reproducer (JSON, the program copied\n"
+           "                beside it) for each finding into DIR\n"
+           "  --shard I/N   sweep: the I-th of N near-equal parts of the instruction rows;\n"
+           "                explore: of the runs (1 <= I <= N); the N shards cover it all once\n"
+           "replay: boots the machine the reproducer FILE names (its cpus, memory and kernel\n"
+           "  arguments; QEMU, kernel and initramfs from the options, which must have the\n"
+           "  recorded sha256 unless --force), runs its schedule and compares: exit 1 when\n"
+           "  the failure repeats, 0 when it does not (what differs is printed), 2 for a bad\n"
+           "  file (the field is named), a missing program copy or another identity.\n"
+           "  --json   print {reproduced, identical, firings: [{icount, vcpu, rip, aborted,\n"
+           "           status}], outcome: {exit_code, signaled, timed_out}, differences}\n"
+           "  --force  replay even when QEMU, kernel or initramfs differ from the recording\n"
+           "  --gdb PORT   then run it once more for gdb: QEMU's gdbstub listens on\n"
+           "           localhost:PORT with the program held at its entry; FILE.gdb (written\n"
+           "           beside FILE) attaches gdb, loads the program's symbols and stops at\n"
+           "           the first entry's firing instruction (gdb -x FILE.gdb)\n";
 }
 
 struct UsageError {
@@ -111,6 +128,10 @@ struct Options {
     int budget_ms = -1;  // not given
     std::string pk_trace_file;
     std::string pk_kinds = "all";
+    std::string repro_dir;
+    std::string repro_file;  // replay's FILE
+    bool force = false;
+    int gdb_port = 0;  // replay --gdb
     MachineConfig config = MachineConfig::defaults();
     faultline::Shard shard;
     faultline::ExploreConfig explore;
@@ -150,8 +171,6 @@ bool parse_explore_option(Options& o, const std::string& arg, Value&& value) {
         o.explore_runs_given = true;
     } else if (arg == "--max-hit") {
         o.explore.max_hit = at_least_1("hit counts start at 1");
-    } else if (arg == "--repro-dir") {
-        o.explore.repro_dir = value();
     } else if (arg == "--seed") {
         std::string text = value();
         if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != text.npos) {
@@ -191,7 +210,7 @@ Options parse(int argc, char** argv) {
         return o;
     }
     if (o.command != "boot" && o.command != "run" && o.command != "sweep" &&
-        o.command != "conformance" && o.command != "explore") {
+        o.command != "conformance" && o.command != "explore" && o.command != "replay") {
         throw UsageError{"unknown command '" + o.command + "'"};
     }
     int first = 2;
@@ -209,7 +228,7 @@ Options parse(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (arg == "--") {
+        if (arg == "--" && o.command != "replay") {
             o.program.assign(argv + i + 1, argv + argc);
             break;
         } else if (parse_explore_option(o, arg, value)) {
@@ -219,6 +238,20 @@ Options parse(int argc, char** argv) {
             } catch (const faultline::ConfigError& e) {
                 throw UsageError{e.what()};
             }
+        } else if (o.command == "replay" && o.repro_file.empty() && !arg.starts_with("-")) {
+            o.repro_file = arg;
+        } else if (arg == "--force" && o.command == "replay") {
+            o.force = true;
+        } else if (arg == "--gdb" && o.command == "replay") {
+            o.gdb_port = parse_int(arg, value());
+            if (o.gdb_port < 1 || o.gdb_port > 65535) {
+                throw UsageError{"--gdb takes a TCP port, 1 to 65535"};
+            }
+        } else if (arg == "--repro-dir" && (o.command == "sweep" || o.command == "explore")) {
+            o.repro_dir = value();
+        } else if (o.command == "replay" &&
+                   (arg == "--cpus" || arg == "--memory" || arg == "--kernel-arg")) {
+            throw UsageError{"replay takes " + arg + " from the reproducer, not the command line"};
         } else if (arg == "--json" && (o.command == "sweep" || o.command == "explore")) {
             o.json_file = value();
         } else if (arg == "--json") {
@@ -284,6 +317,9 @@ Options parse(int argc, char** argv) {
     }
     if (o.command == "explore") {
         check_explore_options(o);
+    }
+    if (o.command == "replay" && o.repro_file.empty()) {
+        throw UsageError{"replay needs a reproducer FILE"};
     }
     if (o.command == "run" && o.binary.empty() && o.program.empty()) {
         throw UsageError{"run needs a PROGRAM after -- or a --binary"};
@@ -559,6 +595,7 @@ int sweep(const Options& o) {
         config.libraries.push_back(
             {library, "/lib/x86_64-linux-gnu/" + std::filesystem::path(library).filename().string()});
     }
+    config.repro_dir = o.repro_dir;
     // Bad input is found before anything boots.
     faultline::SweepPlan plan = faultline::plan_sweep(config);
     faultline::Machine machine(o.config);
@@ -604,6 +641,7 @@ int explore(const Options& o) {
     config.events = o.events;
     config.signo = o.signo;
     config.shard = o.shard;
+    config.repro_dir = o.repro_dir;
     if (o.budget_ms >= 0) {
         config.budget_ms = uint32_t(o.budget_ms);
     }
@@ -626,6 +664,126 @@ int explore(const Options& o) {
     return result.findings.empty() && reports == 0 ? 0 : 1;
 }
 
+nlohmann::json firing_json(const faultline::ReproFiring& f) {
+    return {{"icount", f.icount},
+            {"vcpu", f.vcpu},
+            {"rip", f.rip},
+            {"aborted", f.aborted ? nlohmann::json(*f.aborted) : nlohmann::json()},
+            {"status", f.status}};
+}
+
+// Runs the reproducer's schedule once more with the vCPUs handed to gdb:
+// QEMU's gdbstub listens, the program is held at its entry with the
+// schedule armed, and a gdb script beside the file attaches, loads the
+// swept files' symbols where they are loaded and breaks at the first
+// entry's firing: its address, in this address space, at its hit count.
+// The guest goes on when gdb continues; returns when the program ended.
+void replay_under_gdb(faultline::Machine& machine, const faultline::Reproducer& r,
+                      const std::string& file, int port) {
+    machine.restore();
+    faultline::ScheduledRun held = faultline::arm_schedule(
+        machine, faultline::swept_files(r), r.args, r.budget_ms, r.user, r.schedule);
+    const faultline::ReproEntry& first = r.schedule.front();
+    std::ostringstream script;
+    script << std::hex << std::showbase;
+    script << "set pagination off\n"
+           << "target remote localhost:" << std::dec << port << std::hex << "\n";
+    uint64_t rip = 0, watch = 0;
+    for (size_t k = 0; k < r.files.size(); ++k) {
+        script << "add-symbol-file " << r.files[k].host_path << " -o " << held.biases[k] << "\n";
+        if (r.files[k].guest_path == first.file) {
+            rip = first.addr + held.biases[k];
+            watch = first.watch ? *first.watch + held.biases[k] : 0;
+        }
+    }
+    // The trigger counts arrivals in the program's address space only.
+    script << "break *" << rip << " if ((unsigned long)$cr3 & 0xfffffffffffff000) == " << held.process.cr3
+           << "\n";
+    if (first.hit > 1) {
+        script << "ignore 1 " << std::dec << first.hit - 1 << std::hex << "\n";
+    }
+    script << "continue\n"
+           << "delete 1\n"
+           << "echo stopped before the firing instruction; detach lets the program run to its end\\n\n";
+    std::string script_path = file + ".gdb";
+    std::ofstream(script_path) << script.str();
+    machine.listen_gdb(port);
+    // Before anyone is told to attach: gdb's continue must find the request.
+    machine.release_spawned_to_debugger();
+    std::fprintf(stderr, "faultline: QEMU's gdbstub listens on localhost:%d; the program is held at its entry.\n"
+                "faultline: gdb -x %s   attaches and stops before the %s at %#llx (hit %u)\n",
+                port, script_path.c_str(), first.event.c_str(), (unsigned long long)rip,
+                first.hit);
+    if (watch) {
+        std::fprintf(stderr, "faultline: then: tbreak *%#llx, continue   (the abort handler)\n",
+                    (unsigned long long)watch);
+    }
+    faultline::RunResult run = machine.wait();
+    std::fprintf(stderr, "faultline: under gdb the program %s\n", faultline::ReproOutcome::of(run).text().c_str());
+}
+
+// Replays a reproducer on a machine like the one that recorded it.
+int replay(const Options& o) {
+    faultline::Reproducer reproducer = faultline::read_reproducer(o.repro_file);
+    MachineConfig config = reproducer.machine_config(o.config);
+    std::vector<std::string> differences = reproducer.identity_differences(config);
+    for (const auto& d : differences) {
+        std::cerr << "faultline: " << (o.force ? "warning" : "error")
+                  << ": not the build the reproducer was recorded with: " << d << "\n";
+    }
+    if (!differences.empty() && !o.force) {
+        std::cerr << "faultline: --force replays it anyway\n";
+        return kUsageError;
+    }
+    if (o.gdb_port) {
+        config.command_timeout_s = 7 * 24 * 3600;  // a person at a debugger holds the guest
+    }
+    faultline::Machine machine(config);
+    stop_on_signal(machine);
+    machine.boot();
+    faultline::prepare_replay(machine, reproducer);
+    faultline::ScheduledRun replayed = faultline::replay_once(machine, reproducer);
+    faultline::ReplayVerdict verdict = faultline::judge_replay(reproducer, replayed);
+    faultline::ReproOutcome outcome = faultline::ReproOutcome::of(replayed.run);
+    if (o.json) {
+        nlohmann::json firings = nlohmann::json::array();
+        for (const auto& f : replayed.recorded()) {
+            firings.push_back(firing_json(f));
+        }
+        std::cout << nlohmann::json{{"reproduced", verdict.reproduced},
+                                    {"identical", verdict.identical},
+                                    {"firings", firings},
+                                    {"outcome",
+                                     {{"exit_code", outcome.exit_code},
+                                      {"signaled", outcome.signaled},
+                                      {"timed_out", outcome.timed_out}}},
+                                    {"differences", verdict.differences}}
+                         .dump()
+                  << "\n";
+    } else {
+        std::cout << "finding: " << reproducer.finding << "\n";
+        for (const auto& f : replayed.recorded()) {
+            std::printf("fired at icount %llu on vCPU %d, rip %#llx: %s (guest: %s)\n",
+                        (unsigned long long)f.icount, f.vcpu, (unsigned long long)f.rip,
+                        !f.aborted ? "went neither way" : *f.aborted ? "aborted" : "did not abort",
+                        f.status.c_str());
+        }
+        std::cout << "the program " << outcome.text() << "\n";
+        for (const auto& d : verdict.differences) {
+            std::cout << "differs: " << d << "\n";
+        }
+        std::cout << (verdict.identical    ? "reproduced, every firing at its recorded instruction"
+                      : verdict.reproduced ? "reproduced, but not at the recorded instructions"
+                                           : "not reproduced")
+                  << "\n";
+    }
+    if (o.gdb_port) {
+        replay_under_gdb(machine, reproducer, o.repro_file, o.gdb_port);
+    }
+    tell_kernel_reports(machine.kernel_reports());
+    return verdict.reproduced ? 1 : 0;
+}
+
 // Ends the CLI by signo, as if the signal had come with nothing to clean up.
 [[noreturn]] void die_by(int signo) {
     std::cerr << "faultline: stopped by " << strsignal(signo) << "\n";
@@ -646,6 +804,7 @@ int main(int argc, char** argv) {
                      : o.command == "run"         ? run(o)
                      : o.command == "conformance" ? conformance(o)
                      : o.command == "explore"     ? explore(o)
+                     : o.command == "replay"      ? replay(o)
                                                   : sweep(o);
         if (stop_signal) {
             die_by(stop_signal);

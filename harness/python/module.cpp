@@ -10,6 +10,8 @@
 #include "faultline/errors.hpp"
 #include "faultline/machine.hpp"
 #include "faultline/qemu_command_line.hpp"
+#include "faultline/replay.hpp"
+#include "faultline/reproducer.hpp"
 #include "faultline/sweep.hpp"
 #include "faultline/sweep_report.hpp"
 #include "faultline/trace.hpp"
@@ -63,6 +65,47 @@ void raise(const py::object& cls, const Error& e, py::dict attrs = {}) {
 }
 
 }  // namespace
+
+// Reproducer files and their replay (reproducer.hpp, replay.hpp).
+static void bind_reproducers(py::module_& m) {
+    auto release = py::call_guard<py::gil_scoped_release>();
+    py::class_<ReproFiring>(m, "ReproFiring")
+        .def_readonly("icount", &ReproFiring::icount)
+        .def_readonly("vcpu", &ReproFiring::vcpu)
+        .def_readonly("rip", &ReproFiring::rip)
+        .def_readonly("aborted", &ReproFiring::aborted)
+        .def_readonly("status", &ReproFiring::status)
+        .def("__eq__", [](const ReproFiring& a, const ReproFiring& b) { return a == b; })
+        .def("__repr__", [](const ReproFiring& f) {
+            return "<ReproFiring icount=" + std::to_string(f.icount) + " vcpu=" +
+                   std::to_string(f.vcpu) + " rip=" + std::to_string(f.rip) + ">";
+        });
+    py::class_<ReproOutcome>(m, "ReproOutcome")
+        .def_readonly("exit_code", &ReproOutcome::exit_code)
+        .def_readonly("signaled", &ReproOutcome::signaled)
+        .def_readonly("timed_out", &ReproOutcome::timed_out)
+        .def("text", &ReproOutcome::text);
+    py::class_<Reproducer>(m, "Reproducer")
+        .def_readonly("finding", &Reproducer::finding)
+        .def_readonly("args", &Reproducer::args)
+        .def_readonly("budget_ms", &Reproducer::budget_ms)
+        .def_readonly("firings", &Reproducer::firings)
+        .def_readonly("outcome", &Reproducer::outcome)
+        .def("machine_config", &Reproducer::machine_config, py::arg("base"))
+        .def("identity_differences", &Reproducer::identity_differences, py::arg("config"));
+    m.def("read_reproducer", &read_reproducer, py::arg("path"),
+          "Reads and checks a reproducer file; ConfigError naming the bad field.");
+    m.def("prepare_replay", &prepare_replay, release, py::arg("machine"), py::arg("reproducer"),
+          "On a booted machine: puts the reproducer's files in, runs its baseline, snapshots.");
+    m.def(
+        "replay_once",
+        [](Machine& machine, const Reproducer& reproducer) {
+            ScheduledRun run = replay_once(machine, reproducer);
+            return py::make_tuple(run.recorded(), ReproOutcome::of(run.run));
+        },
+        py::arg("machine"), py::arg("reproducer"),
+        "Restores the snapshot and replays the schedule once: (firings, outcome).");
+}
 
 PYBIND11_MODULE(_faultline, m) {
     m.doc() = "faultline harness: deterministic QEMU + Linux guest for PKU/PKS and rseq testing";
@@ -302,7 +345,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_property(
             "shard", [](const SweepConfig& c) { return c.shard.text(); },
             [](SweepConfig& c, const std::string& text) { c.shard = parse_shard(text); },
-            "\"I/N\": the I-th of N near-equal parts of the instruction rows");
+            "\"I/N\": the I-th of N near-equal parts of the instruction rows")
+        .def_readwrite("repro_dir", &SweepConfig::repro_dir);
 
     py::class_<SweepFinding>(m, "SweepFinding")
         .def_readonly("cells", &SweepFinding::cells)
@@ -328,7 +372,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("aborted", &SweepCell::aborted)
         .def_readonly("invariant_ok", &SweepCell::invariant_ok)
         .def_readonly("outcome", &SweepCell::outcome)
-        .def_readonly("ok", &SweepCell::ok);
+        .def_readonly("ok", &SweepCell::ok)
+        .def_readonly("reproducer", &SweepCell::reproducer);
 
     py::class_<SweepResult>(m, "SweepResult")
         .def_readonly("cells", &SweepResult::cells)
@@ -466,4 +511,6 @@ PYBIND11_MODULE(_faultline, m) {
         .def_property_readonly("config", &Machine::config)
         .def("__enter__", [](Machine& self) -> Machine& { return self; })
         .def("__exit__", [](Machine& self, py::args) { self.shutdown(); });
+
+    bind_reproducers(m);
 }

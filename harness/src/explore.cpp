@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "faultline/address_space.hpp"
 #include "faultline/ddmin.hpp"
 #include "faultline/errors.hpp"
+#include "faultline/replay.hpp"
 #include "faultline/reproducer.hpp"
 
 namespace faultline {
@@ -106,35 +106,35 @@ public:
 private:
     struct Outcome {
         bool broke = false;
-        RunResult run;
-        std::vector<Firing> firings;
+        ScheduledRun scheduled;
     };
+
+    std::vector<ReproEntry> entries_of(const std::vector<ExploreStep>& steps) const {
+        std::vector<ReproEntry> entries;
+        for (const auto& step : steps) {
+            const Event& event = plan_.events[step.event].second;
+            std::optional<uint64_t> arg;
+            if (event_kind(event.kind).takes_arg() && event.arg != FAULTLINE_ARG_DEFAULT) {
+                arg = event.arg;
+            }
+            entries.push_back({plan_.config.guest_program, plan_.sites[step.site].insn.addr,
+                               step.hit, event.name(), arg, std::nullopt});
+        }
+        return entries;
+    }
 
     // The schedule's events in one run of the program from the snapshot.
     Outcome run_schedule(const std::vector<ExploreStep>& steps) {
         const ExploreConfig& config = plan_.config;
         machine_.restore();
-        Process p = machine_.spawn(config.guest_program, config.args, config.budget_ms,
-                                   RunAs::nobody, Hold::program_entry);
-        uint64_t bias = 0;
-        try {
-            bias = load_bias(config.host_binary, p.mappings, config.guest_program);
-        } catch (const ConfigError&) {
-            machine_.run_spawned();  // nothing may stay held
-            throw;
-        }
-        std::vector<ScheduleEntry> schedule;
-        for (const auto& step : steps) {
-            schedule.push_back({{plan_.sites[step.site].insn.addr + bias, p.cr3, step.hit},
-                                plan_.events[step.event].second});
-        }
-        machine_.arm(schedule);
         Outcome o;
-        o.run = machine_.run_spawned();
+        o.scheduled = faultline::run_schedule(machine_, {{config.host_binary, config.guest_program}},
+                                              config.args, config.budget_ms, RunAs::nobody,
+                                              entries_of(steps));
         ++program_runs_;
-        o.firings = machine_.firings();
+        const RunResult& run = o.scheduled.run;
         // A program that outlives its budget without events may with them.
-        o.broke = !check_passed(o.run) && !(o.run.timed_out && baseline_timed_out_);
+        o.broke = !check_passed(run) && !(run.timed_out && baseline_timed_out_);
         return o;
     }
 
@@ -152,15 +152,16 @@ private:
             }
         }
         Outcome o = run_schedule(minimal);
-        findings.push_back({run, {}, minimal, o.firings, outcome_of(o.run), o.run.stdout_text,
-                            tests, ""});
+        const RunResult& last = o.scheduled.run;
+        findings.push_back({run, {}, minimal, o.scheduled.recorded(), outcome_of(last),
+                            last.stdout_text, tests, ""});
         if (!plan_.config.repro_dir.empty()) {
-            findings.back().reproducer = write_reproducer(
-                plan_.config.repro_dir, reproducer_of(findings.back(), o.run));
+            findings.back().reproducer =
+                write_reproducer(plan_.config.repro_dir, reproducer_of(findings.back(), o));
         }
     }
 
-    Reproducer reproducer_of(const ExploreFinding& finding, const RunResult& run) const {
+    Reproducer reproducer_of(const ExploreFinding& finding, const Outcome& o) const {
         const ExploreConfig& config = plan_.config;
         Reproducer r;
         r.finding = "explore run " + std::to_string(finding.run) + " (seed " +
@@ -173,19 +174,9 @@ private:
         r.baseline_runs = 1;
         r.baseline_budget_ms = config.budget_ms;
         r.budget_ms = config.budget_ms;
-        for (const auto& step : finding.schedule) {
-            const Event& event = plan_.events[step.event].second;
-            std::optional<uint64_t> arg;
-            if (event_kind(event.kind).takes_arg() && event.arg != FAULTLINE_ARG_DEFAULT) {
-                arg = event.arg;
-            }
-            r.schedule.push_back({config.guest_program, plan_.sites[step.site].insn.addr,
-                                  step.hit, event.name(), arg, std::nullopt});
-        }
-        for (const auto& f : finding.firings) {
-            r.firings.push_back({f.icount, f.vcpu, f.rip, std::nullopt, f.status});
-        }
-        r.outcome = ReproOutcome::of(run);
+        r.schedule = entries_of(finding.schedule);
+        r.firings = finding.firings;
+        r.outcome = ReproOutcome::of(o.scheduled.run);
         return r;
     }
 
@@ -274,7 +265,6 @@ std::string explore_json(const ExplorePlan& plan, const ExploreResult& result) {
             firings.push_back({{"icount", firing.icount},
                                {"vcpu", firing.vcpu},
                                {"rip", firing.rip},
-                               {"confirmed", firing.confirmed},
                                {"status", firing.status}});
         }
         findings.push_back({{"run", f.run},

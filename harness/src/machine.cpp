@@ -213,13 +213,15 @@ void Machine::require_running() const {
     }
 }
 
-void Machine::send_request(const Message& request) {
+void Machine::send_request(const Message& request, bool continue_vcpus) {
     require_running();
     if (pending_) {
         throw ConfigError("a guest command is still running: wait() for it first");
     }
     qmp_.qom_set(kMailboxPath, "inbox", base64_encode(encode_message(request)), alive());
-    qmp_.execute("cont", Json::object(), alive());
+    if (continue_vcpus) {
+        qmp_.execute("cont", Json::object(), alive());
+    }
     pending_ = true;
     paused_ = false;
 }
@@ -264,6 +266,20 @@ RunResult Machine::run_spawned() {
     send_request({"resume"});
     return wait();
 }
+
+void Machine::listen_gdb(int port) {
+    require_running();
+    std::string device = "tcp:localhost:" + std::to_string(port);
+    Json said = qmp_.execute("human-monitor-command",
+                             Json{{"command-line", "gdbserver " + device}}, alive());
+    // The monitor answers in words, an error too.
+    std::string text = said.is_string() ? said.get<std::string>() : said.dump();
+    if (text.find("Waiting for gdb connection") == std::string::npos) {
+        throw ConfigError("QEMU cannot open its gdbstub on " + device + ": " + text);
+    }
+}
+
+void Machine::release_spawned_to_debugger() { send_request({"resume"}, false); }
 
 void Machine::arm(const std::vector<ScheduleEntry>& schedule) {
     require_running();

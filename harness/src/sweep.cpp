@@ -8,9 +8,12 @@
 #include <filesystem>
 #include <memory>
 #include <numeric>
+#include <sstream>
 
 #include "faultline/ddmin.hpp"
 #include "faultline/errors.hpp"
+#include "faultline/replay.hpp"
+#include "faultline/reproducer.hpp"
 
 namespace faultline {
 
@@ -133,8 +136,6 @@ public:
 
     SweepResult run() {
         check_baseline();
-        // After the baseline, as a reproducer's replay prepares its machine.
-        machine_.snapshot();
         auto started = std::chrono::steady_clock::now();
         const std::vector<SweepCell> fresh = cells_;
         std::vector<size_t> todo(trials_.size());
@@ -157,14 +158,17 @@ public:
             }
             todo.erase(todo.begin(), todo.begin() + long(raised));
         }
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (!plan_.config.repro_dir.empty()) {
+            write_reproducers();
+        }
         SweepResult result;
         result.cells = cells_;
         result.program_runs = runs_;
         result.notes = notes_;
         result.findings = findings_;
         result.shard = plan_.config.shard;
-        double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         result.trials_per_s = seconds > 0 ? double(result.cells.size()) / seconds : 0;
         return result;
     }
@@ -180,17 +184,27 @@ private:
         return file == 0 ? SweptFile{config.host_binary, config.guest_program}
                          : config.libraries[file - 1];
     }
-    std::string host_path(size_t file) const { return swept_file(file).host_path; }
     std::string guest_path(size_t file) const { return swept_file(file).guest_path; }
-
-    // What to add to each file's addresses in this process. The program is
-    // held at its entry, so the libraries it loads at start are mapped.
-    std::vector<uint64_t> load_biases(const Process& p) const {
-        std::vector<uint64_t> biases;
+    std::vector<SweptFile> swept_files() const {
+        std::vector<SweptFile> files;
         for (size_t file = 0; file <= plan_.config.libraries.size(); ++file) {
-            biases.push_back(load_bias(host_path(file), p.mappings, guest_path(file)));
+            files.push_back(swept_file(file));
         }
-        return biases;
+        return files;
+    }
+
+    // A trial as a schedule entry in its file's own addresses. The watch
+    // tells where the thread goes next: the abort handler (aborted) or the
+    // instruction itself (resumed).
+    ReproEntry entry_of(size_t t) const {
+        const auto& [file, cs, instructions] = plan_.sequences[trials_[t].sequence];
+        const Event& event = plan_.events[trials_[t].event].second;
+        std::optional<uint64_t> arg;
+        if (event_kind(event.kind).takes_arg() && event.arg != FAULTLINE_ARG_DEFAULT) {
+            arg = event.arg;
+        }
+        return {guest_path(file), instructions[trials_[t].insn].addr, plan_.config.hit,
+                event.name(), arg, cs.abort};
     }
 
     // Without any event the program must pass its own check (or run until
@@ -199,11 +213,26 @@ private:
     void check_baseline() {
         const SweepConfig& config = plan_.config;
         RunResult run = machine_.run(config.guest_program, config.args, config.budget_ms);
+        baseline_icount_ = run.icount;
         if (!run.timed_out && !check_passed(run)) {
             throw ConfigError(config.guest_program + " fails without any event: it " +
                               outcome_of(run) + "; its own check cannot judge the events\n" +
                               run.stdout_text + run.stderr_text);
         }
+        machine_.snapshot();
+    }
+
+    // The guest time a program run with `trials` armed may take: what the
+    // baseline took (instructions, at 1 ns each) twice over, and per trial
+    // two scheduler ticks (a blocking page fault sleeps one at HZ=100),
+    // never more than the configured budget. A run past it is a livelock;
+    // the baseline's icount is the same on every run, and so is this.
+    uint32_t run_budget_ms(size_t trials) const {
+        constexpr uint64_t kPerTrialMs = 20;
+        uint64_t baseline_ms = (baseline_icount_ + 999'999) / 1'000'000;
+        uint64_t ms = 2 * baseline_ms + kPerTrialMs * (trials + 1);
+        uint32_t limit = plan_.config.budget_ms;
+        return limit != 0 && ms > limit ? limit : uint32_t(ms);
     }
 
     // One program run with the trials armed back to back; fills the cells of
@@ -212,29 +241,17 @@ private:
     // A cell is fired only if the guest confirmed it carried its event out.
     size_t run_batch(const std::vector<size_t>& batch) {
         const SweepConfig& config = plan_.config;
-        Process p = machine_.spawn(config.guest_program, config.args, config.budget_ms,
-                                   RunAs::nobody, Hold::program_entry);
-        std::vector<uint64_t> biases;
-        try {
-            biases = load_biases(p);
-        } catch (const ConfigError&) {
-            machine_.run_spawned();  // nothing may stay held
-            throw;
-        }
-        std::vector<ScheduleEntry> schedule;
+        std::vector<ReproEntry> schedule;
         for (size_t t : batch) {
-            const auto& [file, cs, instructions] = plan_.sequences[trials_[t].sequence];
-            uint64_t insn = instructions[trials_[t].insn].addr + biases[file];
-            // The watch tells where the thread goes next: the abort handler
-            // (aborted) or the instruction itself (resumed).
-            schedule.push_back({{insn, p.cr3, config.hit},
-                                plan_.events[trials_[t].event].second,
-                                cs.abort + biases[file]});
+            schedule.push_back(entry_of(t));
         }
-        machine_.arm(schedule);
-        RunResult run = machine_.run_spawned();
+        machine_.restore();
+        ScheduledRun scheduled = run_schedule(machine_, swept_files(), config.args,
+                                              run_budget_ms(batch.size()), RunAs::nobody, schedule);
         ++runs_;
-        auto firings = machine_.firings();
+        const RunResult& run = scheduled.run;
+        const std::vector<Firing>& firings = scheduled.firings;
+        const std::vector<ReproFiring> recorded = scheduled.recorded();
         size_t raised = 0;
         for (size_t k = 0; k < batch.size(); ++k) {
             SweepCell& c = cells_[batch[k]];
@@ -244,12 +261,7 @@ private:
             c.guest_status = firing ? firing->status : "";
             c.fired_icount = firing ? firing->icount : 0;
             c.vcpu = firing ? firing->vcpu : -1;
-            // next_rip stays 0 while the watch has not ended.
-            const SweptSequence& sequence = plan_.sequences[trials_[batch[k]].sequence];
-            c.aborted = firing && firing->next_rip != 0
-                            ? std::optional<bool>(firing->next_rip ==
-                                                  sequence.cs.abort + biases[sequence.file])
-                            : std::nullopt;
+            c.aborted = firing ? recorded[k].aborted : std::nullopt;
             c.invariant_ok = check_passed(run);
             c.outcome = outcome_of(run);
             if (c.raised && !c.fired) {
@@ -325,12 +337,12 @@ private:
     }
 
     // A run with several trials broke the program's invariant: run each
-    // alone, each from the sweep's snapshot. If none breaks it alone, the
-    // failure needs several of them together: delta debugging finds a set
-    // none of which can be left out, each test a run from the snapshot; that
-    // set is one finding and its cells fail, the others keep their verdicts
-    // from their lone runs. A failure that does not come back from the
-    // snapshot stays on every trial of the run, so it is never lost.
+    // alone (every run starts from the sweep's snapshot). If none breaks it
+    // alone, the failure needs several of them together: delta debugging
+    // finds a set none of which can be left out; that set is one finding and
+    // its cells fail, the others keep their verdicts from their lone runs. A
+    // failure that does not come back in a run of the same trials stays on
+    // every trial of the run, so it is never lost.
     void attribute_failure(const std::vector<size_t>& together) {
         std::vector<SweepCell> batch_cells;
         for (size_t t : together) {
@@ -338,7 +350,7 @@ private:
         }
         bool found = false;
         for (size_t t : together) {
-            run_batch_from_snapshot({t});
+            run_batch({t});
             found |= cells_[t].raised && !cells_[t].invariant_ok;
         }
         if (found) {
@@ -348,7 +360,7 @@ private:
         size_t tests = 0;
         auto breaks = [&](const std::vector<size_t>& trials) {
             ++tests;
-            run_batch_from_snapshot(trials);
+            run_batch(trials);
             bool broke = !cells_[trials.front()].invariant_ok;
             cells_ = alone;
             return broke;
@@ -359,12 +371,12 @@ private:
                 cells_[together[k]].outcome +=
                     " with " + std::to_string(together.size()) +
                     " trials in one run; none breaks it alone, and together they do not break "
-                    "it again from the sweep's snapshot";
+                    "it again";
             }
             return;
         }
         std::vector<size_t> minimal = ddmin(together, breaks);
-        run_batch_from_snapshot(minimal);
+        run_batch(minimal);
         std::string members;
         for (size_t t : minimal) {
             members += (members.empty() ? "" : ", ") + cells_[t].event + " before " +
@@ -378,11 +390,55 @@ private:
         findings_.push_back({minimal, cells_[minimal.front()].outcome, tests});
     }
 
-    // The sweep's trials that must not depend on what ran before them start
-    // from the machine as the sweep found it.
-    void run_batch_from_snapshot(const std::vector<size_t>& batch) {
-        machine_.restore();
-        run_batch(batch);
+    // One reproducer per finding: each set of trials that broke the check
+    // only together, and each other failing cell alone; its cells get its path.
+    void write_reproducers() {
+        const SweepConfig& config = plan_.config;
+        Reproducer setup;
+        setup.take_machine(machine_.config());
+        for (const auto& file : swept_files()) {
+            setup.files.push_back({file.guest_path, file.host_path, ""});
+        }
+        setup.args = config.args;
+        setup.baseline_runs = 1;
+        setup.baseline_budget_ms = config.budget_ms;
+        auto write = [&](const std::vector<size_t>& trials, const std::string& finding) {
+            setup.budget_ms = run_budget_ms(trials.size());
+            std::vector<ReproEntry> schedule;
+            for (size_t t : trials) {
+                schedule.push_back(entry_of(t));
+            }
+            std::string path = write_reproducer(
+                config.repro_dir, record_reproducer(machine_, setup, schedule, finding));
+            for (size_t t : trials) {
+                cells_[t].reproducer = path;
+            }
+        };
+        for (const auto& finding : findings_) {
+            write(finding.cells, std::to_string(finding.cells.size()) +
+                                     " trials in one run break the program's check, none alone "
+                                     "and none can be left out: " + describe(finding.cells.front()));
+        }
+        for (size_t t = 0; t < cells_.size(); ++t) {
+            if (cells_[t].raised && !cells_[t].ok && cells_[t].reproducer.empty()) {
+                write({t}, describe(t));
+            }
+        }
+    }
+
+    std::string describe(size_t t) const {
+        const SweepCell& c = cells_[t];
+        std::ostringstream out;
+        out << c.event << " before 0x" << std::hex << c.insn_addr << " (" << c.insn_text
+            << ") in " << c.file << ", sequence at 0x" << c.cs << ": ";
+        if (!c.aborted) {
+            out << "unknown whether it aborted";
+        } else {
+            out << (*c.aborted ? "aborted" : "did not abort")
+                << (c.expected_abort ? ", must abort" : c.may_abort ? ", may abort" : ", must not abort");
+        }
+        out << "; the program " << c.outcome;
+        return out.str();
     }
 
     Machine& machine_;
@@ -394,6 +450,7 @@ private:
     std::vector<size_t> skipped_events_;
     std::vector<std::string> notes_;
     std::vector<SweepFinding> findings_;
+    uint64_t baseline_icount_ = 0;
 };
 
 }  // namespace

@@ -32,7 +32,9 @@ std::string sweep_json(const SweepResult& result) {
                          {"invariant_ok", c.invariant_ok},
                          {"outcome", c.outcome},
                          // No verdict for a cell not reached.
-                         {"ok", c.raised ? nlohmann::json(c.ok) : nlohmann::json()}});
+                         {"ok", c.raised ? nlohmann::json(c.ok) : nlohmann::json()},
+                         {"reproducer",
+                          c.reproducer.empty() ? nlohmann::json() : nlohmann::json(c.reproducer)}});
     }
     nlohmann::json findings = nlohmann::json::array();
     for (const auto& f : result.findings) {
@@ -227,6 +229,9 @@ std::string sweep_table(const SweepResult& result, const std::vector<std::string
                    c.event.c_str(), (unsigned long long)c.insn_addr, c.insn_text.c_str(), c.fired,
                    !c.aborted ? "unknown" : *c.aborted ? "1" : "0", c.expected_abort,
                    c.outcome.c_str());
+            if (!c.reproducer.empty()) {
+                append(t, "     reproducer: %s\n", c.reproducer.c_str());
+            }
         }
     }
     return t;

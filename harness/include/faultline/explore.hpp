@@ -17,6 +17,7 @@
 
 #include "faultline/inject.hpp"
 #include "faultline/machine.hpp"
+#include "faultline/reproducer.hpp"
 #include "faultline/shard.hpp"
 #include "faultline/sweep.hpp"
 
@@ -65,7 +66,7 @@ struct ExploreFinding {
     size_t run = 0;                    // the first run that broke the invariant this way
     std::vector<size_t> also_runs;     // later runs that shrank to the same schedule
     std::vector<ExploreStep> schedule;  // minimal, in firing order
-    std::vector<Firing> firings;        // of the minimal schedule, run from the snapshot
+    std::vector<ReproFiring> firings;   // of the minimal schedule, run from the snapshot
     std::string outcome;               // how that run ended
     std::string output;                // its stdout
     size_t tests = 0;                  // program runs the minimization took

@@ -63,6 +63,14 @@ public:
                   uint32_t budget_ms = 0, RunAs user = RunAs::nobody,
                   Hold hold = Hold::first_instruction);
     RunResult run_spawned();
+    // Opens QEMU's gdbstub on localhost:port (its monitor command
+    // gdbserver). ConfigError when QEMU cannot listen there.
+    void listen_gdb(int port);
+    // For a debugger attached to the gdbstub: lets the spawned program go
+    // but leaves the vCPUs stopped until the debugger continues them;
+    // wait() then returns the program's result (the debugger may hold the
+    // guest for as long as command_timeout_s).
+    void release_spawned_to_debugger();
     // Replaces the injection schedule (entries fire in order, on the vCPU
     // thread, with no host round trip). Call while the guest is parked.
     void arm(const std::vector<ScheduleEntry>& schedule);
@@ -119,7 +127,8 @@ public:
     const MachineConfig& config() const { return config_; }
 
 private:
-    void send_request(const Message& request);
+    // Puts request in the mailbox and, unless a debugger is to, continues the vCPUs.
+    void send_request(const Message& request, bool continue_vcpus = true);
     Message receive_reply();
     Message await_handshake(std::chrono::steady_clock::time_point deadline, bool booting);
     // parse(input); an AgentError from it leaves the machine unusable.

@@ -11,6 +11,9 @@
 // and the program's invariant check covers all trials of its run. A run
 // whose invariant broke is replayed one trial per run to find which trial
 // broke it; trials the program ended before reaching go on into the next run.
+// Every program run starts from one snapshot, taken after the baseline run:
+// a run does not depend on the ones before it, and each finding can be
+// written as a reproducer that replays it.
 #pragma once
 
 #include <cstdint>
@@ -65,6 +68,9 @@ struct SweepConfig {
     // Which instruction rows (each with all its events) this sweep runs: the
     // shard's part of the rows of every sequence in plan order.
     Shard shard;
+    // Non-empty: a directory that gets a reproducer file for each finding
+    // (a failing cell; trials that break the program's check only together).
+    std::string repro_dir;
 };
 
 struct SweepCell {
@@ -94,6 +100,8 @@ struct SweepCell {
     // wrong with the trial if anything did.
     std::string outcome;
     bool ok = false;
+    // The reproducer of the finding the cell is part of (SweepConfig::repro_dir).
+    std::string reproducer;
 };
 
 // Trials that break the program's invariant together, none alone, and none

@@ -10,4 +10,5 @@ from ._faultline import (  # noqa: F401
     rseq_critical_sections, sweep, swept_events, symbol_address,
     PkEvent, pk_event_kinds,
     SweepFinding, abort_handler_of,
+    Reproducer, ReproFiring, ReproOutcome, read_reproducer, prepare_replay, replay_once,
 )
