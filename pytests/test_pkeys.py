@@ -20,9 +20,9 @@ WATCHDOG_CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def report(machine):
+def report(pk_machine):
     # Root: it switches the watchdog in debugfs and takes CPU 1 offline in sysfs.
-    return check_report(machine, "/bin/pkey-syscalls", ["watchdog"], run_as_root=True)
+    return check_report(pk_machine, "/bin/pkey-syscalls", ["watchdog"], run_as_root=True)
 
 
 @pytest.mark.parametrize("name", CHECKS + WATCHDOG_CHECKS)

@@ -77,9 +77,9 @@ def test_every_rseq_program_is_run():
 
 
 @pytest.fixture(scope="module")
-def protection_keys(machine):
+def protection_keys(pk_machine):
     # Root, as kselftest runs it: otherwise it leaves out its hugetlb test.
-    r = machine.run("/selftests/mm/protection_keys_64", budget_ms=BUDGET_MS, run_as_root=True)
+    r = pk_machine.run("/selftests/mm/protection_keys_64", budget_ms=BUDGET_MS, run_as_root=True)
     return r, upstream.protection_keys_outcomes(r.stdout, r.exit_code, PROTECTION_KEYS)
 
 
@@ -91,8 +91,8 @@ def test_protection_keys(protection_keys, name):
 
 
 @pytest.fixture(scope="module")
-def sighandler_tests(machine):
-    r = machine.run("/selftests/mm/pkey_sighandler_tests_64", budget_ms=BUDGET_MS)
+def sighandler_tests(pk_machine):
+    r = pk_machine.run("/selftests/mm/pkey_sighandler_tests_64", budget_ms=BUDGET_MS)
     return r, upstream.tap_outcomes(r.stdout)
 
 

@@ -91,6 +91,9 @@ std::string usage() {
            "  --pk-trace FILE   run: write the program's protection-key events (its address\n"
            "                space only), one JSON object per line, in order\n"
            "  --pk-kinds KIND,...   which (" + pk_kind_list() + "; default all)\n"
+           "  --precise-xinuse   run, sweep: the vCPUs report an XSAVE component not in use\n"
+           "                when it is in its initial configuration (PKRU 0, XMM/YMM 0), as\n"
+           "                some CPUs do, instead of every component in use\n"
            "  --repro-dir DIR   sweep, explore: write a reproducer (JSON, the program copied\n"
            "                beside it) for each finding into DIR\n"
            "  --shard I/N   sweep: the I-th of N near-equal parts of the instruction rows;\n"
@@ -311,6 +314,8 @@ Options parse(int argc, char** argv) {
             o.config.command_timeout_s = parse_int(arg, value());
         } else if (arg == "--kernel-arg") {
             o.config.kernel_args.push_back(value());
+        } else if (arg == "--precise-xinuse" && (o.command == "run" || o.command == "sweep")) {
+            o.config.precise_xinuse = true;
         } else {
             throw UsageError{"unknown option '" + arg + "'"};
         }

@@ -164,6 +164,7 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("cpus", &MachineConfig::cpus)
         .def_readwrite("memory_mib", &MachineConfig::memory_mib)
         .def_readwrite("kernel_args", &MachineConfig::kernel_args)
+        .def_readwrite("precise_xinuse", &MachineConfig::precise_xinuse)
         .def_readwrite("boot_timeout_s", &MachineConfig::boot_timeout_s)
         .def_readwrite("command_timeout_s", &MachineConfig::command_timeout_s)
         .def_readwrite("run_dir", &MachineConfig::run_dir);

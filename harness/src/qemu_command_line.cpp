@@ -38,7 +38,8 @@ std::vector<std::string> qemu_command_line(const MachineConfig& config) {
         // RDRAND/RDSEED would make every boot different. An Intel vendor
         // makes Linux take the TSC and APIC timer rates from CPUID 0x15
         // (qemu-patches/0003) instead of busy-waiting to calibrate them.
-        "-cpu", "max,vendor=GenuineIntel,-rdrand,-rdseed",
+        "-cpu", std::string("max,vendor=GenuineIntel,-rdrand,-rdseed") +
+                    (config.precise_xinuse ? ",precise-xinuse=on" : ""),
         "-smp", std::to_string(config.cpus), "-m", std::to_string(config.memory_mib),
         // One instruction per virtual nanosecond; idle time skipped, not slept.
         "-icount", "shift=0,sleep=off",

@@ -69,6 +69,13 @@ TEST(QemuCommandLine, KernelArgsFollowTheBuiltInKernelCommandLine) {
                    "no_timer_check lpj=10000000 panic=0 rseq.debug=1 quiet"});
 }
 
+TEST(QemuCommandLine, PreciseXinuseIsACpuProperty) {
+    MachineConfig config = config_in("/run/a");
+    config.precise_xinuse = true;
+    EXPECT_EQ(values_of(qemu_command_line(config), "-cpu"),
+              Args{"max,vendor=GenuineIntel,-rdrand,-rdseed,precise-xinuse=on"});
+}
+
 TEST(QemuCommandLine, ConsoleAndQmpSocketAreInTheRunDirectory) {
     Args argv = qemu_command_line(config_in("/run/b"));
     EXPECT_EQ(values_of(argv, "-chardev"), Args{"file,id=console,path=/run/b/console.log"});

@@ -7,6 +7,7 @@
 
 #include "faultline/models/pk_check_module.hpp"
 #include "faultline/models/rseq_rule_module.hpp"
+#include "faultline/models/xinuse_module.hpp"
 
 namespace faultline::models::bench {
 
@@ -15,12 +16,15 @@ namespace {
 struct Bench : sc_core::sc_module {
     tlm_utils::simple_initiator_socket<Bench> to_pk_check{"to_pk_check"};
     tlm_utils::simple_initiator_socket<Bench> to_rseq_rule{"to_rseq_rule"};
+    tlm_utils::simple_initiator_socket<Bench> to_xinuse_tracker{"to_xinuse_tracker"};
     PkCheck pk_check{"pk_check"};
     RseqRule rseq_rule{"rseq_rule"};
+    XinuseTracker xinuse_tracker{"xinuse_tracker"};
 
     explicit Bench(sc_core::sc_module_name name) : sc_core::sc_module(name) {
         to_pk_check.bind(pk_check.socket);
         to_rseq_rule.bind(rseq_rule.socket);
+        to_xinuse_tracker.bind(xinuse_tracker.socket);
     }
 };
 
@@ -82,12 +86,20 @@ RseqVerdict through_rseq_rule(const RseqSituation& situation) {
     return ask<RseqEventExtension>(bench().to_rseq_rule, situation);
 }
 
+XinuseVerdict through_xinuse_tracker(const XinuseQuery& query) {
+    return ask<XinuseExtension>(bench().to_xinuse_tracker, query);
+}
+
 tlm::tlm_response_status pk_check_status(const std::optional<PkAccess>& access) {
     return status<PkAccessExtension>(bench().to_pk_check, access);
 }
 
 tlm::tlm_response_status rseq_rule_status(const std::optional<RseqSituation>& situation) {
     return status<RseqEventExtension>(bench().to_rseq_rule, situation);
+}
+
+tlm::tlm_response_status xinuse_tracker_status(const std::optional<XinuseQuery>& query) {
+    return status<XinuseExtension>(bench().to_xinuse_tracker, query);
 }
 
 }  // namespace faultline::models::bench

@@ -9,15 +9,18 @@
 
 #include "faultline/models/pk_check.hpp"
 #include "faultline/models/rseq_rule.hpp"
+#include "faultline/models/xinuse.hpp"
 
 namespace faultline::models::bench {
 
 PkVerdict through_pk_check(const PkAccess& access);
 RseqVerdict through_rseq_rule(const RseqSituation& situation);
+XinuseVerdict through_xinuse_tracker(const XinuseQuery& query);
 
 // The response status of a payload carrying the query, or no extension at
 // all for nullopt.
 tlm::tlm_response_status pk_check_status(const std::optional<PkAccess>& access);
 tlm::tlm_response_status rseq_rule_status(const std::optional<RseqSituation>& situation);
+tlm::tlm_response_status xinuse_tracker_status(const std::optional<XinuseQuery>& query);
 
 }  // namespace faultline::models::bench

@@ -18,6 +18,10 @@ struct MachineConfig {
     int cpus = 2;
     int memory_mib = 256;
     std::vector<std::string> kernel_args;  // appended to the built-in command line
+    // The vCPUs report a component of XSAVE state not in use (XSTATE_BV,
+    // XGETBV 1) when it is in its initial configuration (PKRU 0, XMM or YMM
+    // upper halves 0), as some CPUs do; off: every component in use.
+    bool precise_xinuse = false;
     double boot_timeout_s = 60;
     double command_timeout_s = 120;
     // Holds the QMP socket and console.log. Empty: a fresh temporary
