@@ -339,8 +339,9 @@ private:
     // A run with several trials broke the program's invariant: run each
     // alone (every run starts from the sweep's snapshot). If none breaks it
     // alone, the failure needs several of them together: delta debugging
-    // finds a set none of which can be left out; that set is one finding and
-    // its cells fail, the others keep their verdicts from their lone runs. A
+    // finds a set none of which can be left out, which is one finding. Every
+    // cell keeps the verdict of its lone run (a finding's cells say which
+    // finding they are in), so only what is wrong on its own fails. A
     // failure that does not come back in a run of the same trials stays on
     // every trial of the run, so it is never lost.
     void attribute_failure(const std::vector<size_t>& together) {
@@ -358,10 +359,14 @@ private:
         }
         const std::vector<SweepCell> alone = cells_;
         size_t tests = 0;
+        std::string broken_outcome;  // of the last set that broke it: ddmin's answer
         auto breaks = [&](const std::vector<size_t>& trials) {
             ++tests;
             run_batch(trials);
             bool broke = !cells_[trials.front()].invariant_ok;
+            if (broke) {
+                broken_outcome = cells_[trials.front()].outcome;
+            }
             cells_ = alone;
             return broke;
         };
@@ -376,18 +381,16 @@ private:
             return;
         }
         std::vector<size_t> minimal = ddmin(together, breaks);
-        run_batch(minimal);
         std::string members;
         for (size_t t : minimal) {
             members += (members.empty() ? "" : ", ") + cells_[t].event + " before " +
                        hex(cells_[t].insn_addr);
         }
+        findings_.push_back({minimal, broken_outcome, tests});
         for (size_t t : minimal) {
-            cells_[t].outcome += " with " + std::to_string(minimal.size()) +
-                                 " trials in one run (" + members +
-                                 "), which break it together and none alone";
+            cells_[t].outcome += "; finding " + std::to_string(findings_.size()) + ": with " +
+                                 members + " in one run the program " + broken_outcome;
         }
-        findings_.push_back({minimal, cells_[minimal.front()].outcome, tests});
     }
 
     // One reproducer per finding: each set of trials that broke the check

@@ -206,16 +206,18 @@ std::string sweep_table(const SweepResult& result, const std::vector<std::string
         }
         t += "\n";
     }
-    append(t, "%zu trials in %zu program runs, %zu failed, %.1f trials/s\n", result.cells.size(),
-           result.program_runs, result.failed(), result.trials_per_s);
+    append(t, "%zu trials in %zu program runs, %zu failed, %zu findings, %.1f trials/s\n",
+           result.cells.size(), result.program_runs, result.failed(), result.findings.size(),
+           result.trials_per_s);
     append(t, "reached %zu of %zu cells\n", result.reached(), result.cells.size());
     for (const auto& note : result.notes) {
         append(t, "note: %s\n", note.c_str());
     }
     for (size_t k = 0; k < result.findings.size(); ++k) {
         const SweepFinding& f = result.findings[k];
-        append(t, "finding %zu: %zu trials break the invariant together, none alone (%zu runs "
-                  "to minimize):", k + 1, f.cells.size(), f.tests);
+        append(t, "finding %zu: %zu trials break the program's check together, none alone "
+                  "(%zu runs to minimize; the program %s):", k + 1, f.cells.size(), f.tests,
+               f.outcome.c_str());
         for (size_t cell : f.cells) {
             const auto& c = result.cells[cell];
             append(t, "%s %s before %#llx (%s)", cell == f.cells.front() ? "" : ";",

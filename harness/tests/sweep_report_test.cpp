@@ -57,7 +57,7 @@ TEST(SweepTable, RowsOfWordsThenTotalsThenEachFailure) {
               "/bin/rseq-counter\n"
               "0x401ca4   cmpl %edi, %fs:4(%rcx)       abort        commit FAIL  dropped FAIL\n"
               "0x401cb8   xorl %eax, %eax              commit       not-reached  unknown FAIL\n"
-              "6 trials in 2 program runs, 3 failed, 12.3 trials/s\n"
+              "6 trials in 2 program runs, 3 failed, 0 findings, 12.3 trials/s\n"
               "reached 5 of 6 cells\n"
               "FAIL signal before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): fired=1 aborted=0 "
               "expected_abort=1 exited 0\n"
@@ -73,8 +73,8 @@ TEST(SweepTable, AFindingNamesItsTrialsInFiringOrder) {
     r.findings = {{{3, 0}, "exited 1", 5}};
     std::string table = sweep_table(r, {"preempt", "signal", "migrate"});
     EXPECT_NE(table.find("reached 5 of 6 cells\n"
-                         "finding 1: 2 trials break the invariant together, none alone (5 runs "
-                         "to minimize): preempt before 0x401cb8 (xorl %eax, %eax); preempt "
+                         "finding 1: 2 trials break the program's check together, none alone "
+                         "(5 runs to minimize; the program exited 1): preempt before 0x401cb8 (xorl %eax, %eax); preempt "
                          "before 0x401ca4 (cmpl %edi, %fs:4(%rcx))\n"
                          "FAIL signal"),
               std::string::npos)

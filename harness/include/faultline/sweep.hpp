@@ -107,6 +107,8 @@ struct SweepCell {
 // Trials that break the program's invariant together, none alone, and none
 // of which can be left out: delta debugging over the trials of a failing
 // program run, each test a run of some of them from the sweep's snapshot.
+// Its cells keep the verdicts of their lone runs; the finding itself is a
+// failure of the sweep.
 struct SweepFinding {
     std::vector<size_t> cells;  // indexes into SweepResult::cells, in firing order
     std::string outcome;        // how the program run with just them ended
@@ -124,6 +126,7 @@ struct SweepResult {
     std::vector<std::string> notes;
 
     size_t failed() const;   // cells reached and not ok
+    bool passed() const { return failed() == 0 && findings.empty(); }
     size_t reached() const;  // cells whose trigger fired
 };
 

@@ -1,0 +1,65 @@
+"""Trials that break the program's check only together are shrunk by delta
+debugging to a finding none of whose trials can be left out; every cell
+keeps the verdict of its own lone run. On a kernel where a signal alone
+does not restart a section (pytests/kernel-patches), that makes the signal
+column fail cell by cell, and each run the program did not survive a
+finding of two trials, instead of every trial of those runs failing."""
+import json
+
+import pytest
+
+from conftest import GUEST_PROGRAMS, cli
+from test_conformance import build_kernel_under_test
+
+SIGNAL_KERNEL = "rseq-no-restart-on-signal"
+# The program runs delta debugging took for each finding, the first of them
+# the failing run's trials together again (3: two trials, then each alone).
+TESTS = [3, 7, 7, 7, 7, 9, 7, 7, 7, 7, 9, 7, 7, 7, 7, 7, 7, 7, 3, 7, 7]
+
+
+@pytest.fixture(scope="module")
+def signal_kernel_sweep(tmp_path_factory):
+    p, out = build_kernel_under_test(SIGNAL_KERNEL, SIGNAL_KERNEL + ".patch")
+    assert p.returncode == 0, p.stderr
+    kernel = ["--kernel", str(out / "vmlinux"), "--initrd", str(out / "initramfs.cpio")]
+    tmp = tmp_path_factory.mktemp("signal")
+    # Uploaded, as a user's program is: the replay puts it where the sweep did.
+    p = cli("sweep", "--binary", str(GUEST_PROGRAMS / "rseq-counter"), "--json",
+            str(tmp / "sweep.json"), "--repro-dir", str(tmp / "repro"), *kernel, "--", "1", "1000")
+    return p, json.loads((tmp / "sweep.json").read_text()), kernel
+
+
+def test_each_run_it_did_not_survive_is_one_minimal_pair_with_a_signal(signal_kernel_sweep):
+    p, report, _ = signal_kernel_sweep
+    assert p.returncode == 1, p.stdout + p.stderr
+    cells = report["cells"]
+    # Alone, every trial is right: the signal's delivery aborts the section
+    # by the preemption it takes.
+    assert report["failed"] == 0 and all(c["ok"] for c in cells)
+    # A preemption aborts the section, then a signal at the same
+    # instruction of the retry does not, and the program is killed.
+    findings = report["findings"]
+    inside = sorted({c["insn_addr"] for c in cells if c["expected_abort"]})
+    assert len(findings) == len(inside) == 21
+    for k, f in enumerate(findings):
+        first, second = (cells[i] for i in f["cells"])
+        assert (first["event"], second["event"]) == ("preempt", "signal")
+        assert first["insn_addr"] == second["insn_addr"] == inside[k]
+        assert f["outcome"] == "was killed by signal 11"
+        assert f"; finding {k + 1}: with preempt before {hex(inside[k])}, signal before " \
+            f"{hex(inside[k])} in one run the program was killed by signal 11" in first["outcome"]
+    assert [f["tests"] for f in findings] == TESTS
+    assert f"125 trials in {report['program_runs']} program runs, 0 failed, 21 findings" \
+        in p.stdout
+
+
+def test_a_finding_replays_as_its_own_reproducer(signal_kernel_sweep):
+    _, report, kernel = signal_kernel_sweep
+    first_finding = report["findings"][0]["cells"]
+    files = {report["cells"][i]["reproducer"] for i in first_finding}
+    (path,) = files
+    repro = json.loads(open(path).read())
+    assert [e["event"] for e in repro["schedule"]] == ["preempt", "signal"]
+    p = cli("replay", path, *kernel)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "reproduced, every firing at its recorded instruction" in p.stdout
