@@ -278,3 +278,55 @@ def test_signal_handler_runs_before_the_instruction(machine, host_programs):
     assert [(f.confirmed, f.status) for f in firings] == [(True, "done")]
     # The marked instruction itself read the flag the handler set.
     assert report["handled"] == 1
+
+
+ARRIVAL_COUNT_EXECUTIONS = 1_000_000
+
+
+def count_arrivals(machine, host_programs, mode, hit, watch=False, event=None):
+    """Runs arrival_count MODE with a trigger before the HIT-th execution of
+    count_here (its process only): its report and the firings."""
+    binary = host_programs["arrival_count"]
+    machine.put_file(str(binary), "/tmp/arrival_count")
+    process = machine.spawn("/tmp/arrival_count", [mode, str(ARRIVAL_COUNT_EXECUTIONS)])
+    at = faultline.symbol_address(str(binary), "count_here")
+    entry = [faultline.Trigger(process, at, hit), event or faultline.Event.signal(signal.SIGUSR1)]
+    if watch:
+        entry.append(faultline.symbol_address(str(binary), "after_count"))
+    machine.arm([tuple(entry)])
+    r = machine.run_spawned()
+    assert r.exit_code == 0, r.stdout + r.stderr
+    report = dict(line.rsplit(" ", 1) for line in r.stdout.splitlines())
+    return {k: int(v) for k, v in report.items()}, machine.firings()
+
+
+# Each path into count_here: a jump back on its page (chained TBs), a call
+# from another page (a TB lookup), and the same page run by a forked child
+# in its own address space between the parent's turns on one vCPU. Exits
+# before an instruction runs (slice ends, instruction-budget refills) fall
+# on count_here again and again in a loop this tight.
+@pytest.mark.parametrize("mode", ["same-page", "other-page", "fork"])
+def test_a_trigger_fires_before_exactly_the_execution_it_names(machine, host_programs, mode):
+    last = ARRIVAL_COUNT_EXECUTIONS
+    report, firings = count_arrivals(machine, host_programs, mode, hit=last)
+    assert report == {"executions": last, "signalled before": last}
+    assert [(f.confirmed, f.status) for f in firings] == [(True, "done")]
+    report, firings = count_arrivals(machine, host_programs, mode, hit=last + 1)
+    assert report == {"executions": last, "signalled before": 0}
+    assert firings == []
+
+
+def test_a_firing_is_counted_at_the_instruction_before_it_runs(config, host_programs):
+    # One vCPU: no other vCPU's instructions between count_here and the next.
+    config.cpus = 1
+    binary = host_programs["arrival_count"]
+    with faultline.Machine(config) as m:
+        m.boot()
+        # An event that reaches no guest: the thread runs count_here at once,
+        # and the watch (armed by the firing, on count_here's own TB) sees it
+        # arrive at the next instruction, one instruction later.
+        _, (firing,) = count_arrivals(m, host_programs, "same-page", hit=1000, watch=True,
+                                      event=faultline.Event.none())
+        assert firing.rip == faultline.symbol_address(str(binary), "count_here")
+        assert firing.next_rip == faultline.symbol_address(str(binary), "after_count")
+        assert firing.next_icount == firing.icount + 1
