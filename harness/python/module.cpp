@@ -340,7 +340,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("hit", &SweepConfig::hit)
         .def_readwrite("signo", &SweepConfig::signo)
         .def_readwrite("budget_ms", &SweepConfig::budget_ms)
-        .def_readwrite("repro_dir", &SweepConfig::repro_dir);
+        .def_readwrite("repro_dir", &SweepConfig::repro_dir)
+        .def_readwrite("files_put", &SweepConfig::files_put);
 
     py::class_<SweepCell>(m, "SweepCell")
         .def_readonly("file", &SweepCell::file)

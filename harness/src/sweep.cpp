@@ -292,8 +292,10 @@ private:
     }
 
     // A run with several trials broke the program's invariant: run each
-    // alone. If none breaks it alone, the failure needed them together and
-    // all of them keep it, so it is never lost.
+    // alone. A trial that fails alone (its check breaks, or the thread goes
+    // the wrong way) is a finding of its own, and explains the run. If none
+    // fails alone, the failure needed them together and all of them keep
+    // it, so it is never lost.
     void attribute_failure(const std::vector<size_t>& together) {
         std::vector<SweepCell> batch_cells;
         for (size_t t : together) {
@@ -302,7 +304,7 @@ private:
         bool found = false;
         for (size_t t : together) {
             run_batch({t});
-            found |= cells_[t].raised && !cells_[t].invariant_ok;
+            found |= cells_[t].raised && !cells_[t].ok;
         }
         if (found) {
             return;
@@ -322,7 +324,7 @@ private:
         Reproducer setup;
         setup.take_machine(machine_.config());
         for (const auto& file : swept_files()) {
-            setup.files.push_back({file.guest_path, file.host_path, ""});
+            setup.files.push_back({file.guest_path, file.host_path, "", config.files_put});
         }
         setup.args = config.args;
         setup.baseline_runs = 1;
