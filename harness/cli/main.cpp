@@ -529,6 +529,7 @@ int conformance(const Options& o) {
         config.guest_program = guest;
         config.args = args;
         config.events = events;
+        config.files_put = false;
         faultline::SweepResult result = faultline::run_sweep(machine, faultline::plan_sweep(config));
         std::set<std::string> failing;
         for (const auto& c : result.cells) {
@@ -595,6 +596,7 @@ int sweep(const Options& o) {
         config.host_binary = faultline::build_dir() + "/linux/initramfs/rseq-counter";
         config.guest_program = kBuiltinProgram;
         config.args = o.program.empty() ? std::vector<std::string>{"1", "1000"} : o.program;
+        config.files_put = false;
     } else {
         config.host_binary = o.binary;
         config.guest_program = "/tmp/" + std::filesystem::path(o.binary).filename().string();

@@ -347,7 +347,8 @@ PYBIND11_MODULE(_faultline, m) {
             "shard", [](const SweepConfig& c) { return c.shard.text(); },
             [](SweepConfig& c, const std::string& text) { c.shard = parse_shard(text); },
             "\"I/N\": the I-th of N near-equal parts of the instruction rows")
-        .def_readwrite("repro_dir", &SweepConfig::repro_dir);
+        .def_readwrite("repro_dir", &SweepConfig::repro_dir)
+        .def_readwrite("files_put", &SweepConfig::files_put);
 
     py::class_<SweepFinding>(m, "SweepFinding")
         .def_readonly("cells", &SweepFinding::cells)

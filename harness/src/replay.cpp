@@ -88,6 +88,9 @@ std::vector<SweptFile> swept_files(const Reproducer& reproducer) {
 
 void prepare_replay(Machine& machine, const Reproducer& reproducer) {
     for (size_t k = 0; k < reproducer.files.size(); ++k) {
+        if (!reproducer.files[k].put) {
+            continue;
+        }
         // The program is executable; libraries are read by the loader.
         machine.put_file(reproducer.files[k].host_path, reproducer.files[k].guest_path,
                          k == 0 ? 0755 : 0644);

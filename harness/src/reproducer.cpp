@@ -138,7 +138,8 @@ json to_json(const Reproducer& r, const std::vector<std::string>& copies) {
     for (size_t k = 1; k < r.files.size(); ++k) {
         files.push_back({{"guest_path", r.files[k].guest_path},
                          {"copy", copies[k]},
-                         {"sha256", r.files[k].sha256}});
+                         {"sha256", r.files[k].sha256},
+                         {"put", r.files[k].put}});
     }
     json schedule = json::array();
     for (const auto& e : r.schedule) {
@@ -171,6 +172,7 @@ json to_json(const Reproducer& r, const std::vector<std::string>& copies) {
          {{"guest_path", program.guest_path},
           {"copy", copies.front()},
           {"sha256", program.sha256},
+          {"put", program.put},
           {"args", r.args},
           {"user", user_name(r.user)}}},
         {"libraries", files},
@@ -327,7 +329,7 @@ FileIdentity identity_from(const Fields& identities, const std::string& part) {
 
 // A file kept beside the reproducer: it must be there, with its recorded content.
 ReproFile file_from(const Fields& f, const fs::path& dir) {
-    ReproFile file{f.string("guest_path"), "", f.sha256("sha256")};
+    ReproFile file{f.string("guest_path"), "", f.sha256("sha256"), f.boolean("put")};
     std::string copy = f.string("copy");
     if (copy.empty() || copy.find('/') != std::string::npos) {
         f.fail(f.name("copy"), "expected a file name beside the reproducer, got \"" + copy + "\"");

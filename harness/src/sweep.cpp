@@ -352,7 +352,7 @@ private:
         bool found = false;
         for (size_t t : together) {
             run_batch({t});
-            found |= cells_[t].raised && !cells_[t].invariant_ok;
+            found |= cells_[t].raised && !cells_[t].ok;
         }
         if (found) {
             return;
@@ -400,7 +400,7 @@ private:
         Reproducer setup;
         setup.take_machine(machine_.config());
         for (const auto& file : swept_files()) {
-            setup.files.push_back({file.guest_path, file.host_path, ""});
+            setup.files.push_back({file.guest_path, file.host_path, "", config.files_put});
         }
         setup.args = config.args;
         setup.baseline_runs = 1;

@@ -51,9 +51,9 @@ protected:
         Reproducer r;
         r.take_machine(config);
         r.finding = "preempt before 0x401838 (xorl %eax, %eax): aborted after the commit";
-        r.files = {{"/tmp/rseq-buggy", (dir_ / "from" / "rseq-buggy").string(), ""},
+        r.files = {{"/tmp/rseq-buggy", (dir_ / "from" / "rseq-buggy").string(), "", true},
                    {"/lib/x86_64-linux-gnu/librseq.so", (dir_ / "from" / "librseq.so").string(),
-                    ""}};
+                    "", false}};
         r.args = {"1", "1000"};
         r.baseline_runs = 1;
         r.baseline_budget_ms = 5000;
@@ -180,6 +180,7 @@ TEST_F(ReproducerFile, EachBadFieldIsNamed) {
         {"program.copy", [](json& d) { d["program"]["copy"] = "../from/rseq-buggy"; }},
         {"program.args", [](json& d) { d["program"]["args"] = "1 1000"; }},
         {"program.user", [](json& d) { d["program"]["user"] = "admin"; }},
+        {"program.put", [](json& d) { d["program"]["put"] = 1; }},
         {"libraries[0].guest_path", [](json& d) { d["libraries"][0].erase("guest_path"); }},
         {"baseline.runs", [](json& d) { d["baseline"]["runs"] = -1; }},
         {"budget_ms", [](json& d) { d["budget_ms"] = 1.5; }},

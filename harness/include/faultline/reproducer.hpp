@@ -56,6 +56,9 @@ struct ReproFile {
     std::string guest_path;
     std::string host_path;
     std::string sha256;
+    // The replay puts it in the guest first (it was uploaded); false: the
+    // initramfs has it (its identity covers it).
+    bool put = true;
     bool operator==(const ReproFile&) const = default;
 };
 

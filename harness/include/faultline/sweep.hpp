@@ -71,6 +71,9 @@ struct SweepConfig {
     // Non-empty: a directory that gets a reproducer file for each finding
     // (a failing cell; trials that break the program's check only together).
     std::string repro_dir;
+    // The program and libraries were put in the guest before the sweep (a
+    // reproducer's replay puts them again); false: the initramfs has them.
+    bool files_put = true;
 };
 
 struct SweepCell {
