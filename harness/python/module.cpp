@@ -297,7 +297,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("events", &SweepConfig::events)
         .def_readwrite("hit", &SweepConfig::hit)
         .def_readwrite("signo", &SweepConfig::signo)
-        .def_readwrite("budget_ms", &SweepConfig::budget_ms);
+        .def_readwrite("budget_ms", &SweepConfig::budget_ms)
+        .def_readwrite("rseq_signature", &SweepConfig::rseq_signature);
 
     py::class_<SweepCell>(m, "SweepCell")
         .def_readonly("file", &SweepCell::file)
@@ -315,7 +316,17 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("in_sequence", &SweepCell::in_sequence)
         .def_readonly("expected_abort", &SweepCell::expected_abort)
         .def_readonly("may_abort", &SweepCell::may_abort)
+        .def_property_readonly("model",
+                               [](const SweepCell& c) {
+                                   std::vector<std::string> answers;
+                                   for (const auto& v : c.model) {
+                                       answers.push_back(models::to_string(v));
+                                   }
+                                   return answers;
+                               },
+                               "What models::RseqRule answers, e.g. ['aborts to 0x401b0e'].")
         .def_readonly("aborted", &SweepCell::aborted)
+        .def_readonly("killed_by_sigsegv", &SweepCell::killed_by_sigsegv)
         .def_readonly("invariant_ok", &SweepCell::invariant_ok)
         .def_readonly("outcome", &SweepCell::outcome)
         .def_readonly("ok", &SweepCell::ok);
