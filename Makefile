@@ -19,7 +19,7 @@ all: build demo
 deps:
 	@./mk/deps.sh
 
-build: deps qemu kernel firmware harness models
+build: deps qemu kernel firmware models harness
 
 qemu: deps
 	./qemu-patches/build.sh $(BUILD)/qemu
@@ -41,7 +41,8 @@ firmware: deps
 	@ln -sf /usr/share/qemu/pvh.bin $(FIRMWARE)/pvh.bin
 	@ln -sf /usr/share/qemu/linuxboot_dma.bin $(FIRMWARE)/linuxboot_dma.bin
 
-harness: deps
+# The sweep links the models' library (models::rseq_verdict).
+harness: deps models
 	@cmake -S harness -B $(BUILD)/harness -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DPython3_EXECUTABLE=$(PYTHON) -DFAULTLINE_BUILD_DIR=$(BUILD) > /dev/null
 	@ninja -C $(BUILD)/harness

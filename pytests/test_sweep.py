@@ -67,6 +67,30 @@ def test_commit_before_the_end_fails_exactly_where_the_bug_shows(tmp_path):
     assert "FAIL" in p.stdout
 
 
+def test_wrong_signature_before_abort_ip_is_sigsegv_wherever_the_fixup_runs(tmp_path):
+    """rseq-bad-signature: the word before each abort handler is 0x53053054,
+    not the RSEQ_SIG glibc registered. models/RseqRule (rseq_get_rseq_cs):
+    a preemption, a signal or a blocking page fault runs the fixup, which
+    checks the signature before it looks at ip, so each is SIGSEGV before
+    every instruction, post-commit included (rseq_cs is still set there).
+    One vCPU: one worker thread, so no other thread meets an event's
+    consequences inside a sequence of its own (there, any abort is death)."""
+    out = tmp_path / "bad.json"
+    p = sweep("--cpus", "1", "--binary", str(GUEST_PROGRAMS / "rseq-bad-signature"),
+              "--events", "preempt,signal,page_fault_blocking", "--json", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    report = json.loads(out.read_text())
+    cells = report["cells"]
+    assert len(cells) == 3 * 25 and report["reached"] == 72 and report["failed"] == 0
+    for c in cells:
+        assert c["model"] == ["SIGSEGV (signature_mismatch)"], c
+        assert c["expected_abort"] is False and c["may_abort"] is False
+        if c["reached"]:
+            assert c["fired"] and c["ok"] and c["observed"] == "SIGSEGV", c
+            assert c["outcome"] == "was killed by signal 11"
+    assert p.stdout.count("SIGSEGV") == 72
+
+
 def test_same_sweep_twice_gives_the_same_cells(tmp_path):
     reports = []
     for name in ("a.json", "b.json"):

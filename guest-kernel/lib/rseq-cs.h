@@ -31,15 +31,47 @@
     "cmpl %[cpu], %%fs:4(%[rseq])\n\t"                                  \
     "jnz 4f\n\t"
 
+/*
+ * The word before every abort handler: RSEQ_SIG, which glibc registered.
+ * rseq-bad-signature is built with another, which the kernel must answer
+ * with SIGSEGV wherever it would abort; and since the kernel checks the
+ * signature of whatever rseq_cs still points to at every preemption,
+ * signal or migration, inside the sequence or not, that program also
+ * clears rseq_cs at its post-commit instruction, in its abort handler and
+ * at its other exits (RSEQ_CS_CLEARED_AFTER, rseq_cs_clear_after).
+ */
+#ifndef RSEQ_CS_SIGNATURE
+#define RSEQ_CS_SIGNATURE 0x53053053
+#endif
+#define RSEQ_CS_STR_(x) #x
+#define RSEQ_CS_STR(x) RSEQ_CS_STR_(x)
+#ifdef RSEQ_CS_CLEARED_AFTER
+#define RSEQ_CS_CLEAR "movq $0, %%fs:8(%[rseq])\n\t"
+#else
+#define RSEQ_CS_CLEAR ""
+#endif
+
 /* The abort handler: preceded by the signature the kernel checks. */
 #define RSEQ_CS_END                                                     \
     "2:\n\t"                                                            \
     ".pushsection __rseq_failure, \"ax\"\n\t"                           \
     ".byte 0x0f, 0xb9, 0x3d\n\t"                                        \
-    ".long 0x53053053\n\t"                                              \
+    ".long " RSEQ_CS_STR(RSEQ_CS_SIGNATURE) "\n\t"                      \
     "4:\n\t"                                                            \
+    RSEQ_CS_CLEAR                                                       \
     "jmp %l[abort]\n\t"                                                 \
-    ".popsection\n\t"
+    ".popsection\n\t"                                                   \
+    RSEQ_CS_CLEAR
+
+/* For a sequence's exits to labels of its own (RSEQ_CS_CLEARED_AFTER). */
+static inline __attribute__((unused)) void rseq_cs_clear_after(void)
+{
+#ifdef RSEQ_CS_CLEARED_AFTER
+    struct rseq *rs = (struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+
+    __atomic_store_n(&rs->rseq_cs, 0, __ATOMIC_RELAXED);
+#endif
+}
 
 /*
  * *counter + 1 on cpu, stored `window` spins after the load: 0 committed, 1

@@ -18,7 +18,12 @@
  *
  * Built with -DCOMMIT_NOT_LAST it becomes rseq-buggy: one more instruction
  * sits between the counter's commit and its post-commit address, so an
- * abort there replays an add that already happened.
+ * abort there replays an add that already happened. Built with
+ * -DRSEQ_CS_SIGNATURE=0x53053054 -DRSEQ_CS_CLEARED_AFTER it becomes
+ * rseq-bad-signature: the word before each abort handler is not the
+ * signature glibc registered, so an event that would abort a sequence gets
+ * the thread SIGSEGV instead (rseq_cs is cleared after each sequence, so
+ * events elsewhere do not).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -105,6 +110,7 @@ static __attribute__((noinline)) int percpu_cmpxchg(int cpu, intptr_t expect, in
 abort:
     return -1;
 differ:
+    rseq_cs_clear_after();
     return 1;
 }
 
@@ -147,6 +153,7 @@ static __attribute__((noinline)) int percpu_pop(int cpu, struct node **out)
     *out = head;
     return 0;
 empty:
+    rseq_cs_clear_after();
     *out = NULL;
     return 0;
 abort:

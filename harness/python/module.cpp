@@ -348,7 +348,8 @@ PYBIND11_MODULE(_faultline, m) {
             [](SweepConfig& c, const std::string& text) { c.shard = parse_shard(text); },
             "\"I/N\": the I-th of N near-equal parts of the instruction rows")
         .def_readwrite("repro_dir", &SweepConfig::repro_dir)
-        .def_readwrite("files_put", &SweepConfig::files_put);
+        .def_readwrite("files_put", &SweepConfig::files_put)
+        .def_readwrite("rseq_signature", &SweepConfig::rseq_signature);
 
     py::class_<SweepFinding>(m, "SweepFinding")
         .def_readonly("cells", &SweepFinding::cells)
@@ -371,7 +372,17 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("in_sequence", &SweepCell::in_sequence)
         .def_readonly("expected_abort", &SweepCell::expected_abort)
         .def_readonly("may_abort", &SweepCell::may_abort)
+        .def_property_readonly("model",
+                               [](const SweepCell& c) {
+                                   std::vector<std::string> answers;
+                                   for (const auto& v : c.model) {
+                                       answers.push_back(models::to_string(v));
+                                   }
+                                   return answers;
+                               },
+                               "What models::RseqRule answers, e.g. ['aborts to 0x401b0e'].")
         .def_readonly("aborted", &SweepCell::aborted)
+        .def_readonly("killed_by_sigsegv", &SweepCell::killed_by_sigsegv)
         .def_readonly("invariant_ok", &SweepCell::invariant_ok)
         .def_readonly("outcome", &SweepCell::outcome)
         .def_readonly("ok", &SweepCell::ok)

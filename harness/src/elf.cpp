@@ -145,7 +145,8 @@ std::vector<CriticalSection> rseq_critical_sections(const std::string& path) {
         if (elf.read_vaddr(cs_addr, &cs, sizeof(cs)) != sizeof(cs)) {
             throw ConfigError(path + ": truncated rseq_cs");
         }
-        found.push_back({cs.start_ip, cs.start_ip + cs.post_commit_offset, cs.abort_ip});
+        found.push_back({cs.start_ip, cs.start_ip + cs.post_commit_offset, cs.abort_ip, cs_addr,
+                         cs.version, cs.flags});
     }
     return found;
 }

@@ -6,7 +6,7 @@ namespace faultline {
 
 const std::vector<EventKind>& event_kinds() {
 #define FAULTLINE_KIND_ROW(code, ID, name, qmp_name, arg, rseq) \
-    {Event::Kind::name, #name, qmp_name, arg, Event::RseqEffect(rseq)},
+    {Event::Kind::name, #name, qmp_name, arg, rseq},
     static const std::vector<EventKind> kinds = {FAULTLINE_EVENTS(FAULTLINE_KIND_ROW)};
 #undef FAULTLINE_KIND_ROW
     return kinds;
@@ -63,8 +63,6 @@ Event Event::named(const std::string& name, uint64_t arg) {
 }
 
 std::string Event::name() const { return event_kind(kind).name; }
-
-Event::RseqEffect Event::rseq_effect() const { return event_kind(kind).rseq_effect; }
 
 // Terse on purpose: QEMU's monitor reads its input a byte at a time (about
 // 3 us each), so defaults are left out and the address space is named once.

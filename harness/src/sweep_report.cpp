@@ -11,6 +11,37 @@
 
 namespace faultline {
 
+namespace {
+
+// What the thread did, as the table says it.
+const char* observed_word(const SweepCell& c) {
+    switch (c.observed().value_or(models::RseqOutcome::resumes)) {
+    case models::RseqOutcome::aborts: return "abort";
+    case models::RseqOutcome::resumes: return c.observed() ? "commit" : "unknown";
+    case models::RseqOutcome::sigsegv: return "SIGSEGV";
+    }
+    return "unknown";
+}
+
+std::vector<std::string> model_answers(const SweepCell& c) {
+    std::vector<std::string> answers;
+    for (const auto& v : c.model) {
+        answers.push_back(models::to_string(v));
+    }
+    return answers;
+}
+
+// "aborts to 0x401b0e", or "resumes at 0x401828 or aborts to 0x401b0e".
+std::string model_answer(const SweepCell& c) {
+    std::string text;
+    for (const auto& answer : model_answers(c)) {
+        text += (text.empty() ? "" : " or ") + answer;
+    }
+    return text;
+}
+
+}  // namespace
+
 std::string sweep_json(const SweepResult& result) {
     nlohmann::json cells = nlohmann::json::array();
     for (const auto& c : result.cells) {
@@ -28,7 +59,10 @@ std::string sweep_json(const SweepResult& result) {
                          {"vcpu", c.vcpu},
                          {"expected_abort", c.expected_abort},
                          {"may_abort", c.may_abort},
+                         {"model", model_answers(c)},
                          {"aborted", c.aborted ? nlohmann::json(*c.aborted) : nlohmann::json()},
+                         {"observed", c.observed() ? nlohmann::json(observed_word(c))
+                                                   : nlohmann::json()},
                          {"invariant_ok", c.invariant_ok},
                          {"outcome", c.outcome},
                          // No verdict for a cell not reached.
@@ -84,14 +118,15 @@ std::pair<const char*, std::string> verdict(const SweepCell& c) {
     if (!c.fired) {
         return {"#bbbbbb", "not carried out: " + c.outcome};
     }
-    if (!c.aborted) {
+    if (!c.observed()) {
         return {"#f0a030", c.outcome};
     }
     if (!c.ok) {
-        std::string why = !c.invariant_ok ? c.outcome
-                          : *c.aborted    ? "aborted, must not"
-                                          : "no abort, must";
-        return {"#e05050", "FAIL: " + why};
+        return {"#e05050", "FAIL: " + std::string(observed_word(c)) + ", the model says " +
+                               model_answer(c) + "; the program " + c.outcome};
+    }
+    if (c.killed_by_sigsegv) {
+        return {"#2a7a8c", "SIGSEGV, as the model says: " + model_answer(c)};
     }
     if (*c.aborted && c.may_abort) {
         return {"#7cc4a0", "aborted: the fault blocked"};
@@ -125,7 +160,9 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
       << result.reached() << " reached, " << result.failed() << " failed, "
       << result.trials_per_s << " trials/s. Dark green: the event aborted the "
       << "sequence as it must; light green: committed as it must; mid green: a page fault "
-      << "aborted it because handling the fault blocked (allowed inside the sequence); red: "
+      << "aborted it because handling the fault blocked (allowed inside the sequence); teal: "
+      << "killed by SIGSEGV as the model (models/RseqRule) says (a bad descriptor or "
+      << "signature); red: "
       << "wrong; orange: unknown (the thread reached neither the instruction nor the abort "
       << "handler before the program ended); blue: the workload never reached the instruction; "
       << "grey: the guest did not carry the event out.</p><table><tr><th>address</th>"
@@ -196,12 +233,10 @@ std::string sweep_table(const SweepResult& result, const std::vector<std::string
         append(t, "%#-10llx %-28s", (unsigned long long)row.insn_addr, row.insn_text.c_str());
         for (size_t k = 0; k < events.size(); ++k) {
             const auto& c = result.cells[i + k];
-            const char* word = c.skipped   ? "skipped"
-                               : !c.raised   ? "not-reached"
-                               : !c.fired   ? "dropped"
-                               : !c.aborted ? "unknown"
-                               : *c.aborted ? "abort"
-                                            : "commit";
+            const char* word = c.skipped ? "skipped"
+                               : !c.raised ? "not-reached"
+                               : !c.fired  ? "dropped"
+                                           : observed_word(c);
             append(t, " %-12s", (std::string(word) + (c.ok || !c.raised ? "" : " FAIL")).c_str());
         }
         t += "\n";
@@ -227,10 +262,9 @@ std::string sweep_table(const SweepResult& result, const std::vector<std::string
     }
     for (const auto& c : result.cells) {
         if (c.raised && !c.ok) {
-            append(t, "FAIL %s before %#llx (%s): fired=%d aborted=%s expected_abort=%d %s\n",
+            append(t, "FAIL %s before %#llx (%s): fired=%d observed=%s model=%s; %s\n",
                    c.event.c_str(), (unsigned long long)c.insn_addr, c.insn_text.c_str(), c.fired,
-                   !c.aborted ? "unknown" : *c.aborted ? "1" : "0", c.expected_abort,
-                   c.outcome.c_str());
+                   observed_word(c), model_answer(c).c_str(), c.outcome.c_str());
             if (!c.reproducer.empty()) {
                 append(t, "     reproducer: %s\n", c.reproducer.c_str());
             }

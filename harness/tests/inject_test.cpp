@@ -56,8 +56,9 @@ TEST(EventKinds, NamesAndSweepArgumentsComeFromTheTable) {
     EXPECT_EQ(event_kind(Event::Kind::migrate).sweep_arg(10), Event::kNextCpu);
     EXPECT_EQ(event_kind(Event::Kind::signal).sweep_arg(10), 10u);
     EXPECT_EQ(swept_event_list(), "preempt,signal,migrate,page_fault,page_fault_blocking");
-    EXPECT_EQ(Event::named("page_fault_blocking").rseq_effect(), Event::RseqEffect::aborts);
-    EXPECT_EQ(Event::none().rseq_effect(), Event::RseqEffect::none);
+    EXPECT_EQ(event_kind(Event::Kind::page_fault_blocking).rseq_event,
+              FAULTLINE_RSEQ_PAGE_FAULT_THAT_BLOCKS);
+    EXPECT_EQ(event_kind(Event::Kind::none).rseq_event, FAULTLINE_RSEQ_NONE);
 }
 
 TEST(EventKinds, AnyKindIsMadeByItsName) {

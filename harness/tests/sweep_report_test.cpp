@@ -31,6 +31,10 @@ SweepResult two_rows() {
                cell(0x401cb8, last, "signal"),   cell(0x401cb8, last, "migrate")};
     for (int i : {0, 1, 2}) {
         r.cells[i].in_sequence = r.cells[i].expected_abort = true;
+        r.cells[i].model = {{models::RseqOutcome::aborts, 0x401cd0, models::RseqError::none}};
+    }
+    for (int i : {3, 4, 5}) {
+        r.cells[i].model = {{models::RseqOutcome::resumes, 0x401cb8, models::RseqError::none}};
     }
     r.cells[0].aborted = true;
     r.cells[0].ok = true;
@@ -59,13 +63,46 @@ TEST(SweepTable, RowsOfWordsThenTotalsThenEachFailure) {
               "0x401cb8   xorl %eax, %eax              commit       not-reached  unknown FAIL\n"
               "6 trials in 2 program runs, 3 failed, 0 findings, 12.3 trials/s\n"
               "reached 5 of 6 cells\n"
-              "FAIL signal before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): fired=1 aborted=0 "
-              "expected_abort=1 exited 0\n"
-              "FAIL migrate before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): fired=0 aborted=unknown "
-              "expected_abort=1 the guest did not carry the event out (no such task); the "
-              "program exited 0\n"
-              "FAIL migrate before 0x401cb8 (xorl %eax, %eax): fired=1 aborted=unknown "
-              "expected_abort=0 unknown whether it aborted: the program exited 0\n");
+              "FAIL signal before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): fired=1 observed=commit "
+              "model=aborts to 0x401cd0; exited 0\n"
+              "FAIL migrate before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): fired=0 observed=unknown "
+              "model=aborts to 0x401cd0; the guest did not carry the event out (no such task); "
+              "the program exited 0\n"
+              "FAIL migrate before 0x401cb8 (xorl %eax, %eax): fired=1 observed=unknown "
+              "model=resumes at 0x401cb8; unknown whether it aborted: the program exited 0\n");
+}
+
+// A cell the model answers with SIGSEGV passes when the program died of it,
+// and the JSON and the picture name the model's answer.
+TEST(SweepReport, NamesTheModelsAnswer) {
+    SweepResult r;
+    r.cells = {cell(0x401ca4, "cmpl %edi, %fs:4(%rcx)", "preempt")};
+    SweepCell& c = r.cells[0];
+    c.in_sequence = true;
+    c.model = {{models::RseqOutcome::sigsegv, 0, models::RseqError::signature_mismatch}};
+    c.killed_by_sigsegv = true;
+    c.invariant_ok = false;
+    c.outcome = "was killed by signal 11";
+    c.ok = true;
+    EXPECT_EQ(sweep_table(r, {"preempt"}),
+              "address    instruction                  preempt     \n"
+              "/bin/rseq-counter\n"
+              "0x401ca4   cmpl %edi, %fs:4(%rcx)       SIGSEGV     \n"
+              "1 trials in 0 program runs, 0 failed, 0.0 trials/s\n"
+              "reached 1 of 1 cells\n");
+    auto json = nlohmann::json::parse(sweep_json(r))["cells"][0];
+    EXPECT_EQ(json["model"], nlohmann::json::array({"SIGSEGV (signature_mismatch)"}));
+    EXPECT_EQ(json["observed"], "SIGSEGV");
+    EXPECT_TRUE(json["aborted"].is_null());
+    EXPECT_NE(sweep_html(r, "t").find("SIGSEGV, as the model says: SIGSEGV (signature_mismatch)"),
+              std::string::npos);
+    c.killed_by_sigsegv = false;
+    c.aborted = true;
+    c.ok = false;
+    EXPECT_NE(sweep_html(r, "t").find(
+                  "FAIL: abort, the model says SIGSEGV (signature_mismatch); the program was "
+                  "killed by signal 11"),
+              std::string::npos);
 }
 
 TEST(SweepTable, AFindingNamesItsTrialsInFiringOrder) {

@@ -16,6 +16,9 @@ struct CriticalSection {
     uint64_t start = 0;        // start_ip: first instruction of the sequence
     uint64_t post_commit = 0;  // start_ip + post_commit_offset: first one after the commit
     uint64_t abort = 0;        // abort_ip
+    uint64_t descriptor = 0;   // where its struct rseq_cs is
+    uint32_t version = 0;      // and that struct's version and flags
+    uint32_t flags = 0;
 };
 
 // Throws FileMissing, or ConfigError for a file that is not an x86_64 ELF.

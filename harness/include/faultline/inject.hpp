@@ -53,16 +53,6 @@ struct Event {
     static Event page_fault(uint64_t addr) { return {Kind::page_fault, addr}; }
     // The same on the page of the trigger's instruction: its fetch faults.
     static Event page_fault_at_trigger() { return {Kind::page_fault, kTriggerPage}; }
-    // What the kernel does to an rseq critical section the event comes
-    // inside of: preemption, migration and signal delivery abort it; a page
-    // fault aborts it only if handling it blocked (the task was switched
-    // out, e.g. waiting for the mmap lock another thread holds).
-    enum class RseqEffect {
-        none = FAULTLINE_RSEQ_NONE,
-        aborts = FAULTLINE_RSEQ_ABORTS,
-        aborts_if_it_blocks = FAULTLINE_RSEQ_ABORTS_IF_IT_BLOCKS,
-    };
-    RseqEffect rseq_effect() const;
     // Raises nothing: the firing is only recorded.
     static Event none() { return {Kind::none, 0}; }
     // Any kind by its name, for those without a maker of their own; no arg
@@ -73,14 +63,14 @@ struct Event {
 
 // Every event kind, once: FAULTLINE_EVENTS of linux/faultline.h, the table
 // QEMU and the guest driver read too. The CLI's --events, the bindings, the
-// sweep's JSON and picture and its rseq rule read it here. Adding a kind is
-// a row there and a case in the guest driver.
+// sweep's JSON and picture and what it asks models::RseqRule read it here.
+// Adding a kind is a row there and a case in the guest driver.
 struct EventKind {
     Event::Kind kind;
     const char* name;      // in the CLI, JSON, Python and the picture
     const char* qmp_name;  // in faultline-arm and query-faultline
     int arg;               // what its argument is: FAULTLINE_ARG_*
-    Event::RseqEffect rseq_effect;
+    int rseq_event;        // what kernel/rseq.c sees of it: FAULTLINE_RSEQ_*
 
     bool takes_arg() const { return arg != FAULTLINE_ARG_NONE; }
     // A sweep fires every kind that reaches the guest.

@@ -1,10 +1,9 @@
 // The every-instruction sweep: for each rseq critical section of a program,
 // each instruction from its start to its post-commit address, and each event
-// kind, fire that event before that instruction and check the verdict
-// against the rseq rule: a preemption, migration or signal before an
-// instruction in [start, post_commit) aborts the sequence; one at or after
-// post_commit does not; a page fault inside may abort it (only if handling
-// it blocked), and at or after post_commit must not.
+// kind, fire that event before that instruction and check what the thread
+// did against what models::RseqRule (models/) answers for that descriptor,
+// signature, event and instruction: abort, go on, or SIGSEGV. A page fault
+// is asked about twice, blocking and not, and either answer is right.
 //
 // Trials run back to back in one program run: the schedule holds one trial
 // after another, each armed when the previous one's outcome was observed,
@@ -25,6 +24,7 @@
 #include "faultline/inject.hpp"
 #include "faultline/machine.hpp"
 #include "faultline/shard.hpp"
+#include "faultline/models/rseq_rule.hpp"
 
 namespace faultline {
 
@@ -74,6 +74,9 @@ struct SweepConfig {
     // The program and libraries were put in the guest before the sweep (a
     // reproducer's replay puts them again); false: the initramfs has them.
     bool files_put = true;
+    // The signature the program registered with sys_rseq: RSEQ_SIG of x86,
+    // which glibc registers.
+    uint32_t rseq_signature = 0x53053053;
 };
 
 struct SweepCell {
@@ -92,17 +95,28 @@ struct SweepCell {
     uint64_t fired_icount = 0;
     int vcpu = -1;
     bool in_sequence = false;  // in [start, post_commit)
-    bool expected_abort = false;
-    bool may_abort = false;    // inside, and the event aborts only if it blocks
+    // What models::RseqRule answers, once per event the kernel may have
+    // seen (a page fault: blocking or not), without repeats; addresses are
+    // the file's.
+    std::vector<models::RseqVerdict> model;
+    bool expected_abort = false;  // every answer is an abort
+    bool may_abort = false;       // some answers are, some are not
     // Whether the thread went to the abort handler next (else back to the
     // instruction); unset when it went to neither before the program ended:
     // unknown, which is not "did not abort".
     std::optional<bool> aborted;
+    // It went to neither and the program was killed by SIGSEGV: the
+    // kernel's answer to a bad descriptor or signature.
+    bool killed_by_sigsegv = false;
     bool invariant_ok = false;
     // How the program run that decided the cell ended, after what went
     // wrong with the trial if anything did.
     std::string outcome;
     bool ok = false;
+
+    // What the thread did (aborts, resumes, sigsegv); unset when unknown.
+    std::optional<models::RseqOutcome> observed() const;
+
     // The reproducer of the finding the cell is part of (SweepConfig::repro_dir).
     std::string reproducer;
 };

@@ -72,17 +72,21 @@
 #define FAULTLINE_ARG_ADDRESS	3	/* a user address; default: the trigger's page */
 
 /*
- * What the kernel does to an rseq critical section an event comes inside
- * of: preemption, migration and signal delivery abort it; a page fault
- * aborts it only if handling it blocked (the task was switched out).
+ * What kernel/rseq.c sees of an event: the event the harness asks
+ * models/RseqRule about. A page fault the guest makes blocking is one that
+ * blocks; the plain one may or may not block (the task is switched out only
+ * if handling it had to wait), so the model is asked about both.
  */
 #define FAULTLINE_RSEQ_NONE			0
-#define FAULTLINE_RSEQ_ABORTS			1
-#define FAULTLINE_RSEQ_ABORTS_IF_IT_BLOCKS	2
+#define FAULTLINE_RSEQ_PREEMPT			1
+#define FAULTLINE_RSEQ_SIGNAL			2
+#define FAULTLINE_RSEQ_MIGRATE			3
+#define FAULTLINE_RSEQ_PAGE_FAULT_THAT_BLOCKS	4
+#define FAULTLINE_RSEQ_PAGE_FAULT_THAT_MAY_BLOCK	5
 
 /*
  * The events, once for every layer:
- *   X(code, ID, name, qmp name, argument, rseq effect)
+ *   X(code, ID, name, qmp name, argument, rseq event)
  * code: what the guest driver reads on EVENT, FAULTLINE_EVENT_<ID> here;
  * 0 (none) reaches no guest, the firing is only recorded. name: the
  * identifier in the CLI, JSON, Python and the sweep's picture. qmp name: in
@@ -93,13 +97,13 @@
  * take it from this table.
  */
 #define FAULTLINE_EVENTS(X)							\
-	X(1, PREEMPT, preempt, "preempt", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_ABORTS)	\
-	X(2, SIGNAL, signal, "signal", FAULTLINE_ARG_SIGNAL, FAULTLINE_RSEQ_ABORTS)	\
-	X(3, MIGRATE, migrate, "migrate", FAULTLINE_ARG_CPU, FAULTLINE_RSEQ_ABORTS)	\
+	X(1, PREEMPT, preempt, "preempt", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_PREEMPT)	\
+	X(2, SIGNAL, signal, "signal", FAULTLINE_ARG_SIGNAL, FAULTLINE_RSEQ_SIGNAL)	\
+	X(3, MIGRATE, migrate, "migrate", FAULTLINE_ARG_CPU, FAULTLINE_RSEQ_MIGRATE)	\
 	X(4, PAGE_FAULT, page_fault, "page-fault", FAULTLINE_ARG_ADDRESS,		\
-	  FAULTLINE_RSEQ_ABORTS_IF_IT_BLOCKS)						\
+	  FAULTLINE_RSEQ_PAGE_FAULT_THAT_MAY_BLOCK)					\
 	X(5, PAGE_FAULT_BLOCKING, page_fault_blocking, "page-fault-blocking",		\
-	  FAULTLINE_ARG_ADDRESS, FAULTLINE_RSEQ_ABORTS)					\
+	  FAULTLINE_ARG_ADDRESS, FAULTLINE_RSEQ_PAGE_FAULT_THAT_BLOCKS)		\
 	X(0, NONE, none, "none", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_NONE)
 
 #define FAULTLINE_EVENT_CODE_OF(code, ID, ...) FAULTLINE_EVENT_##ID = code,
