@@ -245,6 +245,7 @@ private:
                          : config.libraries[file - 1];
     }
     std::string guest_path(size_t file) const { return swept_file(file).guest_path; }
+    std::string host_path(size_t file) const { return swept_file(file).host_path; }
     std::vector<SweptFile> swept_files() const {
         std::vector<SweptFile> files;
         for (size_t file = 0; file <= plan_.config.libraries.size(); ++file) {
