@@ -34,6 +34,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/pk_conformance.h>
@@ -43,6 +45,8 @@
 #define CASES_PER_PAGE (2 * CASES_PER_CPL)
 #define PAGES 64
 #define JMP_RCX 0xe1ff /* "jmp *%rcx", the page's every even offset */
+/* glibc registers at least the original 32-byte struct rseq, whatever __rseq_size says. */
+#define RSEQ_REGISTERED_MIN 32u
 
 /* FLAGS: the inputs as the CPU held them when the access ran. */
 enum {
@@ -196,37 +200,46 @@ static void run_cpl3(unsigned pg, unsigned key, uint64_t pte, uint32_t home)
         die("PKC_IOC_SET_PKRS");
 }
 
+/*
+ * CR4.PKE and CR4.PKS change innermost, with PKRU and PKRS as they were: a
+ * MOV to CR4 invalidates no TLB entry for those bits (SDM vol. 3A 4.10.4.1),
+ * and their effect must not wait for one.
+ */
 static void run_cpl0(unsigned pg, unsigned key, struct pkc_case *cases)
 {
     struct pkc_run run = {.cases = (uintptr_t)cases, .count = CASES_PER_CPL};
+    unsigned ids[CASES_PER_CPL];
     unsigned n = 0;
 
     for (unsigned kind = 0; kind < 3; kind++)
         for (unsigned wp = 0; wp < 2; wp++)
             for (unsigned smap = 0; smap < 2; smap++)
                 for (unsigned ac = 0; ac < 2; ac++)
-                    for (unsigned pke = 0; pke < 2; pke++)
-                        for (unsigned pks = 0; pks < 2; pks++)
-                            for (unsigned pkrs = 0; pkrs < 4; pkrs++)
-                                for (unsigned pkru = 0; pkru < 4; pkru++)
-                                    cases[n++] = (struct pkc_case){
+                    for (unsigned pkrs = 0; pkrs < 4; pkrs++)
+                        for (unsigned pkru = 0; pkru < 4; pkru++)
+                            for (unsigned pke = 0; pke < 2; pke++)
+                                for (unsigned pks = 0; pks < 2; pks++) {
+                                    ids[n] = case_id(pg, 0, kind, wp, smap, ac, pke, pks, pkrs,
+                                                     pkru);
+                                    cases[n] = (struct pkc_case){
                                         .addr = (uintptr_t)page + 2 * ((seq + n) % (PAGE / 2)),
                                         .kind = kind, .cr0_wp = wp, .cr4_smap = smap,
                                         .eflags_ac = ac, .cr4_pke = pke, .cr4_pks = pks,
                                         .pkru = pkru << (2 * key), .pkrs = pkrs << (2 * key),
                                     };
+                                    n++;
+                                }
     if (ioctl(fd, PKC_IOC_RUN, &run))
         die("PKC_IOC_RUN");
     for (unsigned i = 0; i < CASES_PER_CPL; i++) {
         const struct pkc_case *c = &cases[i];
-        unsigned id = pg * CASES_PER_PAGE + i; /* the loops above are case_id()'s order */
 
         if (!c->covered) {
-            not_covered(id);
+            not_covered(ids[i]);
             continue;
         }
         seq++;
-        printf("%x %x %x %x\n", id,
+        printf("%x %x %x %x\n", ids[i],
                flags_of(c->kind, 0, c->pte, c->cr0, c->cr4, c->efer, c->rflags), c->pkru_set,
                c->pkrs_set);
     }
@@ -243,6 +256,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: pk-conformance\n");
         return 2;
     }
+    /*
+     * A preemption makes the kernel update glibc's rseq area (key 0) on the
+     * way back to user space, under whatever PKRU the case set: one that
+     * closes key 0 would turn that into a SIGSEGV.
+     */
+    if (__rseq_size &&
+        syscall(SYS_rseq, (char *)__builtin_thread_pointer() + __rseq_offset,
+                __rseq_size > RSEQ_REGISTERED_MIN ? __rseq_size : RSEQ_REGISTERED_MIN,
+                RSEQ_FLAG_UNREGISTER, RSEQ_SIG))
+        die("rseq unregister");
     fd = open("/sys/kernel/debug/pks/conformance", O_RDWR);
     if (fd < 0)
         die("/sys/kernel/debug/pks/conformance");
