@@ -16,8 +16,12 @@
  *   pk-conformance VERSION 0xPAGE CASES
  *   ID FLAGS PKRU PKRS       a case that ran, hex; FLAGS read back (below)
  *   ID -                     a case the guest cannot set up (not covered)
+ *   w ICOUNT                 a block of cases (a page's CPL 0 or CPL 3 ones)
+ *                            begins: the guest instruction count before it
  * in the order the cases ran; the N-th case line's access is at PAGE + 2 *
- * (N mod 2048), so two cases in a row never share an address.
+ * (N mod 2048): a block is shorter than that, so within a block (the
+ * host matches QEMU's records to a block by their instruction counts) no
+ * two cases share an address.
  * Not covered at CPL 3: CR0.WP, CR4.SMAP, CR4.PKE and CR4.PKS other than the
  * kernel's (1, 1, 1, 1: user space cannot change them, and the kernel does
  * not run user space with others), and a PKRS that closes key 0 (every
@@ -32,12 +36,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/io.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/faultline.h>
 #include <linux/pk_conformance.h>
 
 #define PAGE 4096
@@ -86,6 +92,15 @@ static unsigned case_id(unsigned pg, unsigned cpl3, unsigned kind, unsigned wp, 
 static uint8_t *next_addr(void)
 {
     return page + 2 * (seq++ % (PAGE / 2));
+}
+
+/* The mailbox's instruction count (linux/faultline.h), which QEMU's records carry too. */
+static void begin_block(void)
+{
+    uint32_t lo = inl(FAULTLINE_MAILBOX_IOBASE + FAULTLINE_MAILBOX_ICOUNT_LO);
+    uint32_t hi = inl(FAULTLINE_MAILBOX_IOBASE + FAULTLINE_MAILBOX_ICOUNT_HI);
+
+    printf("w %llx\n", (unsigned long long)hi << 32 | lo);
 }
 
 static void not_covered(unsigned id)
@@ -161,6 +176,7 @@ static uint32_t user_access(unsigned kind, uint32_t pkru, uint32_t home, uint8_t
 
 static void run_cpl3(unsigned pg, unsigned key, uint64_t pte, uint32_t home)
 {
+    begin_block();
     for (unsigned pkrs = 0; pkrs < 4; pkrs++) {
         uint32_t pkrs_value = pkrs << (2 * key);
         struct pkc_state st;
@@ -229,6 +245,7 @@ static void run_cpl0(unsigned pg, unsigned key, struct pkc_case *cases)
                                     };
                                     n++;
                                 }
+    begin_block();
     if (ioctl(fd, PKC_IOC_RUN, &run))
         die("PKC_IOC_RUN");
     for (unsigned i = 0; i < CASES_PER_CPL; i++) {
@@ -275,6 +292,8 @@ int main(int argc, char **argv)
                         "program's %d\n", version, PKC_VERSION);
         return 3;
     }
+    if (ioperm(FAULTLINE_MAILBOX_IOBASE + FAULTLINE_MAILBOX_ICOUNT_LO, 8, 1))
+        die("ioperm");
     page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (page == MAP_FAILED)

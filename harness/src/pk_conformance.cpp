@@ -1,6 +1,7 @@
 #include "faultline/pk_conformance.hpp"
 
 #include <array>
+#include <climits>
 #include <map>
 #include <cstdio>
 #include <sstream>
@@ -218,10 +219,35 @@ PkConformance compare_pk_conformance(const std::string& guest_output,
             faults.push_back(&e);
         }
     }
+    // "w ICOUNT" begins a block; a block's records are those from its
+    // instruction count to the next block's (within a block no two cases
+    // share an address).
+    std::vector<std::string> lines;
+    std::vector<uint64_t> block_starts;
+    for (std::string l; std::getline(in, l);) {
+        unsigned long long icount = 0;
+        if (std::sscanf(l.c_str(), "w %llx", &icount) == 1) {
+            block_starts.push_back(icount);
+        }
+        lines.push_back(l);
+    }
+    block_starts.push_back(UINT64_MAX);
+    size_t block = 0;
+    uint64_t block_end = 0;
     PkConformance result;
     std::vector<bool> seen(kPkCases);
     size_t next = 0;
-    while (std::getline(in, line)) {
+    for (const std::string& current : lines) {
+        line = current;
+        if (line.rfind("w ", 0) == 0) {
+            block_end = block_starts[++block];
+            if (next < faults.size() && faults[next]->icount < block_starts[block - 1]) {
+                throw Error("pk-conformance: a page fault on the case page at " +
+                            hex(faults[next]->addr) + " rip " + hex(faults[next]->rip) +
+                            " belongs to no case");
+            }
+            continue;
+        }
         unsigned id = 0, flags = 0, pkru = 0, pkrs = 0;
         char dash = 0;
         uint64_t addr = page + 2 * (result.cases.size() % (kPage / 2));
@@ -247,7 +273,8 @@ PkConformance compare_pk_conformance(const std::string& guest_output,
         }
         seen[id] = true;
         c.id = id;
-        bool faulted = next < faults.size() && faults[next]->addr == addr;
+        bool faulted = next < faults.size() && faults[next]->addr == addr &&
+                       faults[next]->icount < block_end;
         if (faulted && !ran) {
             throw Error("pk-conformance: case " + std::to_string(id) +
                         " did not run, yet QEMU recorded a page fault at " + hex(addr));
