@@ -6,6 +6,7 @@
 //   (run also takes --pk-trace FILE [--pk-kinds KIND,...])
 //   faultline conformance rseq [OPTIONS]
 //   faultline replay FILE [--json] [--force] [OPTIONS]
+//   faultline conformance pk [--json FILE] [OPTIONS]
 //   faultline sweep [--binary PATH] [--library LIB.so]... [--events EVENT,...]
 //                   [--json FILE] [--html FILE] [--hit N] [--signal N] [--require-coverage PCT]
 //                   [--shard I/N] [OPTIONS] [-- ARGS...]
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +49,7 @@
 #include "faultline/machine.hpp"
 #include "faultline/replay.hpp"
 #include "faultline/reproducer.hpp"
+#include "faultline/pk_conformance.hpp"
 #include "faultline/sweep.hpp"
 #include "faultline/sweep_report.hpp"
 #include "faultline/trace.hpp"
@@ -81,7 +84,10 @@ std::string usage() {
            "         critical sections and their abort handlers, hit counts 1..H (3), for R\n"
            "         runs (R >= 1); each failing run is shrunk to a minimal schedule\n"
            "       faultline replay FILE [--json] [--force] [--gdb PORT]\n"
-           "                       [--qemu/--kernel/--initrd/--firmware PATH]\n"           "       faultline conformance rseq [OPTIONS]   (e.g. --kernel a kernel under test)\n"
+           "                       [--qemu/--kernel/--initrd/--firmware PATH]\n"
+           "       faultline conformance rseq [OPTIONS]   (e.g. --kernel a kernel under test)\n"
+           "       faultline conformance pk [--json FILE] [OPTIONS]   (QEMU's page-permission and\n"
+           "                       protection-key check against models/ PkCheck, every case)\n"
            "options:\n"
            "  --qemu PATH --kernel PATH --initrd PATH --firmware DIR   (default: the built tree)\n"
            "  --cpus N (2)  --memory MIB (256)  --timeout SECONDS (120, host time)\n"
@@ -117,8 +123,12 @@ struct UsageError {
     std::string message;
 };
 
+// What `faultline conformance TARGET` checks.
+const std::vector<std::string> kConformanceTargets{"rseq", "pk"};
+
 struct Options {
     std::string command;
+    std::string conformance_target;
     bool json = false;
     std::string binary;
     std::vector<std::string> libraries;
@@ -219,8 +229,13 @@ Options parse(int argc, char** argv) {
     }
     int first = 2;
     if (o.command == "conformance") {
-        if (argc < 3 || std::string(argv[2]) != "rseq") {
-            throw UsageError{"conformance takes a suite: rseq"};
+        o.conformance_target = argc < 3 ? "" : argv[2];
+        if (std::find(kConformanceTargets.begin(), kConformanceTargets.end(),
+                      o.conformance_target) == kConformanceTargets.end()) {
+            throw UsageError{(argc < 3 ? std::string("conformance needs a target")
+                                       : "unknown conformance target '" + o.conformance_target +
+                                             "'") +
+                             " (known: rseq, pk)"};
         }
         first = 3;
     }
@@ -256,7 +271,8 @@ Options parse(int argc, char** argv) {
         } else if (o.command == "replay" &&
                    (arg == "--cpus" || arg == "--memory" || arg == "--kernel-arg")) {
             throw UsageError{"replay takes " + arg + " from the reproducer, not the command line"};
-        } else if (arg == "--json" && (o.command == "sweep" || o.command == "explore")) {
+        } else if (arg == "--json" && (o.command == "sweep" || o.command == "explore" ||
+                                       o.conformance_target == "pk")) {
             o.json_file = value();
         } else if (arg == "--json") {
             o.json = true;
@@ -341,6 +357,12 @@ Options parse(int argc, char** argv) {
         faultline::pk_event_kinds_from_list(o.pk_kinds);
     } catch (const faultline::ConfigError& e) {
         throw UsageError{"--pk-kinds: " + std::string(e.what())};
+    }
+    if (o.conformance_target == "pk" && !o.json_file.empty()) {
+        std::filesystem::path parent = std::filesystem::path(o.json_file).parent_path();
+        if (!parent.empty() && !std::filesystem::is_directory(parent)) {
+            throw UsageError{"--json " + o.json_file + ": no directory " + parent.string()};
+        }
     }
     return o;
 }
@@ -583,6 +605,29 @@ int conformance(const Options& o) {
     return failed == 0 && reports == 0 ? 0 : 1;
 }
 
+// QEMU's access-rights and protection-key check against the model, every
+// case the guest can set up (faultline/pk_conformance.hpp): a table, the
+// JSON on request; 0 only with no mismatch and no kernel report.
+int conformance_pk(const Options& o) {
+    auto start = std::chrono::steady_clock::now();
+    faultline::Machine machine(o.config);
+    stop_on_signal(machine);
+    machine.boot();
+    faultline::PkConformance result = faultline::run_pk_conformance(machine);
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fputs(faultline::pk_conformance_table(result).c_str(), stdout);
+    if (!o.json_file.empty()) {
+        std::ofstream out(o.json_file);
+        out << faultline::pk_conformance_json(result).dump(1) << "\n";
+        if (!out) {
+            throw faultline::Error("cannot write " + o.json_file);
+        }
+    }
+    size_t reports = tell_kernel_reports(machine.kernel_reports());
+    return result.mismatches() == 0 && reports == 0 ? 0 : 1;
+}
+
 int sweep(const Options& o) {
     faultline::SweepConfig config;
     config.events = o.events;
@@ -814,6 +859,7 @@ int main(int argc, char** argv) {
         }
         int status = o.command == "boot"          ? boot(o)
                      : o.command == "run"         ? run(o)
+                     : o.command == "conformance" && o.conformance_target == "pk" ? conformance_pk(o)
                      : o.command == "conformance" ? conformance(o)
                      : o.command == "explore"     ? explore(o)
                      : o.command == "replay"      ? replay(o)

@@ -278,6 +278,8 @@ PYBIND11_MODULE(_faultline, m) {
             return e.is_fault() ? e.json()["access"].get<std::string>() : std::string();
         })
         .def_readonly("pkr", &PkEvent::pkr)
+        .def_readonly("pkru", &PkEvent::pkru)
+        .def_readonly("pkrs", &PkEvent::pkrs)
         .def("json", [](const PkEvent& e) {
                  return py::module_::import("json").attr("loads")(e.json().dump());
              },
@@ -286,11 +288,13 @@ PYBIND11_MODULE(_faultline, m) {
     m.def("pk_event_kinds", [] {
               std::vector<std::string> names;
               for (const auto& k : pk_event_kinds()) {
-                  names.emplace_back(k.name);
+                  if (k.in_all) {
+                      names.emplace_back(k.name);
+                  }
               }
               return names;
           },
-          "The protection-key event kinds Machine.trace_pk records.");
+          "The protection-key event kinds Machine.trace_pk records (page_fault too, by name).");
 
     py::class_<CriticalSection>(m, "CriticalSection")
         .def_readonly("start", &CriticalSection::start)

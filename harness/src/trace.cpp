@@ -10,10 +10,11 @@ using Json = nlohmann::json;
 
 const std::vector<PkEventKind>& pk_event_kinds() {
     static const std::vector<PkEventKind> kinds = {
-        {PkEvent::Kind::wrpkru, "wrpkru", "wrpkru"},
-        {PkEvent::Kind::xrstor_pkru, "xrstor_pkru", "xrstor-pkru"},
-        {PkEvent::Kind::pkrs_write, "pkrs_write", "pkrs-write"},
-        {PkEvent::Kind::pk_fault, "pk_fault", "pk-fault"},
+        {PkEvent::Kind::wrpkru, "wrpkru", "wrpkru", true},
+        {PkEvent::Kind::xrstor_pkru, "xrstor_pkru", "xrstor-pkru", true},
+        {PkEvent::Kind::pkrs_write, "pkrs_write", "pkrs-write", true},
+        {PkEvent::Kind::pk_fault, "pk_fault", "pk-fault", true},
+        {PkEvent::Kind::page_fault, "page_fault", "page-fault", false},
     };
     return kinds;
 }
@@ -43,7 +44,9 @@ std::vector<PkEvent::Kind> pk_event_kinds_from_list(const std::string& list) {
     std::vector<PkEvent::Kind> kinds;
     if (list == "all") {
         for (const auto& k : pk_event_kinds()) {
-            kinds.push_back(k.kind);
+            if (k.in_all) {
+                kinds.push_back(k.kind);
+            }
         }
         return kinds;
     }
@@ -65,9 +68,14 @@ Json PkEvent::json() const {
     if (is_fault()) {
         j["addr"] = addr;
         j["error_code"] = error_code;
+        j["access"] = access == Access::write ? "write" : access == Access::fetch ? "fetch" : "read";
+    }
+    if (kind == Kind::pk_fault) {
         j["pkey"] = pkey;
-        j["access"] = access == Access::write ? "write" : "read";
         j["pkr"] = pkr;
+    } else if (kind == Kind::page_fault) {
+        j["pkru"] = pkru;
+        j["pkrs"] = pkrs;
     } else {
         j["old"] = old;
         j["value"] = value;
@@ -119,13 +127,20 @@ std::vector<PkEvent> pk_events_of(const Json& reply) {
             if (p.is_fault()) {
                 p.addr = e.at("addr").get<uint64_t>();
                 p.error_code = e.at("error-code").get<uint32_t>();
-                p.pkey = e.at("pkey").get<int>();
                 std::string access = e.at("access").get<std::string>();
-                if (access != "read" && access != "write") {
+                if (access != "read" && access != "write" && access != "fetch") {
                     throw QmpError("query-faultline-pk-events: unknown access '" + access + "'");
                 }
-                p.access = access == "write" ? PkEvent::Access::write : PkEvent::Access::read;
+                p.access = access == "write"   ? PkEvent::Access::write
+                           : access == "fetch" ? PkEvent::Access::fetch
+                                               : PkEvent::Access::read;
+            }
+            if (p.kind == PkEvent::Kind::pk_fault) {
+                p.pkey = e.at("pkey").get<int>();
                 p.pkr = e.at("pkr").get<uint32_t>();
+            } else if (p.kind == PkEvent::Kind::page_fault) {
+                p.pkru = e.at("pkru").get<uint32_t>();
+                p.pkrs = e.at("pkrs").get<uint32_t>();
             } else {
                 p.old = e.at("old").get<uint64_t>();
                 p.value = e.at("value").get<uint64_t>();

@@ -32,7 +32,7 @@ TEST(PkEventKinds, ListsParseByNameAndRefuseUnknownOrEmptyNames) {
     } catch (const ConfigError& e) {
         EXPECT_STREQ(e.what(),
                      "unknown protection-key event kind 'pk-fault' (known: wrpkru, xrstor_pkru, "
-                     "pkrs_write, pk_fault, or all)");
+                     "pkrs_write, pk_fault, page_fault, or all)");
     }
     EXPECT_THROW(pk_event_kinds_from_list(""), ConfigError);
     EXPECT_THROW(pk_event_kinds_from_list("wrpkru,"), ConfigError);

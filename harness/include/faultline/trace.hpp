@@ -2,6 +2,8 @@
 // PKRU (WRPKRU, an XRSTOR that loads it) and of IA32_PKRS, and every page
 // fault a protection key caused, each with the instruction count, vCPU and
 // address space it happened at. The ground truth a PK test checks against.
+// And every page fault, whatever its cause (qemu-patches/0015): the answer
+// `faultline conformance pk` compares with the model's.
 #pragma once
 
 #include <cstdint>
@@ -14,8 +16,8 @@
 namespace faultline {
 
 struct PkEvent {
-    enum class Kind { wrpkru, xrstor_pkru, pkrs_write, pk_fault };
-    enum class Access { read, write };
+    enum class Kind { wrpkru, xrstor_pkru, pkrs_write, pk_fault, page_fault };
+    enum class Access { read, write, fetch };
     Kind kind = Kind::wrpkru;
     // Guest instructions executed (all vCPUs) before the instruction that
     // wrote the register or faulted: the count faultline-inject's firings use.
@@ -35,8 +37,12 @@ struct PkEvent {
     int pkey = 0;
     Access access = Access::read;
     uint32_t pkr = 0;
+    // page_fault: the linear address, error code and access as above (a
+    // fetch too), and PKRU and IA32_PKRS when it was raised.
+    uint32_t pkru = 0;
+    uint32_t pkrs = 0;
 
-    bool is_fault() const { return kind == Kind::pk_fault; }
+    bool is_fault() const { return kind == Kind::pk_fault || kind == Kind::page_fault; }
     std::string name() const;
     // The form of a --pk-trace line: the fields of its kind only, the kind
     // and the access by name.
@@ -49,13 +55,16 @@ struct PkEventKind {
     PkEvent::Kind kind;
     const char* name;
     const char* qmp_name;
+    // Part of "all": page_fault is not (every demand fault of every
+    // program is one); it is recorded when named.
+    bool in_all;
 };
 
 const std::vector<PkEventKind>& pk_event_kinds();
 const PkEventKind& pk_event_kind(PkEvent::Kind kind);
 // ConfigError naming the known kinds for a name that is none of them.
 PkEvent::Kind pk_event_kind_named(const std::string& name);
-// "wrpkru,pk_fault" -> the kinds; "all" -> every kind. ConfigError for an
+// "wrpkru,pk_fault" -> the kinds; "all" -> every kind in_all. ConfigError for an
 // unknown or empty name.
 std::vector<PkEvent::Kind> pk_event_kinds_from_list(const std::string& list);
 
