@@ -75,36 +75,3 @@ def test_a_kernel_patch_that_does_not_apply_is_named_with_its_hunk(tmp_path):
     assert p.returncode != 0
     assert "patched-tree: user-2-rseq-post-commit-inside.patch does not apply" in p.stderr
     assert "-	return ip - rseq_cs->start_ip < rseq_cs->post_commit_offset;" in p.stderr
-
-
-@pytest.mark.parametrize("kernel_under_test", ["rseq-no-restart-on-signal"], indirect=True)
-def test_a_kernel_that_does_not_restart_on_signals_leaves_signal_reproducers_that_replay(
-        kernel_under_test, tmp_path):
-    report = tmp_path / "sweep.json"
-    findings = tmp_path / "findings"
-    p = cli("sweep", "--json", str(report), "--repro-dir", str(findings), *kernel_under_test)
-    assert p.returncode == 1, p.stdout + p.stderr
-    cells = json.loads(report.read_text())["cells"]
-    failed = [c for c in cells if c["reached"] and not c["ok"]]
-    assert {(c["insn_addr"], c["cs"]) for c in cells
-            if c["event"] == "signal" and c["expected_abort"]} <= {
-                (c["insn_addr"], c["cs"]) for c in failed if c["event"] == "signal"}
-    assert all(c["reproducer"] for c in failed)
-    # A preemption aborts the section; the signal that comes before the
-    # retried instruction then does not (nothing but the signal happened
-    # since), and returning from its handler into the section is a
-    # system call there: DEBUG_RSEQ kills the program (SIGSEGV). Each
-    # finding is such a run, the signal its last firing; no trial breaks
-    # it alone, so the sweep leaves the trials of the run together.
-    reproducers = {c["reproducer"]: json.loads(open(c["reproducer"]).read()) for c in failed}
-    for r in reproducers.values():
-        assert r["schedule"][-1]["event"] == "signal"
-        assert r["expected"]["firings"][-1]["aborted"] is None
-        assert r["expected"]["outcome"] == {"exit_code": 11, "signaled": True, "timed_out": False}
-    pairs = sorted(path for path, r in reproducers.items()
-                   if [e["event"] for e in r["schedule"]] == ["preempt", "signal"])
-    assert pairs
-    for path in pairs:
-        replay = cli("replay", path, "--json", *kernel_under_test)
-        assert replay.returncode == 1, replay.stdout + replay.stderr
-        assert json.loads(replay.stdout)["identical"]

@@ -1,9 +1,9 @@
 """Trials that break the program's check only together are shrunk by delta
 debugging to a finding none of whose trials can be left out; every cell
 keeps the verdict of its own lone run. On a kernel where a signal alone
-does not restart a section (pytests/kernel-patches), that makes the signal
-column fail cell by cell, and each run the program did not survive a
-finding of two trials, instead of every trial of those runs failing."""
+does not restart a section (pytests/kernel-patches), each run the program
+did not survive becomes a finding of two trials (a preemption, then a
+signal), instead of every trial of those runs failing."""
 import json
 
 import pytest

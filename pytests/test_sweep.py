@@ -81,14 +81,14 @@ def test_wrong_signature_before_abort_ip_is_sigsegv_wherever_the_fixup_runs(tmp_
     assert p.returncode == 0, p.stdout + p.stderr
     report = json.loads(out.read_text())
     cells = report["cells"]
-    assert len(cells) == 3 * 25 and report["reached"] == 72 and report["failed"] == 0
+    assert len(cells) == 3 * 25 and report["reached"] == 75 and report["failed"] == 0
     for c in cells:
         assert c["model"] == ["SIGSEGV (signature_mismatch)"], c
         assert c["expected_abort"] is False and c["may_abort"] is False
         if c["reached"]:
             assert c["fired"] and c["ok"] and c["observed"] == "SIGSEGV", c
             assert c["outcome"] == "was killed by signal 11"
-    assert p.stdout.count("SIGSEGV") == 72
+    assert p.stdout.count("SIGSEGV") == 75
 
 
 def test_same_sweep_twice_gives_the_same_cells(tmp_path):
