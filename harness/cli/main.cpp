@@ -465,6 +465,20 @@ private:
     bool committed_ = false;
 };
 
+// Where --binary puts a host program in the guest.
+std::string uploaded_path(const std::string& binary) {
+    return "/tmp/" + std::filesystem::path(binary).filename().string();
+}
+
+// A report file (--json, --html), whole or with an error naming it.
+void write_report(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    if (!out) {
+        throw faultline::Error("cannot write " + path);
+    }
+}
+
 int run(const Options& o) {
     std::unique_ptr<PkTraceFile> pk_trace;
     if (!o.pk_trace_file.empty()) {
@@ -476,7 +490,7 @@ int run(const Options& o) {
     std::string program;
     std::vector<std::string> args = o.program;
     if (!o.binary.empty()) {
-        program = "/tmp/" + std::filesystem::path(o.binary).filename().string();
+        program = uploaded_path(o.binary);
         machine.put_file(o.binary, program);
     } else {
         program = args.front();
@@ -618,11 +632,7 @@ int conformance_pk(const Options& o) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::fputs(faultline::pk_conformance_table(result).c_str(), stdout);
     if (!o.json_file.empty()) {
-        std::ofstream out(o.json_file);
-        out << faultline::pk_conformance_json(result).dump(1) << "\n";
-        if (!out) {
-            throw faultline::Error("cannot write " + o.json_file);
-        }
+        write_report(o.json_file, faultline::pk_conformance_json(result).dump(1) + "\n");
     }
     size_t reports = tell_kernel_reports(machine.kernel_reports());
     return result.mismatches() == 0 && reports == 0 ? 0 : 1;
@@ -644,7 +654,7 @@ int sweep(const Options& o) {
         config.files_put = false;
     } else {
         config.host_binary = o.binary;
-        config.guest_program = "/tmp/" + std::filesystem::path(o.binary).filename().string();
+        config.guest_program = uploaded_path(o.binary);
         config.args = o.program;
     }
     // Where the dynamic loader looks first: the program finds them there.
@@ -667,18 +677,11 @@ int sweep(const Options& o) {
     faultline::SweepResult result = faultline::run_sweep(machine, plan);
 
     std::fputs(faultline::sweep_table(result, config.events).c_str(), stdout);
-    auto write = [](const std::string& path, const std::string& text) {
-        std::ofstream out(path);
-        out << text;
-        if (!out) {
-            throw faultline::Error("cannot write " + path);
-        }
-    };
     if (!o.json_file.empty()) {
-        write(o.json_file, faultline::sweep_json(result));
+        write_report(o.json_file, faultline::sweep_json(result));
     }
     if (!o.html_file.empty()) {
-        write(o.html_file, faultline::sweep_html(result, "faultline sweep: " + config.guest_program));
+        write_report(o.html_file, faultline::sweep_html(result, "faultline sweep: " + config.guest_program));
     }
     size_t reports = tell_kernel_reports(machine.kernel_reports());
     bool covered = result.reached() * 100 >= size_t(o.require_coverage) * result.cells.size();
@@ -693,7 +696,7 @@ int sweep(const Options& o) {
 int explore(const Options& o) {
     faultline::ExploreConfig config = o.explore;
     config.host_binary = o.binary;
-    config.guest_program = "/tmp/" + std::filesystem::path(o.binary).filename().string();
+    config.guest_program = uploaded_path(o.binary);
     config.args = o.program;
     config.events = o.events;
     config.signo = o.signo;
@@ -711,11 +714,7 @@ int explore(const Options& o) {
     faultline::ExploreResult result = faultline::run_explore(machine, plan);
     std::fputs(faultline::explore_table(plan, result).c_str(), stdout);
     if (!o.json_file.empty()) {
-        std::ofstream out(o.json_file);
-        out << faultline::explore_json(plan, result);
-        if (!out) {
-            throw faultline::Error("cannot write " + o.json_file);
-        }
+        write_report(o.json_file, faultline::explore_json(plan, result));
     }
     size_t reports = tell_kernel_reports(machine.kernel_reports());
     return result.findings.empty() && reports == 0 ? 0 : 1;
