@@ -48,6 +48,17 @@ def test_missing_binary_is_bad_usage_found_before_boot():
     assert "guest ready" not in p.stderr
 
 
+@pytest.mark.parametrize("command", [["sweep", "--json"], ["sweep", "--html"],
+                                     ["explore", "--depth", "1", "--runs", "1", "--seed", "1",
+                                      "--binary", "/bin/true", "--json"]])
+def test_a_report_in_no_directory_is_bad_usage_found_before_boot(command, tmp_path):
+    report = tmp_path / "absent" / "report"
+    p = cli(*command, str(report))
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert f"{command[-1]} {report}: no directory {report.parent}" in p.stderr
+    assert p.stdout == ""
+
+
 def test_missing_kernel_is_one_line_naming_it():
     p = cli("boot", "--kernel", "/nonexistent/vmlinux")
     assert p.returncode == 125

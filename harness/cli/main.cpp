@@ -358,10 +358,12 @@ Options parse(int argc, char** argv) {
     } catch (const faultline::ConfigError& e) {
         throw UsageError{"--pk-kinds: " + std::string(e.what())};
     }
-    if (o.conformance_target == "pk" && !o.json_file.empty()) {
-        std::filesystem::path parent = std::filesystem::path(o.json_file).parent_path();
-        if (!parent.empty() && !std::filesystem::is_directory(parent)) {
-            throw UsageError{"--json " + o.json_file + ": no directory " + parent.string()};
+    // A report that cannot be written is found before the boot, not after
+    // the whole run.
+    for (const auto& [flag, file] : {std::pair{"--json", o.json_file}, {"--html", o.html_file}}) {
+        std::filesystem::path parent = std::filesystem::path(file).parent_path();
+        if (!file.empty() && !parent.empty() && !std::filesystem::is_directory(parent)) {
+            throw UsageError{std::string(flag) + " " + file + ": no directory " + parent.string()};
         }
     }
     return o;
