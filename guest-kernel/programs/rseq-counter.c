@@ -23,7 +23,11 @@
  * rseq-bad-signature: the word before each abort handler is not the
  * signature glibc registered, so an event that would abort a sequence gets
  * the thread SIGSEGV instead (rseq_cs is cleared after each sequence, so
- * events elsewhere do not).
+ * events elsewhere do not). Built with -DSTALE_CPU_RETRY it becomes
+ * rseq-livelock: the counter's retry loop looks the CPU up once per update,
+ * not once per try, so a floating thread migrated after the lookup retries
+ * a sequence that aborts at its CPU check every time, for as long as it
+ * stays on the other CPU.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -181,7 +185,13 @@ static void *work(void *arg)
         pin(w->pinned_cpu);
     }
     for (long i = 0; i < updates; i++) {
+#ifdef STALE_CPU_RETRY
+        int cpu = current_cpu();
+
+        while (percpu_add(cpu, 1)) {
+#else
         while (percpu_add(current_cpu(), 1)) {
+#endif
             w->aborts++;
         }
     }
