@@ -67,6 +67,30 @@ def test_commit_before_the_end_fails_exactly_where_the_bug_shows(tmp_path):
     assert "FAIL" in p.stdout
 
 
+def test_a_retry_on_a_stale_cpu_livelocks_after_a_migration_inside_the_add(tmp_path):
+    """rseq-livelock: the counter's retries keep the CPU looked up before
+    the first try. A migration inside the add sequence aborts it, and every
+    retry then aborts at the CPU check: the program never ends. Nothing
+    else breaks it, and the model agrees with what the thread did in every
+    cell: only the program's own end tells."""
+    out = tmp_path / "livelock.json"
+    p = sweep("--binary", str(GUEST_PROGRAMS / "rseq-livelock"), "--json", str(out))
+    assert p.returncode == 1, p.stdout + p.stderr
+    report = json.loads(out.read_text())
+    cells = report["cells"]
+    (add,) = {c["cs"] for c in cells if c["insn"].startswith("addq $1")}
+    *inside_add, _post_commit = sorted({c["insn_addr"] for c in cells if c["cs"] == add})
+    assert len(inside_add) == 3  # cmpl, jne, addq
+    failing = {(c["insn_addr"], c["event"]) for c in cells if not c["ok"]}
+    assert failing == {(addr, "migrate") for addr in inside_add}
+    for c in cells:
+        assert c["fired"], c
+        if not c["ok"]:
+            assert c["observed"] == "abort" and c["model"][0].startswith("aborts to "), c
+            assert c["outcome"] == "was killed at the end of its budget"
+    assert report["failed"] == 3 and report["reached"] == len(cells) == 125
+
+
 def test_wrong_signature_before_abort_ip_is_sigsegv_wherever_the_fixup_runs(tmp_path):
     """rseq-bad-signature: the word before each abort handler is 0x53053054,
     not the RSEQ_SIG glibc registered. models/RseqRule (rseq_get_rseq_cs):
