@@ -60,12 +60,21 @@ def test_a_kernel_that_counts_post_commit_inside_fails_the_post_commit_rows(
     report = tmp_path / "sweep.json"
     p = cli("sweep", "--json", str(report), *kernel_under_test)
     assert p.returncode == 1
-    failed = [c for c in json.loads(report.read_text())["cells"] if c["reached"] and not c["ok"]]
+    sweep = json.loads(report.read_text())
+    failed = [c for c in sweep["cells"] if c["reached"] and not c["ok"]]
     # Exactly the post-commit rows, for every event that aborts inside.
     assert failed and all(not c["expected_abort"] and not c["may_abort"] and c["aborted"]
                           for c in failed)
-    assert {c["event"] for c in failed} == {"preempt", "signal", "migrate",
-                                            "page_fault_blocking"}
+    post_commit = {max(c["insn_addr"] for c in sweep["cells"] if c["cs"] == cs)
+                   for cs in {c["cs"] for c in sweep["cells"]}}
+    assert {(c["insn_addr"], c["event"]) for c in failed} == {
+        (addr, e) for addr in post_commit
+        for e in ("preempt", "signal", "migrate", "page_fault_blocking")}
+    # Each of those aborts where the model says the thread resumes: that
+    # alone convicts it, so a run of many trials that broke the program
+    # costs a run per such trial, and the others go on together: 4 runs of
+    # many trials and one per failing cell, not one per trial.
+    assert sweep["program_runs"] == 4 + len(failed) == 20
 
 
 def test_a_kernel_patch_that_does_not_apply_is_named_with_its_hunk(tmp_path):

@@ -136,14 +136,25 @@ models::RseqSituation situation_of(const std::string& elf_path, const CriticalSe
     return s;
 }
 
-// The thread did what the model answers, and the program's own check
-// passed unless the answer was SIGSEGV.
-bool agrees_with_the_model(const SweepCell& c) {
+// The thread did what one of the model's answers says.
+bool thread_did_what_the_model_says(const SweepCell& c) {
     std::optional<models::RseqOutcome> observed = c.observed();
     return observed &&
            std::any_of(c.model.begin(), c.model.end(),
-                       [&](const models::RseqVerdict& v) { return v.outcome == *observed; }) &&
-           (c.invariant_ok || *observed == models::RseqOutcome::sigsegv);
+                       [&](const models::RseqVerdict& v) { return v.outcome == *observed; });
+}
+
+// ... and the program's own check passed unless the answer was SIGSEGV.
+bool agrees_with_the_model(const SweepCell& c) {
+    return thread_did_what_the_model_says(c) &&
+           (c.invariant_ok || *c.observed() == models::RseqOutcome::sigsegv);
+}
+
+// In a run of several trials, what the thread did at this one's event is
+// its own: the watch saw it go to the abort handler or on. If the model
+// says otherwise, this trial is wrong whatever broke the program's check.
+bool wrong_on_its_own(const SweepCell& c) {
+    return c.fired && c.observed() && !thread_did_what_the_model_says(c);
 }
 
 // Runs trials of a plan, each an index into cells, which it fills in.
@@ -213,12 +224,14 @@ public:
                 todo = mark_unreached(todo);
                 continue;
             }
-            if (raised > 1 && !cells_[todo.front()].invariant_ok) {
-                attribute_failure({todo.begin(), todo.begin() + long(raised)});
-            } else if (raised > 1) {
-                run_unconfirmed_alone({todo.begin(), todo.begin() + long(raised)});
-            }
+            std::vector<size_t> together(todo.begin(), todo.begin() + long(raised));
             todo.erase(todo.begin(), todo.begin() + long(raised));
+            if (raised > 1 && !cells_[together.front()].invariant_ok) {
+                std::vector<size_t> again = attribute_failure(together);
+                todo.insert(todo.begin(), again.begin(), again.end());
+            } else if (raised > 1) {
+                run_unconfirmed_alone(together);
+            }
         }
         double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -285,17 +298,13 @@ private:
         machine_.snapshot();
     }
 
-    // The guest time a program run with `trials` armed may take: what the
-    // baseline took (instructions, at 1 ns each) twice over, and per trial
-    // two scheduler ticks (a blocking page fault sleeps one at HZ=100),
-    // never more than the configured budget. A run past it is a livelock;
-    // the baseline's icount is the same on every run, and so is this.
-    uint32_t run_budget_ms(size_t trials) const {
-        constexpr uint64_t kPerTrialMs = 20;
-        uint64_t baseline_ms = (baseline_icount_ + 999'999) / 1'000'000;
-        uint64_t ms = 2 * baseline_ms + kPerTrialMs * (trials + 1);
-        uint32_t limit = plan_.config.budget_ms;
-        return limit != 0 && ms > limit ? limit : uint32_t(ms);
+    // The baseline's icount is the same on every run, and so is this.
+    uint32_t run_budget_ms(const std::vector<size_t>& trials) const {
+        std::vector<Event::Kind> events;
+        for (size_t t : trials) {
+            events.push_back(plan_.events[trials_[t].event].second.kind);
+        }
+        return faultline::run_budget_ms(baseline_icount_, events, plan_.config.budget_ms);
     }
 
     // One program run with the trials armed back to back; fills the cells of
@@ -310,7 +319,7 @@ private:
         }
         machine_.restore();
         ScheduledRun scheduled = run_schedule(machine_, swept_files(), config.args,
-                                              run_budget_ms(batch.size()), RunAs::nobody, schedule);
+                                              run_budget_ms(batch), RunAs::nobody, schedule);
         ++runs_;
         const RunResult& run = scheduled.run;
         const std::vector<Firing>& firings = scheduled.firings;
@@ -414,26 +423,44 @@ private:
         }
     }
 
-    // A run with several trials broke the program's invariant: run each
-    // alone (every run starts from the sweep's snapshot). If none breaks it
-    // alone, the failure needs several of them together: delta debugging
-    // finds a set none of which can be left out, which is one finding. Every
-    // cell keeps the verdict of its lone run (a finding's cells say which
-    // finding they are in), so only what is wrong on its own fails. A
-    // failure that does not come back in a run of the same trials stays on
-    // every trial of the run, so it is never lost.
-    void attribute_failure(const std::vector<size_t>& together) {
+    // A run with several trials broke the program's invariant. First the
+    // trials whose thread did not do what the model says run alone: those
+    // wrong there too are wrong on their own, and the others return to run
+    // together again without them, so a run per trial is spent only on what
+    // fails (each such pass leaves at least one trial out, so it ends).
+    // Else every trial runs alone (each run starts from the sweep's
+    // snapshot). If none breaks it alone, the failure needs several of them
+    // together: delta debugging finds a set none of which can be left out,
+    // which is one finding. Every cell keeps the verdict of its lone run (a
+    // finding's cells say which finding they are in), so only what is wrong
+    // on its own fails. A failure that does not come back in a run of the
+    // same trials stays on every trial of the run, so it is never lost.
+    std::vector<size_t> attribute_failure(const std::vector<size_t>& together) {
         std::vector<SweepCell> batch_cells;
         for (size_t t : together) {
             batch_cells.push_back(cells_[t]);
         }
-        bool found = false;
+        std::vector<size_t> again, not_alone;
         for (size_t t : together) {
-            run_batch({t});
-            found |= cells_[t].raised && !cells_[t].ok;
+            if (wrong_on_its_own(cells_[t])) {
+                run_batch({t});
+                if (cells_[t].raised && !cells_[t].ok) {
+                    continue;
+                }
+            } else {
+                not_alone.push_back(t);
+            }
+            again.push_back(t);
         }
-        if (found) {
-            return;
+        if (again.size() < together.size()) {
+            return again;
+        }
+        for (size_t t : not_alone) {
+            run_batch({t});
+        }
+        if (std::any_of(together.begin(), together.end(),
+                        [&](size_t t) { return cells_[t].raised && !cells_[t].ok; })) {
+            return {};
         }
         const std::vector<SweepCell> alone = cells_;
         size_t tests = 0;
@@ -456,7 +483,7 @@ private:
                     " trials in one run; none breaks it alone, and together they do not break "
                     "it again";
             }
-            return;
+            return {};
         }
         std::vector<size_t> minimal = ddmin(together, breaks);
         std::string members;
@@ -469,6 +496,7 @@ private:
             cells_[t].outcome += "; finding " + std::to_string(findings_.size()) + ": with " +
                                  members + " in one run the program " + broken_outcome;
         }
+        return {};
     }
 
     // One reproducer per finding: each set of trials that broke the check
@@ -484,7 +512,7 @@ private:
         setup.baseline_runs = 1;
         setup.baseline_budget_ms = config.budget_ms;
         auto write = [&](const std::vector<size_t>& trials, const std::string& finding) {
-            setup.budget_ms = run_budget_ms(trials.size());
+            setup.budget_ms = run_budget_ms(trials);
             std::vector<ReproEntry> schedule;
             for (size_t t : trials) {
                 schedule.push_back(entry_of(t));
