@@ -77,6 +77,7 @@ public:
         RunResult baseline = machine_.run(config.guest_program, config.args, config.budget_ms);
         ++program_runs_;
         baseline_timed_out_ = baseline.timed_out;
+        baseline_icount_ = baseline.icount;
         if (!baseline.timed_out && !check_passed(baseline)) {
             throw ConfigError(config.guest_program + " fails without any event: it " +
                               outcome_of(baseline) + "; its own check cannot judge the events\n" +
@@ -123,13 +124,26 @@ private:
         return entries;
     }
 
+    // A program that outlives its budget without events gets all of it;
+    // else a livelock ends where it is certain.
+    uint32_t budget_ms(const std::vector<ExploreStep>& steps) const {
+        if (baseline_timed_out_) {
+            return plan_.config.budget_ms;
+        }
+        std::vector<Event::Kind> events;
+        for (const auto& step : steps) {
+            events.push_back(plan_.events[step.event].second.kind);
+        }
+        return run_budget_ms(baseline_icount_, events, plan_.config.budget_ms);
+    }
+
     // The schedule's events in one run of the program from the snapshot.
     Outcome run_schedule(const std::vector<ExploreStep>& steps) {
         const ExploreConfig& config = plan_.config;
         machine_.restore();
         Outcome o;
         o.scheduled = faultline::run_schedule(machine_, {{config.host_binary, config.guest_program}},
-                                              config.args, config.budget_ms, RunAs::nobody,
+                                              config.args, budget_ms(steps), RunAs::nobody,
                                               entries_of(steps));
         ++program_runs_;
         const RunResult& run = o.scheduled.run;
@@ -173,7 +187,7 @@ private:
         r.args = config.args;
         r.baseline_runs = 1;
         r.baseline_budget_ms = config.budget_ms;
-        r.budget_ms = config.budget_ms;
+        r.budget_ms = budget_ms(finding.schedule);
         r.schedule = entries_of(finding.schedule);
         r.firings = finding.firings;
         r.outcome = ReproOutcome::of(o.scheduled.run);
@@ -183,6 +197,7 @@ private:
     Machine& machine_;
     const ExplorePlan& plan_;
     bool baseline_timed_out_ = false;
+    uint64_t baseline_icount_ = 0;
     size_t program_runs_ = 0;
 };
 

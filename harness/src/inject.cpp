@@ -16,6 +16,20 @@ uint64_t EventKind::sweep_arg(int signo) const {
     return arg == FAULTLINE_ARG_SIGNAL ? uint64_t(signo) : FAULTLINE_ARG_DEFAULT;
 }
 
+uint32_t EventKind::slack_ms() const {
+    return rseq_event == FAULTLINE_RSEQ_PAGE_FAULT_THAT_BLOCKS ? 20 : 1;
+}
+
+uint32_t run_budget_ms(uint64_t baseline_icount, const std::vector<Event::Kind>& events,
+                       uint32_t limit) {
+    constexpr uint64_t kRunMs = 20;
+    uint64_t ms = 2 * ((baseline_icount + 999'999) / 1'000'000) + kRunMs;
+    for (Event::Kind kind : events) {
+        ms += event_kind(kind).slack_ms();
+    }
+    return limit != 0 && ms > limit ? limit : uint32_t(ms);
+}
+
 const EventKind& event_kind(Event::Kind kind) {
     for (const auto& k : event_kinds()) {
         if (k.kind == kind) {

@@ -33,7 +33,7 @@ struct ExploreConfig {
     uint64_t seed = 1;
     uint32_t max_hit = 3;  // hit counts are drawn from 1..max_hit
     int signo = 10;        // what a signal event sends
-    uint32_t budget_ms = 5000;
+    uint32_t budget_ms = 5000;  // as SweepConfig::budget_ms
     Shard shard;           // which of the runs this exploration does
     // Non-empty: a directory that gets a reproducer file for each finding.
     std::string repro_dir;

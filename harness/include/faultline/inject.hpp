@@ -78,6 +78,11 @@ struct EventKind {
     // The argument a sweep gives it: a signal's number comes from the
     // sweep's config, every other argument is the default target.
     uint64_t sweep_arg(int signo) const;
+    // Guest time the program may lose to it beyond its own work: a fault
+    // made to block sleeps a tick (two at HZ=100 cover where in the tick it
+    // starts); anything else waits at most for other threads' work, which
+    // the baseline's double in run_budget_ms covers, so a millisecond.
+    uint32_t slack_ms() const;
 };
 
 const std::vector<EventKind>& event_kinds();
@@ -88,6 +93,15 @@ const EventKind& event_kind_named(const std::string& name);
 std::vector<std::string> swept_event_names();
 // The same as --events takes them: "preempt,signal,...".
 std::string swept_event_list();
+
+// The guest time a program run with these events may take: what its
+// baseline took (baseline_icount instructions, at 1 ns each) twice over
+// (a migration can leave one CPU two threads' work), two ticks for the
+// run, and each event's slack_ms(), never more than limit (0: no limit).
+// A run past it is a livelock, ended as soon as that is certain, not at a
+// fixed budget sized for the slowest event. Same inputs, same budget.
+uint32_t run_budget_ms(uint64_t baseline_icount, const std::vector<Event::Kind>& events,
+                       uint32_t limit);
 
 struct ScheduleEntry {
     Trigger trigger;

@@ -62,8 +62,10 @@ struct SweepConfig {
     // The signal a signal event sends. A program that does not catch it is
     // killed by it: then the signal column is skipped, with a note.
     int signo = 10;             // SIGUSR1
-    // Guest time per program run; a run that outlives it is killed, and a
-    // trigger it never reached is reported as never fired.
+    // The baseline run's guest time, and the most any run with events may
+    // take (each takes at most run_budget_ms for its events); a run that
+    // outlives its budget is killed, and a trigger it never reached is
+    // reported as never fired.
     uint32_t budget_ms = 5000;
     // Which instruction rows (each with all its events) this sweep runs: the
     // shard's part of the rows of every sequence in plan order.
