@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""Failing-program sweep benchmark: the sweeps whose failing runs are
-replayed one trial per run, where trials/s was lowest. Prints trials/s,
+"""Failing-program sweep benchmark: the sweeps whose runs break the
+program, where trials/s was lowest. Prints trials/s,
 program runs and failed cells of
 
   - rseq-buggy (a commit before the end of its sequence), every event;
+  - rseq-livelock (a retry loop that keeps a stale CPU: after a migration
+    inside the add, the program never ends), every event;
   - the built-in rseq-counter on the kernel that counts the post-commit
     address inside the section (pytests/kernel-patches/
     rseq-post-commit-inside.patch), if built in
@@ -46,7 +48,8 @@ def measure(label, args, runs):
 
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    measure("rseq-buggy", ["--binary", str(BUILD / "linux" / "initramfs" / "rseq-buggy")], runs)
+    for program in ("rseq-buggy", "rseq-livelock"):
+        measure(program, ["--binary", str(BUILD / "linux" / "initramfs" / program)], runs)
     if (POST_COMMIT_KERNEL / "vmlinux").exists():
         measure("rseq-counter on the post-commit-inside kernel",
                 ["--kernel", str(POST_COMMIT_KERNEL / "vmlinux"),
