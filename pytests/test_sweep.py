@@ -97,11 +97,14 @@ def test_wrong_signature_before_abort_ip_is_sigsegv_wherever_the_fixup_runs(tmp_
     a preemption, a signal or a blocking page fault runs the fixup, which
     checks the signature before it looks at ip, so each is SIGSEGV before
     every instruction, post-commit included (rseq_cs is still set there).
-    One vCPU: one worker thread, so no other thread meets an event's
-    consequences inside a sequence of its own (there, any abort is death)."""
+    One vCPU and one worker thread, so no other thread meets an event's
+    consequences inside a sequence of its own (there, any abort is death);
+    1000 updates, so few timer ticks fall in the run: a tick inside a
+    sequence is a preemption too, and would kill the run without events."""
     out = tmp_path / "bad.json"
     p = sweep("--cpus", "1", "--binary", str(GUEST_PROGRAMS / "rseq-bad-signature"),
-              "--events", "preempt,signal,page_fault_blocking", "--json", str(out))
+              "--events", "preempt,signal,page_fault_blocking", "--json", str(out),
+              "--", "1", "1000")
     assert p.returncode == 0, p.stdout + p.stderr
     report = json.loads(out.read_text())
     cells = report["cells"]
