@@ -714,9 +714,9 @@ int explore(const Options& o) {
     machine.boot();
     machine.put_file(o.binary, config.guest_program);
     faultline::ExploreResult result = faultline::run_explore(machine, plan);
-    std::fputs(faultline::explore_table(plan, result).c_str(), stdout);
+    std::fputs(faultline::explore_table(result).c_str(), stdout);
     if (!o.json_file.empty()) {
-        write_report(o.json_file, faultline::explore_json(plan, result));
+        write_report(o.json_file, faultline::explore_json(result));
     }
     size_t reports = tell_kernel_reports(machine.kernel_reports());
     return result.findings.empty() && reports == 0 ? 0 : 1;

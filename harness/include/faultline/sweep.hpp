@@ -31,6 +31,7 @@ namespace faultline {
 struct Instruction {
     uint64_t addr = 0;
     std::string text;  // disassembly, e.g. "addq %rsi, (%rdi)"
+    bool operator==(const Instruction&) const = default;
 };
 
 // The instructions of a critical section, start through post_commit
