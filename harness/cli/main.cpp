@@ -61,10 +61,15 @@ using faultline::MachineConfig;
 constexpr int kUsageError = 2;
 constexpr int kHarnessError = 125;
 
-std::string pk_kind_list() {
+// The protection-key event kinds, comma-separated: all of them, or those
+// "all" (the default) stands for, or those recorded only when named.
+enum class PkKinds { every, in_all, named_only };
+std::string pk_kind_list(PkKinds which) {
     std::string list;
     for (const auto& k : faultline::pk_event_kinds()) {
-        list += (list.empty() ? "" : ",") + std::string(k.name);
+        if (which == PkKinds::every || k.in_all == (which == PkKinds::in_all)) {
+            list += (list.empty() ? "" : ",") + std::string(k.name);
+        }
     }
     return list;
 }
@@ -97,7 +102,9 @@ std::string usage() {
            "  --root        run the program as root (default: nobody, uid 65534)\n"
            "  --pk-trace FILE   run: write the program's protection-key events (its address\n"
            "                space only), one JSON object per line, in order\n"
-           "  --pk-kinds KIND,...   which (" + pk_kind_list() + "; default all)\n"
+           "  --pk-kinds KIND,...   run: which of " + pk_kind_list(PkKinds::every) + "\n"
+           "                (default all: " + pk_kind_list(PkKinds::in_all) + ";\n"
+           "                " + pk_kind_list(PkKinds::named_only) + " only when named)\n"
            "  --precise-xinuse   run, sweep: the vCPUs report an XSAVE component not in use\n"
            "                when it is in its initial configuration (PKRU 0, XMM/YMM 0), as\n"
            "                some CPUs do, instead of every component in use\n"
