@@ -124,6 +124,7 @@ def test_the_python_api_explores_as_the_cli_does(explored, tmp_path):
     ("runs", 0, "runs must be at least 1"),
     ("max_hit", 0, "max hit must be at least 1"),
     ("events", ["preempt", "explode"], "unknown event 'explode'"),
+    ("signo", 65, "signal 65: not a signal number \\(1-64\\)"),
     ("host_binary", "/nonexistent/prog", "binary not found: /nonexistent/prog"),
 ])
 def test_the_python_api_refuses_bad_input_before_the_machine_runs(machine, field, value,

@@ -149,7 +149,8 @@ struct SweepResult {
 };
 
 // The event a sweep (or an exploration) fires by that name: signal events
-// send signo. ConfigError for a name that is not a swept kind.
+// send signo. ConfigError for a name that is not a swept kind, or a signal
+// event with a signo outside 1-64.
 Event swept_event(const std::string& name, int signo);
 // The program's own check passed: it exited 0.
 bool check_passed(const RunResult& run);
