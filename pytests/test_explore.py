@@ -89,6 +89,60 @@ def test_the_same_seed_gives_the_same_schedules_and_findings(explored, tmp_path)
     assert comparable(again) == comparable(report), p.stdout
 
 
+def test_the_python_api_explores_as_the_cli_does(explored, tmp_path):
+    """The same exploration from Python, on a machine booted as the CLI
+    boots its own: the same report, icounts of every firing included."""
+    _, report = explored
+    config = faultline.ExploreConfig(str(PROGRAM), "/tmp/rseq-fallback")
+    config.events = ["preempt", "migrate"]
+    config.depth, config.runs, config.seed = 2, int(RUNS), int(SEED)
+    config.repro_dir = str(tmp_path / "repro")
+    with faultline.Machine(faultline.MachineConfig.defaults()) as m:
+        m.boot()
+        m.put_file(str(PROGRAM), "/tmp/rseq-fallback")
+        result = faultline.explore(m, config)
+    assert comparable(json.loads(result.json())) == comparable(report)
+    assert (result.first_run, result.end_run, result.failed_runs, result.program_runs) == (
+        0, 90, 2, report["program_runs"])
+    assert result.runs_per_s > 0 and result.config.seed == 1
+    first = result.findings[0]
+    assert (first.run, first.also_runs, first.tests, first.outcome) == (82, [], 2, "exited 1")
+    assert [(s.event, s.cs, s.insn_addr, s.insn, s.in_abort_handler, s.hit)
+            for s in first.schedule] == [
+        ("migrate", SECTION.start, SECTION.start, "cmpl %edi, %fs:4(%rsi)", False, 3),
+        ("migrate", SECTION.start, HANDLER[2].addr, HANDLER[2].text, True, 1)]
+    assert [(f.icount, f.vcpu, f.rip, f.status) for f in first.firings] == [
+        (f["icount"], f["vcpu"], f["rip"], f["status"]) for f in report["findings"][0]["firings"]]
+    assert first.stdout == report["findings"][0]["stdout"]
+    repro = faultline.read_reproducer(first.reproducer)
+    assert repro.firings == first.firings
+    assert "finding 1 (run 82): 2 events, none of which can be left out" in result.table()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("depth", 0, "depth must be at least 1"),
+    ("runs", 0, "runs must be at least 1"),
+    ("max_hit", 0, "max hit must be at least 1"),
+    ("events", ["preempt", "explode"], "unknown event 'explode'"),
+    ("signo", 65, "signal 65: not a signal number \\(1-64\\)"),
+    ("host_binary", "/nonexistent/prog", "binary not found: /nonexistent/prog"),
+])
+def test_the_python_api_refuses_bad_input_before_the_machine_runs(machine, field, value,
+                                                                   message):
+    config = faultline.ExploreConfig(str(PROGRAM), "/tmp/rseq-fallback")
+    setattr(config, field, value)
+    icount = machine.icount()
+    with pytest.raises(faultline.ConfigError, match=message):
+        faultline.explore(machine, config)
+    assert machine.icount() == icount
+
+
+def test_the_python_api_refuses_a_bad_shard():
+    config = faultline.ExploreConfig(str(PROGRAM), "/tmp/rseq-fallback")
+    with pytest.raises(faultline.ConfigError, match="'4/3': I must be from 1 to N"):
+        config.shard = "4/3"
+
+
 @pytest.mark.parametrize("shard", ["1/3", "2/3", "3/3"])
 def test_a_shard_of_the_runs_finds_what_the_whole_does_there(explored, shard, tmp_path):
     _, whole = explored

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from conftest import GUEST_PROGRAMS, cli
+from html_rows import grid_cells, html_rows
 from test_conformance import build_kernel_under_test
 
 SIGNAL_KERNEL = "rseq-no-restart-on-signal"
@@ -25,12 +26,13 @@ def signal_kernel_sweep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("signal")
     # Uploaded, as a user's program is: the replay puts it where the sweep did.
     p = cli("sweep", "--binary", str(GUEST_PROGRAMS / "rseq-counter"), "--json",
-            str(tmp / "sweep.json"), "--repro-dir", str(tmp / "repro"), *kernel, "--", "1", "1000")
-    return p, json.loads((tmp / "sweep.json").read_text()), kernel
+            str(tmp / "sweep.json"), "--html", str(tmp / "sweep.html"), "--repro-dir",
+            str(tmp / "repro"), *kernel, "--", "1", "1000")
+    return p, json.loads((tmp / "sweep.json").read_text()), kernel, (tmp / "sweep.html").read_text()
 
 
 def test_each_run_it_did_not_survive_is_one_minimal_pair_with_a_signal(signal_kernel_sweep):
-    p, report, _ = signal_kernel_sweep
+    p, report, _, _ = signal_kernel_sweep
     assert p.returncode == 1, p.stdout + p.stderr
     cells = report["cells"]
     # Alone, every trial is right: the signal's delivery aborts the section
@@ -54,7 +56,7 @@ def test_each_run_it_did_not_survive_is_one_minimal_pair_with_a_signal(signal_ke
 
 
 def test_a_finding_replays_as_its_own_reproducer(signal_kernel_sweep):
-    _, report, kernel = signal_kernel_sweep
+    _, report, kernel, _ = signal_kernel_sweep
     first_finding = report["findings"][0]["cells"]
     files = {report["cells"][i]["reproducer"] for i in first_finding}
     (path,) = files
@@ -63,3 +65,28 @@ def test_a_finding_replays_as_its_own_reproducer(signal_kernel_sweep):
     p = cli("replay", path, *kernel)
     assert p.returncode == 1, p.stdout + p.stderr
     assert "reproduced, every firing at its recorded instruction" in p.stdout
+
+
+def test_the_html_report_lists_each_finding_and_links_its_cells_to_it(signal_kernel_sweep):
+    _, report, _, html = signal_kernel_sweep
+    cells, findings = report["cells"], report["findings"]
+    rows = [r for r in html_rows(html) if r.attrs.get("class") == "finding"]
+    assert len(rows) == len(findings) == 21
+    for k, (row, f) in enumerate(zip(rows, findings)):
+        members = [cells[i] for i in f["cells"]]
+        (reproducer,) = {c["reproducer"] for c in members}
+        assert row.attrs["id"] == f"finding-{k + 1}"
+        assert [c.text for c in row.cells] == [str(k + 1), "", f["outcome"], str(f["tests"]),
+                                               reproducer]
+        assert row.cells[1].items == [
+            f"{c['event']} before {hex(c['insn_addr'])} ({c['insn']}) in {c['file']}"
+            for c in members]
+    # Each cell names the findings it is a member of, and nothing else
+    # (no cell fails on its own here).
+    grid = grid_cells(html)
+    assert len(grid) == len(cells) == 125
+    for i, c in enumerate(cells):
+        links = [f"#finding-{k + 1}" for k, f in enumerate(findings) if i in f["cells"]]
+        cell = grid[(c["insn_addr"], c["event"])]
+        assert cell.links == links
+        assert cell.text.split("\n")[1:] == [f"finding {link[9:]}" for link in links]

@@ -225,6 +225,14 @@ def test_the_cli_refuses_an_unknown_kind_before_boot(tmp_path):
     assert "guest ready" not in p.stderr and os.listdir(tmp_path) == []
 
 
+def test_the_usage_names_the_kinds_recorded_by_default():
+    assert faultline.pk_event_kinds() == ["wrpkru", "xrstor_pkru", "pkrs_write", "pk_fault"]
+    assert ("  --pk-kinds KIND,...   run: which of "
+            "wrpkru,xrstor_pkru,pkrs_write,pk_fault,page_fault\n"
+            "                (default all: wrpkru,xrstor_pkru,pkrs_write,pk_fault;\n"
+            "                page_fault only when named)\n") in cli("--help").stdout
+
+
 def test_the_cli_refuses_an_unwritable_trace_before_boot(tmp_path):
     p = cli("run", "--pk-trace", str(tmp_path / "absent" / "t.jsonl"), "--", "/bin/true")
     assert p.returncode == 2

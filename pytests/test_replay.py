@@ -11,6 +11,7 @@ import pytest
 
 import faultline
 from conftest import BUILD, CLI, GUEST_PROGRAMS, cli
+from html_rows import grid_cells, html_rows
 
 BUGGY = GUEST_PROGRAMS / "rseq-buggy"
 # rseq-buggy's failing cells (test_sweep.py): its after-commit nop, for
@@ -20,10 +21,12 @@ FAILING_EVENTS = ("preempt", "signal", "migrate")
 
 @pytest.fixture(scope="module")
 def buggy_sweep(tmp_path_factory):
-    """rseq-buggy swept with reproducers: the sweep's JSON and the directory."""
+    """rseq-buggy swept with reproducers: the sweep's JSON and the directory
+    (its HTML report is beside the directory)."""
     out = tmp_path_factory.mktemp("repro")
     p = cli("sweep", "--binary", str(BUGGY), "--events", ",".join(FAILING_EVENTS),
-            "--json", str(out / "sweep.json"), "--repro-dir", str(out / "findings"))
+            "--json", str(out / "sweep.json"), "--html", str(out / "sweep.html"),
+            "--repro-dir", str(out / "findings"))
     assert p.returncode == 1, p.stdout + p.stderr
     return json.loads((out / "sweep.json").read_text()), out / "findings"
 
@@ -61,6 +64,18 @@ def test_each_failing_cell_has_its_own_reproducer(buggy_sweep):
         assert (findings / r["program"]["copy"]).read_bytes() == BUGGY.read_bytes()
     # One copy serves all three.
     assert len([p for p in findings.iterdir() if p.suffix != ".json"]) == 1
+
+
+def test_the_html_report_names_each_failing_cells_reproducer(buggy_sweep):
+    sweep, findings = buggy_sweep
+    html = (findings.parent / "sweep.html").read_text()
+    grid = grid_cells(html)
+    assert len(grid) == len(sweep["cells"])
+    for c in sweep["cells"]:
+        extra = [] if c["ok"] else [f"reproducer: {c['reproducer']}"]
+        assert grid[(c["insn_addr"], c["event"])].text.split("\n")[1:] == extra
+    # No set of trials fails only together here.
+    assert [r for r in html_rows(html) if r.attrs.get("class") == "finding"] == []
 
 
 def edited(source, directory, edit):

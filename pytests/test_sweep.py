@@ -215,3 +215,9 @@ def test_sweep_from_python_refuses_bad_input(machine):
     config = faultline.SweepConfig(str(GUEST_PROGRAMS / "hang"), "/bin/hang")
     with pytest.raises(faultline.ConfigError, match="no rseq critical section"):
         faultline.sweep(machine, config)
+    config = faultline.SweepConfig(str(GUEST_PROGRAMS / "rseq-counter"), "/bin/rseq-counter")
+    config.signo = 0
+    icount = machine.icount()
+    with pytest.raises(faultline.ConfigError, match=r"signal 0: not a signal number \(1-64\)"):
+        faultline.sweep(machine, config)
+    assert machine.icount() == icount

@@ -61,10 +61,15 @@ using faultline::MachineConfig;
 constexpr int kUsageError = 2;
 constexpr int kHarnessError = 125;
 
-std::string pk_kind_list() {
+// The protection-key event kinds, comma-separated: all of them, or those
+// "all" (the default) stands for, or those recorded only when named.
+enum class PkKinds { every, in_all, named_only };
+std::string pk_kind_list(PkKinds which) {
     std::string list;
     for (const auto& k : faultline::pk_event_kinds()) {
-        list += (list.empty() ? "" : ",") + std::string(k.name);
+        if (which == PkKinds::every || k.in_all == (which == PkKinds::in_all)) {
+            list += (list.empty() ? "" : ",") + std::string(k.name);
+        }
     }
     return list;
 }
@@ -99,7 +104,9 @@ std::string usage() {
            "  --root        run the program as root (default: nobody, uid 65534)\n"
            "  --pk-trace FILE   run: write the program's protection-key events (its address\n"
            "                space only), one JSON object per line, in order\n"
-           "  --pk-kinds KIND,...   which (" + pk_kind_list() + "; default all)\n"
+           "  --pk-kinds KIND,...   run: which of " + pk_kind_list(PkKinds::every) + "\n"
+           "                (default all: " + pk_kind_list(PkKinds::in_all) + ";\n"
+           "                " + pk_kind_list(PkKinds::named_only) + " only when named)\n"
            "  --precise-xinuse   run, sweep: the vCPUs report an XSAVE component not in use\n"
            "                when it is in its initial configuration (PKRU 0, XMM/YMM 0), as\n"
            "                some CPUs do, instead of every component in use\n"
@@ -716,9 +723,9 @@ int explore(const Options& o) {
     machine.boot();
     machine.put_file(o.binary, config.guest_program);
     faultline::ExploreResult result = faultline::run_explore(machine, plan);
-    std::fputs(faultline::explore_table(plan, result).c_str(), stdout);
+    std::fputs(faultline::explore_table(result).c_str(), stdout);
     if (!o.json_file.empty()) {
-        write_report(o.json_file, faultline::explore_json(plan, result));
+        write_report(o.json_file, faultline::explore_json(result));
     }
     size_t reports = tell_kernel_reports(machine.kernel_reports());
     return result.findings.empty() && reports == 0 ? 0 : 1;

@@ -8,6 +8,7 @@
 #include "faultline/console.hpp"
 #include "faultline/elf.hpp"
 #include "faultline/errors.hpp"
+#include "faultline/explore.hpp"
 #include "faultline/machine.hpp"
 #include "faultline/qemu_command_line.hpp"
 #include "faultline/replay.hpp"
@@ -105,6 +106,82 @@ static void bind_reproducers(py::module_& m) {
         },
         py::arg("machine"), py::arg("reproducer"),
         "Restores the snapshot and replays the schedule once: (firings, outcome).");
+}
+
+// Exploration (explore.hpp): faultline explore on a machine the caller booted.
+static void bind_explore(py::module_& m) {
+    py::class_<ExploreConfig>(m, "ExploreConfig")
+        .def(py::init([](const std::string& host_binary, const std::string& guest_program,
+                         const std::vector<std::string>& args) {
+                 ExploreConfig c;
+                 c.host_binary = host_binary;
+                 c.guest_program = guest_program;
+                 c.args = args;
+                 return c;
+             }),
+             py::arg("host_binary"), py::arg("guest_program"),
+             py::arg("args") = std::vector<std::string>{})
+        .def_readwrite("host_binary", &ExploreConfig::host_binary)
+        .def_readwrite("guest_program", &ExploreConfig::guest_program)
+        .def_readwrite("args", &ExploreConfig::args)
+        .def_readwrite("events", &ExploreConfig::events)
+        .def_readwrite("depth", &ExploreConfig::depth)
+        .def_readwrite("runs", &ExploreConfig::runs)
+        .def_readwrite("seed", &ExploreConfig::seed)
+        .def_readwrite("max_hit", &ExploreConfig::max_hit)
+        .def_readwrite("signo", &ExploreConfig::signo)
+        .def_readwrite("budget_ms", &ExploreConfig::budget_ms)
+        .def_property(
+            "shard", [](const ExploreConfig& c) { return c.shard.text(); },
+            [](ExploreConfig& c, const std::string& text) { c.shard = parse_shard(text); },
+            "\"I/N\": the I-th of N near-equal parts of the runs")
+        .def_readwrite("repro_dir", &ExploreConfig::repro_dir);
+
+    py::class_<ExploreEvent>(m, "ExploreEvent")
+        .def_property_readonly("cs", [](const ExploreEvent& e) { return e.site.cs; })
+        .def_property_readonly("insn_addr", [](const ExploreEvent& e) { return e.site.insn.addr; })
+        .def_property_readonly("insn", [](const ExploreEvent& e) { return e.site.insn.text; })
+        .def_property_readonly("in_abort_handler",
+                               [](const ExploreEvent& e) { return e.site.in_abort_handler; })
+        .def_readonly("hit", &ExploreEvent::hit)
+        .def_readonly("event", &ExploreEvent::event)
+        .def("__repr__", [](const ExploreEvent& e) {
+            char addr[19];
+            std::snprintf(addr, sizeof addr, "%#llx", (unsigned long long)e.site.insn.addr);
+            return "<ExploreEvent " + e.event + " before " + addr + " hit " +
+                   std::to_string(e.hit) + ">";
+        });
+
+    py::class_<ExploreFinding>(m, "ExploreFinding")
+        .def_readonly("run", &ExploreFinding::run)
+        .def_readonly("also_runs", &ExploreFinding::also_runs)
+        .def_readonly("schedule", &ExploreFinding::schedule)
+        .def_readonly("firings", &ExploreFinding::firings)
+        .def_readonly("outcome", &ExploreFinding::outcome)
+        .def_property_readonly("stdout", [](const ExploreFinding& f) { return f.output; })
+        .def_readonly("tests", &ExploreFinding::tests)
+        .def_readonly("reproducer", &ExploreFinding::reproducer);
+
+    py::class_<ExploreResult>(m, "ExploreResult")
+        .def_readonly("config", &ExploreResult::config)
+        .def_readonly("first_run", &ExploreResult::first_run)
+        .def_readonly("end_run", &ExploreResult::end_run)
+        .def_readonly("failed_runs", &ExploreResult::failed_runs)
+        .def_readonly("program_runs", &ExploreResult::program_runs)
+        .def_readonly("runs_per_s", &ExploreResult::runs_per_s)
+        .def_readonly("findings", &ExploreResult::findings)
+        .def("json", &explore_json, "What `faultline explore --json` writes.")
+        .def("table", &explore_table, "What `faultline explore` prints.");
+
+    m.def("explore", [](Machine& machine, const ExploreConfig& config) {
+              ExplorePlan plan = plan_explore(config);
+              py::gil_scoped_release unlocked;
+              return run_explore(machine, plan);
+          },
+          py::arg("machine"), py::arg("config"),
+          "config.runs runs of config.depth seeded events each, every failing run shrunk to\n"
+          "a minimal schedule, on a booted machine where config.guest_program already is;\n"
+          "ConfigError for bad input.");
 }
 
 PYBIND11_MODULE(_faultline, m) {
@@ -530,4 +607,5 @@ PYBIND11_MODULE(_faultline, m) {
         .def("__exit__", [](Machine& self, py::args) { self.shutdown(); });
 
     bind_reproducers(m);
+    bind_explore(m);
 }

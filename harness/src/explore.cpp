@@ -86,6 +86,7 @@ public:
         // After the baseline, as a reproducer's replay prepares its machine.
         machine_.snapshot();
         ExploreResult result;
+        result.config = config;
         std::tie(result.first_run, result.end_run) = config.shard.range(config.runs);
         std::chrono::duration<double> exploring{};
         for (size_t run = result.first_run; run < result.end_run; ++run) {
@@ -159,23 +160,25 @@ private:
             ++tests;
             return run_schedule(steps).broke;
         });
+        std::vector<ExploreEvent> events = explore_events(plan_, minimal);
         for (auto& known : findings) {
-            if (known.schedule == minimal) {
+            if (known.schedule == events) {
                 known.also_runs.push_back(run);
                 return;
             }
         }
         Outcome o = run_schedule(minimal);
         const RunResult& last = o.scheduled.run;
-        findings.push_back({run, {}, minimal, o.scheduled.recorded(), outcome_of(last),
+        findings.push_back({run, {}, events, o.scheduled.recorded(), outcome_of(last),
                             last.stdout_text, tests, ""});
         if (!plan_.config.repro_dir.empty()) {
-            findings.back().reproducer =
-                write_reproducer(plan_.config.repro_dir, reproducer_of(findings.back(), o));
+            findings.back().reproducer = write_reproducer(
+                plan_.config.repro_dir, reproducer_of(findings.back(), minimal, o));
         }
     }
 
-    Reproducer reproducer_of(const ExploreFinding& finding, const Outcome& o) const {
+    Reproducer reproducer_of(const ExploreFinding& finding,
+                             const std::vector<ExploreStep>& minimal, const Outcome& o) const {
         const ExploreConfig& config = plan_.config;
         Reproducer r;
         r.finding = "explore run " + std::to_string(finding.run) + " (seed " +
@@ -187,8 +190,8 @@ private:
         r.args = config.args;
         r.baseline_runs = 1;
         r.baseline_budget_ms = config.budget_ms;
-        r.budget_ms = budget_ms(finding.schedule);
-        r.schedule = entries_of(finding.schedule);
+        r.budget_ms = budget_ms(minimal);
+        r.schedule = entries_of(minimal);
         r.firings = finding.firings;
         r.outcome = ReproOutcome::of(o.scheduled.run);
         return r;
@@ -201,10 +204,10 @@ private:
     size_t program_runs_ = 0;
 };
 
-std::string step_text(const ExplorePlan& plan, const ExploreStep& step) {
-    const ExploreSite& site = plan.sites[step.site];
-    return plan.events[step.event].first + " before " + hex(site.insn.addr) + " (" +
-           site.insn.text + ") hit " + std::to_string(step.hit) + ", in " +
+std::string step_text(const ExploreEvent& step) {
+    const ExploreSite& site = step.site;
+    return step.event + " before " + hex(site.insn.addr) + " (" + site.insn.text + ") hit " +
+           std::to_string(step.hit) + ", in " +
            (site.in_abort_handler ? "the abort handler of " : "") + "the section at " +
            hex(site.cs);
 }
@@ -225,11 +228,20 @@ std::vector<ExploreStep> explore_schedule(const ExplorePlan& plan, size_t run) {
     return steps;
 }
 
+std::vector<ExploreEvent> explore_events(const ExplorePlan& plan,
+                                         const std::vector<ExploreStep>& steps) {
+    std::vector<ExploreEvent> events;
+    for (const auto& step : steps) {
+        events.push_back({plan.sites[step.site], step.hit, plan.events[step.event].first});
+    }
+    return events;
+}
+
 ExploreResult run_explore(Machine& machine, const ExplorePlan& plan) {
     return Explorer(machine, plan).run();
 }
 
-std::string explore_table(const ExplorePlan& plan, const ExploreResult& result) {
+std::string explore_table(const ExploreResult& result) {
     std::string t;
     for (size_t k = 0; k < result.findings.size(); ++k) {
         const ExploreFinding& f = result.findings[k];
@@ -241,7 +253,7 @@ std::string explore_table(const ExplorePlan& plan, const ExploreResult& result) 
              "out (" + std::to_string(f.tests) + " runs to minimize); the program " + f.outcome +
              "\n";
         for (size_t i = 0; i < f.schedule.size(); ++i) {
-            t += "  " + step_text(plan, f.schedule[i]);
+            t += "  " + step_text(f.schedule[i]);
             if (i < f.firings.size()) {
                 t += ": fired at instruction " + std::to_string(f.firings[i].icount) + " on vCPU " +
                      std::to_string(f.firings[i].vcpu) + " (" + f.firings[i].status + ")";
@@ -256,25 +268,24 @@ std::string explore_table(const ExplorePlan& plan, const ExploreResult& result) 
     std::snprintf(totals, sizeof totals,
                   "%zu runs (from run %zu of %u; shard %s), seed %llu, depth %u: %zu failed, "
                   "%zu findings, %zu program runs, %.1f runs/s\n",
-                  result.end_run - result.first_run, result.first_run, plan.config.runs,
-                  plan.config.shard.text().c_str(), (unsigned long long)plan.config.seed,
-                  plan.config.depth, result.failed_runs, result.findings.size(),
+                  result.end_run - result.first_run, result.first_run, result.config.runs,
+                  result.config.shard.text().c_str(), (unsigned long long)result.config.seed,
+                  result.config.depth, result.failed_runs, result.findings.size(),
                   result.program_runs, result.runs_per_s);
     return t + totals;
 }
 
-std::string explore_json(const ExplorePlan& plan, const ExploreResult& result) {
+std::string explore_json(const ExploreResult& result) {
     nlohmann::json findings = nlohmann::json::array();
     for (const auto& f : result.findings) {
         nlohmann::json schedule = nlohmann::json::array(), firings = nlohmann::json::array();
         for (const auto& step : f.schedule) {
-            const ExploreSite& site = plan.sites[step.site];
-            schedule.push_back({{"cs", site.cs},
-                                {"insn_addr", site.insn.addr},
-                                {"insn", site.insn.text},
-                                {"in_abort_handler", site.in_abort_handler},
+            schedule.push_back({{"cs", step.site.cs},
+                                {"insn_addr", step.site.insn.addr},
+                                {"insn", step.site.insn.text},
+                                {"in_abort_handler", step.site.in_abort_handler},
                                 {"hit", step.hit},
-                                {"event", plan.events[step.event].first}});
+                                {"event", step.event}});
         }
         for (const auto& firing : f.firings) {
             firings.push_back({{"icount", firing.icount},
@@ -291,13 +302,14 @@ std::string explore_json(const ExplorePlan& plan, const ExploreResult& result) {
                             {"tests", f.tests},
                             {"reproducer", f.reproducer}});
     }
-    return nlohmann::json{{"program", plan.config.guest_program},
-                          {"seed", plan.config.seed},
-                          {"depth", plan.config.depth},
-                          {"runs", plan.config.runs},
-                          {"max_hit", plan.config.max_hit},
-                          {"events", plan.config.events},
-                          {"shard", plan.config.shard.text()},
+    const ExploreConfig& config = result.config;
+    return nlohmann::json{{"program", config.guest_program},
+                          {"seed", config.seed},
+                          {"depth", config.depth},
+                          {"runs", config.runs},
+                          {"max_hit", config.max_hit},
+                          {"events", config.events},
+                          {"shard", config.shard.text()},
                           {"first_run", result.first_run},
                           {"end_run", result.end_run},
                           {"failed_runs", result.failed_runs},

@@ -78,6 +78,11 @@ std::vector<Instruction> abort_handler_of(const std::string& elf_path, const Cri
 Event swept_event(const std::string& name, int signo) {
     for (const auto& kind : event_kinds()) {
         if (kind.swept() && kind.name == name) {
+            // QEMU refuses the same, but only once the program runs.
+            if (kind.arg == FAULTLINE_ARG_SIGNAL && (signo < 1 || signo > 64)) {
+                throw ConfigError("signal " + std::to_string(signo) +
+                                  ": not a signal number (1-64)");
+            }
             return {kind.kind, kind.sweep_arg(signo)};
         }
     }

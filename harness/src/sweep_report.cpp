@@ -93,6 +93,11 @@ std::string hex(uint64_t v) {
     return s.str();
 }
 
+// "preempt before 0x401824 (cmpl %edi, %fs:4(%rcx))"
+std::string trial_text(const SweepCell& c) {
+    return c.event + " before " + hex(c.insn_addr) + " (" + c.insn_text + ")";
+}
+
 std::string escape(const std::string& text) {
     std::string out;
     for (char ch : text) {
@@ -137,6 +142,13 @@ std::pair<const char*, std::string> verdict(const SweepCell& c) {
 }  // namespace
 
 std::string sweep_html(const SweepResult& result, const std::string& title) {
+    // Each cell's findings, by number (from 1), which its table cell links to.
+    std::vector<std::vector<size_t>> findings_of(result.cells.size());
+    for (size_t k = 0; k < result.findings.size(); ++k) {
+        for (size_t cell : result.findings[k].cells) {
+            findings_of[cell].push_back(k + 1);
+        }
+    }
     std::vector<std::string> events;
     using Row = std::tuple<std::string, uint64_t, uint64_t>;  // file, section, instruction
     std::map<Row, std::map<std::string, const SweepCell*>> rows;
@@ -155,17 +167,19 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
     h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" << escape(title)
       << "</title><style>body{font-family:sans-serif}table{border-collapse:collapse}"
          "td,th{border:1px solid #777;padding:4px 8px}td.i{font-family:monospace}"
-         "tr.cs td{background:#eee;font-weight:bold}</style></head><body>"
+         "tr.cs td{background:#eee;font-weight:bold}tr.finding:target td{background:#ffd}"
+         "ol{margin:0;padding-left:1.5em}</style></head><body>"
       << "<h1>" << escape(title) << "</h1><p>" << result.cells.size() << " trials, "
       << result.reached() << " reached, " << result.failed() << " failed, "
-      << result.trials_per_s << " trials/s. Dark green: the event aborted the "
+      << result.findings.size() << " findings, " << result.trials_per_s << " trials/s. Dark green: the event aborted the "
       << "sequence as it must; light green: committed as it must; mid green: a page fault "
       << "aborted it because handling the fault blocked (allowed inside the sequence); teal: "
       << "killed by SIGSEGV as the model (models/RseqRule) says (a bad descriptor or "
       << "signature); red: "
       << "wrong; orange: unknown (the thread reached neither the instruction nor the abort "
       << "handler before the program ended); blue: the workload never reached the instruction; "
-      << "grey: the guest did not carry the event out.</p><table><tr><th>address</th>"
+      << "grey: the guest did not carry the event out. A cell in a finding (trials that "
+      << "break the program's check only together) links to it.</p><table><tr><th>address</th>"
       << "<th>instruction</th>";
     for (const auto& e : events) {
         h << "<th>" << escape(e) << "</th>";
@@ -190,14 +204,44 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
                 h << "<td></td>";
                 continue;
             }
-            auto [colour, label] = verdict(*it->second);
-            h << "<td style=\"background:" << colour << "\" title=\"icount "
-              << it->second->fired_icount << ", vCPU " << it->second->vcpu << "\">" << escape(label)
-              << "</td>";
+            const SweepCell& c = *it->second;
+            auto [colour, label] = verdict(c);
+            h << "<td style=\"background:" << colour << "\" title=\"icount " << c.fired_icount
+              << ", vCPU " << c.vcpu << "\">" << escape(label);
+            const auto& findings = findings_of[size_t(&c - result.cells.data())];
+            for (size_t k : findings) {
+                h << "<br><a href=\"#finding-" << k << "\">finding " << k << "</a>";
+            }
+            // A finding's reproducer is in its row below.
+            if (c.raised && !c.ok && findings.empty() && !c.reproducer.empty()) {
+                h << "<br>reproducer: " << escape(c.reproducer);
+            }
+            h << "</td>";
         }
         h << "</tr>";
     }
-    h << "</table></body></html>\n";
+    h << "</table>";
+    if (!result.findings.empty()) {
+        h << "<h2>Findings</h2><p>Trials that break the program's check together, none alone, "
+          << "and none of which can be left out (delta debugging, each test a program run). "
+          << "Each cell keeps the verdict of its own lone run.</p><table><tr><th>finding</th>"
+          << "<th>trials, in firing order</th><th>the program</th><th>runs to minimize</th>"
+          << "<th>reproducer</th></tr>";
+        for (size_t k = 0; k < result.findings.size(); ++k) {
+            const SweepFinding& f = result.findings[k];
+            h << "<tr class=\"finding\" id=\"finding-" << k + 1 << "\"><td>" << k + 1
+              << "</td><td><ol>";
+            for (size_t cell : f.cells) {
+                const SweepCell& c = result.cells[cell];
+                h << "<li>" << escape(trial_text(c) + " in " + c.file) << "</li>";
+            }
+            // Every member has the finding's reproducer.
+            h << "</ol></td><td>" << escape(f.outcome) << "</td><td>" << f.tests << "</td><td>"
+              << escape(result.cells[f.cells.front()].reproducer) << "</td></tr>";
+        }
+        h << "</table>";
+    }
+    h << "</body></html>\n";
     return h.str();
 }
 
@@ -254,17 +298,15 @@ std::string sweep_table(const SweepResult& result, const std::vector<std::string
                   "(%zu runs to minimize; the program %s):", k + 1, f.cells.size(), f.tests,
                f.outcome.c_str());
         for (size_t cell : f.cells) {
-            const auto& c = result.cells[cell];
-            append(t, "%s %s before %#llx (%s)", cell == f.cells.front() ? "" : ";",
-                   c.event.c_str(), (unsigned long long)c.insn_addr, c.insn_text.c_str());
+            append(t, "%s %s", cell == f.cells.front() ? "" : ";",
+                   trial_text(result.cells[cell]).c_str());
         }
         t += "\n";
     }
     for (const auto& c : result.cells) {
         if (c.raised && !c.ok) {
-            append(t, "FAIL %s before %#llx (%s): fired=%d observed=%s model=%s; %s\n",
-                   c.event.c_str(), (unsigned long long)c.insn_addr, c.insn_text.c_str(), c.fired,
-                   observed_word(c), model_answer(c).c_str(), c.outcome.c_str());
+            append(t, "FAIL %s: fired=%d observed=%s model=%s; %s\n", trial_text(c).c_str(),
+                   c.fired, observed_word(c), model_answer(c).c_str(), c.outcome.c_str());
             if (!c.reproducer.empty()) {
                 append(t, "     reproducer: %s\n", c.reproducer.c_str());
             }

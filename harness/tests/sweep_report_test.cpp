@@ -127,3 +127,32 @@ TEST(SweepJson, FindingsAndTheShardAreReported) {
     EXPECT_EQ(json["findings"],
               nlohmann::json::parse(R"([{"cells":[3,0],"outcome":"exited 1","tests":5}])"));
 }
+
+// The picture lists each finding with its trials, outcome, runs and
+// reproducer; its cells link to it, and a cell failing alone names its own.
+TEST(SweepHtml, AFindingIsListedAndItsCellsLinkToIt) {
+    SweepResult r = two_rows();
+    r.findings = {{{3, 0}, "exited 1", 5}};
+    r.cells[3].reproducer = r.cells[0].reproducer = "repro/together.json";
+    r.cells[1].reproducer = "repro/signal.json";
+    std::string html = sweep_html(r, "t");
+    EXPECT_NE(html.find("<h2>Findings</h2>"), std::string::npos) << html;
+    EXPECT_NE(html.find("<tr class=\"finding\" id=\"finding-1\"><td>1</td><td><ol>"
+                        "<li>preempt before 0x401cb8 (xorl %eax, %eax) in /bin/rseq-counter</li>"
+                        "<li>preempt before 0x401ca4 (cmpl %edi, %fs:4(%rcx)) in "
+                        "/bin/rseq-counter</li></ol></td><td>exited 1</td><td>5</td>"
+                        "<td>repro/together.json</td></tr></table></body></html>\n"),
+              std::string::npos)
+        << html;
+    EXPECT_NE(html.find(">aborted<br><a href=\"#finding-1\">finding 1</a></td>"),
+              std::string::npos)
+        << html;
+    EXPECT_NE(html.find(">committed<br><a href=\"#finding-1\">finding 1</a></td>"),
+              std::string::npos)
+        << html;
+    EXPECT_NE(html.find(">FAIL: commit, the model says aborts to 0x401cd0; the program exited 0"
+                        "<br>reproducer: repro/signal.json</td>"),
+              std::string::npos)
+        << html;
+    EXPECT_NE(html.find("3 failed, 1 findings, "), std::string::npos) << html;
+}

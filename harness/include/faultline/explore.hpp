@@ -45,6 +45,7 @@ struct ExploreSite {
     uint64_t cs = 0;  // the section's start (link-time addresses of the program)
     Instruction insn;
     bool in_abort_handler = false;
+    bool operator==(const ExploreSite&) const = default;
 };
 
 struct ExplorePlan {
@@ -62,10 +63,19 @@ struct ExploreStep {
     bool operator==(const ExploreStep&) const = default;
 };
 
+// A step as a finding reports it, apart from the plan: where, at which hit,
+// which event.
+struct ExploreEvent {
+    ExploreSite site;
+    uint32_t hit = 1;
+    std::string event;  // its name
+    bool operator==(const ExploreEvent&) const = default;
+};
+
 struct ExploreFinding {
     size_t run = 0;                    // the first run that broke the invariant this way
     std::vector<size_t> also_runs;     // later runs that shrank to the same schedule
-    std::vector<ExploreStep> schedule;  // minimal, in firing order
+    std::vector<ExploreEvent> schedule;  // minimal, in firing order
     std::vector<ReproFiring> firings;   // of the minimal schedule, run from the snapshot
     std::string outcome;               // how that run ended
     std::string output;                // its stdout
@@ -74,6 +84,7 @@ struct ExploreFinding {
 };
 
 struct ExploreResult {
+    ExploreConfig config;               // what was explored
     size_t first_run = 0, end_run = 0;  // the runs done: [first_run, end_run)
     size_t failed_runs = 0;
     size_t program_runs = 0;            // runs, minimization tests and baseline
@@ -87,12 +98,15 @@ struct ExploreResult {
 ExplorePlan plan_explore(const ExploreConfig& config);
 // Run k's schedule: depth steps drawn from (seed, k).
 std::vector<ExploreStep> explore_schedule(const ExplorePlan& plan, size_t run);
+// The steps' sites and event names, from the plan.
+std::vector<ExploreEvent> explore_events(const ExplorePlan& plan,
+                                         const std::vector<ExploreStep>& steps);
 // Checks the program (in the guest already) passes without events,
 // snapshots the machine (replacing an earlier snapshot), then does the
 // shard's runs, each from the snapshot.
 ExploreResult run_explore(Machine& machine, const ExplorePlan& plan);
 // A text report: each finding with its events, then the totals.
-std::string explore_table(const ExplorePlan& plan, const ExploreResult& result);
-std::string explore_json(const ExplorePlan& plan, const ExploreResult& result);
+std::string explore_table(const ExploreResult& result);
+std::string explore_json(const ExploreResult& result);
 
 }  // namespace faultline

@@ -31,6 +31,7 @@ namespace faultline {
 struct Instruction {
     uint64_t addr = 0;
     std::string text;  // disassembly, e.g. "addq %rsi, (%rdi)"
+    bool operator==(const Instruction&) const = default;
 };
 
 // The instructions of a critical section, start through post_commit
@@ -150,7 +151,8 @@ struct SweepResult {
 };
 
 // The event a sweep (or an exploration) fires by that name: signal events
-// send signo. ConfigError for a name that is not a swept kind.
+// send signo. ConfigError for a name that is not a swept kind, or a signal
+// event with a signo outside 1-64.
 Event swept_event(const std::string& name, int signo);
 // The program's own check passed: it exited 0.
 bool check_passed(const RunResult& run);

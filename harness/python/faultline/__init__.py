@@ -11,4 +11,5 @@ from ._faultline import (  # noqa: F401
     PkEvent, pk_event_kinds,
     SweepFinding, abort_handler_of,
     Reproducer, ReproFiring, ReproOutcome, read_reproducer, prepare_replay, replay_once,
+    ExploreConfig, ExploreEvent, ExploreFinding, ExploreResult, explore,
 )
