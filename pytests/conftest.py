@@ -5,6 +5,7 @@ on the console of any machine it used."""
 import os
 import pathlib
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -67,6 +68,39 @@ def cli(*args, timeout=600):
     p = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout)
     assert "faultline: kernel report:" not in p.stderr, p.stderr
     return p
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def replay_in_gdb(reproducer, *commands, options=()):
+    """`faultline replay REPRODUCER --gdb PORT [OPTIONS]`, then Debian's gdb
+    in batch mode runs the script it wrote and then commands: gdb's result,
+    and the replay's exit code and stderr."""
+    port = free_port()
+    replay = subprocess.Popen([str(CLI), "replay", str(reproducer), "--gdb", str(port), *options],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        err = ""
+        for line in replay.stderr:
+            err += line
+            if "gdbstub listens" in line:
+                break
+        args = ["gdb", "-nx", "-batch", "-x", f"{reproducer}.gdb"]
+        for command in commands:
+            args += ["-ex", command]
+        gdb = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        err += replay.stderr.read()
+        replay.wait(timeout=120)
+    finally:
+        replay.kill()
+    assert "faultline: kernel report:" not in err, err
+    return gdb, replay.returncode, err
+
+
 # Host copies of the programs in the guest's /bin.
 GUEST_PROGRAMS = BUILD / "linux" / "initramfs"
 

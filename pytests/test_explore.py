@@ -5,11 +5,12 @@ handler looks the CPU up twice, so a migration inside the handler, after
 an event aborted the section, leaves one CPU's slow-path count at +1 and
 another's at -1."""
 import json
+import re
 
 import pytest
 
 import faultline
-from conftest import GUEST_PROGRAMS, cli
+from conftest import GUEST_PROGRAMS, cli, replay_in_gdb
 
 PROGRAM = GUEST_PROGRAMS / "rseq-fallback"
 (SECTION,) = faultline.rseq_critical_sections(str(PROGRAM))
@@ -80,6 +81,28 @@ def test_each_finding_has_a_reproducer_of_its_minimal_schedule(explored):
             (f["icount"], f["vcpu"], f["rip"]) for f in finding["firings"]]
         assert repro["expected"]["outcome"] == {"exit_code": 1, "signaled": False,
                                                 "timed_out": False}
+
+
+def test_gdb_stops_at_each_firing_of_the_schedule_in_order(explored):
+    _, report = explored
+    # A migration at the section's third arrival, then one in the abort
+    # handler on the other vCPU: gdb must count arrivals as the trigger does.
+    finding = report["findings"][0]
+    firings = json.loads(open(finding["reproducer"]).read())["expected"]["firings"]
+    gdb, code, err = replay_in_gdb(finding["reproducer"], "info registers rip", "continue",
+                                   "info registers rip", "detach")
+    output = gdb.stdout + gdb.stderr
+    stops = re.findall(r"^faultline: schedule entry (\d+) of (\d+): (\w+) before (0x[0-9a-f]+), "
+                       r"hit (\d+)$", gdb.stdout, re.M)
+    assert stops == [("1", "2", "migrate", "0x401368", "3"),
+                     ("2", "2", "migrate", hex(HANDLER[2].addr), "1")], output
+    assert re.findall(r"^rip\s+(0x[0-9a-f]+)", gdb.stdout, re.M) == [f["rip"] for f in firings], output
+    # gdb numbers the threads (vCPUs) from 1.
+    assert [int(t) - 1 for t in re.findall(r"^Thread (\d+) hit Breakpoint", gdb.stdout, re.M)] == [
+        f["vcpu"] for f in firings], output
+    assert code == 1, err
+    # Stopped and let go, the run is the recorded one.
+    assert "under gdb the program exited 1, every firing at its recorded instruction" in err, err
 
 
 def test_the_same_seed_gives_the_same_schedules_and_findings(explored, tmp_path):

@@ -5,10 +5,11 @@ does not restart a section (pytests/kernel-patches), each run the program
 did not survive becomes a finding of two trials (a preemption, then a
 signal), instead of every trial of those runs failing."""
 import json
+import re
 
 import pytest
 
-from conftest import GUEST_PROGRAMS, cli
+from conftest import GUEST_PROGRAMS, cli, replay_in_gdb
 from html_rows import grid_cells, html_rows
 from test_conformance import build_kernel_under_test
 
@@ -90,3 +91,24 @@ def test_the_html_report_lists_each_finding_and_links_its_cells_to_it(signal_ker
         cell = grid[(c["insn_addr"], c["event"])]
         assert cell.links == links
         assert cell.text.split("\n")[1:] == [f"finding {link[9:]}" for link in links]
+
+
+def test_gdb_stops_at_both_firings_at_one_instruction(signal_kernel_sweep):
+    _, report, kernel, _ = signal_kernel_sweep
+    (path,) = {report["cells"][i]["reproducer"] for i in report["findings"][0]["cells"]}
+    firings = json.loads(open(path).read())["expected"]["firings"]
+    at = firings[0]["rip"]
+    # The preemption sends the thread to the abort handler (its watch);
+    # the signal comes at the retry's first arrival at the same instruction.
+    gdb, code, err = replay_in_gdb(path, "info registers rip", "continue", "info registers rip",
+                                   "detach", options=kernel)
+    output = gdb.stdout + gdb.stderr
+    stops = re.findall(r"^faultline: schedule entry (\d+) of (\d+): (\w+) before (0x[0-9a-f]+), "
+                       r"hit (\d+)$", gdb.stdout, re.M)
+    assert stops == [("1", "2", "preempt", at, "1"), ("2", "2", "signal", at, "1")], output
+    assert re.findall(r"^rip\s+(0x[0-9a-f]+)", gdb.stdout, re.M) == [at, at], output
+    assert [int(t) - 1 for t in re.findall(r"^Thread (\d+) hit Breakpoint", gdb.stdout, re.M)] == [
+        f["vcpu"] for f in firings], output
+    assert code == 1, err
+    assert "under gdb the program was killed by signal 11, every firing at its recorded " \
+        "instruction" in err, err

@@ -4,13 +4,11 @@ import json
 import pathlib
 import re
 import shutil
-import socket
-import subprocess
 
 import pytest
 
 import faultline
-from conftest import BUILD, CLI, GUEST_PROGRAMS, cli
+from conftest import BUILD, GUEST_PROGRAMS, cli, replay_in_gdb
 from html_rows import grid_cells, html_rows
 
 BUGGY = GUEST_PROGRAMS / "rseq-buggy"
@@ -183,35 +181,15 @@ def test_another_kernel_is_named_and_stops_the_replay_unless_forced(buggy_sweep,
     assert result["identical"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 def test_gdb_stops_at_the_firing_instruction_and_steps_into_the_abort_handler(buggy_sweep):
     sweep, _ = buggy_sweep
     path = reproducer_of(sweep, "preempt")["reproducer"]
     r = json.loads(open(path).read())
     (firing,) = r["expected"]["firings"]
     abort_handler = r["schedule"][0]["watch"]  # rseq-buggy is not PIE: its own addresses
-    port = free_port()
-    replay = subprocess.Popen([str(CLI), "replay", path, "--gdb", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in replay.stderr:
-            if "gdbstub listens" in line:
-                break
-        gdb = subprocess.run(
-            ["gdb", "-nx", "-batch", "-x", path + ".gdb",
-             "-ex", "info registers rip",
-             "-ex", f"tbreak *{abort_handler}", "-ex", "continue",
-             "-ex", "info registers rip", "-ex", "detach"],
-            capture_output=True, text=True, timeout=120)
-        rips = re.findall(r"^rip\s+(0x[0-9a-f]+)", gdb.stdout, re.M)
-        assert rips == [firing["rip"], abort_handler], gdb.stdout + gdb.stderr
-        out, err = replay.communicate(timeout=120)
-    finally:
-        replay.kill()
-    assert replay.returncode == 1, err
+    gdb, code, err = replay_in_gdb(path, "info registers rip", f"tbreak *{abort_handler}",
+                                   "continue", "info registers rip", "detach")
+    rips = re.findall(r"^rip\s+(0x[0-9a-f]+)", gdb.stdout, re.M)
+    assert rips == [firing["rip"], abort_handler], gdb.stdout + gdb.stderr
+    assert code == 1, err
     assert "under gdb the program exited 1" in err

@@ -5,7 +5,7 @@
 //   faultline run [--json] [--root] --binary HOST_FILE [OPTIONS] [-- ARGS...]
 //   (run also takes --pk-trace FILE [--pk-kinds KIND,...])
 //   faultline conformance rseq [OPTIONS]
-//   faultline replay FILE [--json] [--force] [OPTIONS]
+//   faultline replay FILE [--json] [--force] [--gdb PORT] [OPTIONS]
 //   faultline conformance pk [--json FILE] [OPTIONS]
 //   faultline sweep [--binary PATH] [--library LIB.so]... [--events EVENT,...]
 //                   [--json FILE] [--html FILE] [--hit N] [--signal N] [--require-coverage PCT]
@@ -124,8 +124,10 @@ std::string usage() {
            "  --force  replay even when QEMU, kernel or initramfs differ from the recording\n"
            "  --gdb PORT   then run it once more for gdb: QEMU's gdbstub listens on\n"
            "           localhost:PORT with the program held at its entry; FILE.gdb (written\n"
-           "           beside FILE) attaches gdb, loads the program's symbols and stops at\n"
-           "           the first entry's firing instruction (gdb -x FILE.gdb)\n";
+           "           beside FILE) attaches gdb, loads the program's symbols and stops before\n"
+           "           each schedule entry's firing in turn, in its process at its hit count\n"
+           "           (gdb -x FILE.gdb; continue goes to the next); at the end it says whether\n"
+           "           the run under gdb was the recorded one\n";
 }
 
 struct UsageError {
@@ -739,54 +741,168 @@ nlohmann::json firing_json(const faultline::ReproFiring& f) {
             {"status", f.status}};
 }
 
+// "schedule entry 2 of 3: migrate before 0x401395, hit 1"
+std::string entry_title(const faultline::ScheduledRun& held, size_t k) {
+    const faultline::ScheduleEntry& e = held.armed[k];
+    std::ostringstream title;
+    title << "schedule entry " << k + 1 << " of " << held.armed.size() << ": " << e.event.name()
+          << " before " << std::hex << std::showbase << e.trigger.vaddr << std::dec << ", hit "
+          << e.trigger.hit;
+    return title.str();
+}
+
+// A gdb script that stops before each firing of the armed schedule, in
+// order, by keeping the count the engine keeps (qemu-patches/0008): entry
+// k counts the arrivals at its address in the process (any thread) from
+// the firing of entry k - 1 on, or from the end of its watch: the first
+// arrival of that thread at its address or its watch address, counted for
+// no entry. One breakpoint per address, its condition counting in
+// convenience variables; a stop's commands move on to the next entry and
+// enable only the breakpoints that it and the watch need: an arrival
+// anywhere else costs no round trip to gdb.
+std::string gdb_schedule_script(const faultline::Reproducer& r, const faultline::ScheduledRun& held,
+                                int port) {
+    const std::vector<faultline::ScheduleEntry>& armed = held.armed;
+    std::vector<uint64_t> addresses;  // breakpoint b + 1 is at addresses[b]
+    auto breakpoint_at = [&](uint64_t address) {
+        auto at = std::find(addresses.begin(), addresses.end(), address);
+        if (at == addresses.end()) {
+            addresses.push_back(address);
+            return addresses.size();
+        }
+        return size_t(at - addresses.begin()) + 1;
+    };
+    for (const auto& e : armed) {
+        breakpoint_at(e.trigger.vaddr);
+        if (e.watch) {
+            breakpoint_at(e.watch);
+        }
+    }
+    // What entry k, once fired, leaves to count: the next entry's arrivals
+    // and, while its watch goes on, its thread's return.
+    auto enabled_after = [&](size_t k) {
+        std::ostringstream out;
+        out << "disable 1-" << addresses.size() << "\n";
+        std::vector<size_t> wanted;
+        if (k + 1 < armed.size()) {
+            wanted.push_back(breakpoint_at(armed[k + 1].trigger.vaddr));
+            if (armed[k].watch) {
+                wanted.push_back(breakpoint_at(armed[k].trigger.vaddr));
+                wanted.push_back(breakpoint_at(armed[k].watch));
+            }
+        }
+        if (!wanted.empty()) {
+            out << "enable";
+            for (size_t b : wanted) {
+                out << " " << b;
+            }
+            out << "\n";
+        }
+        return out.str();
+    };
+
+    std::ostringstream script;
+    script << "set pagination off\n"
+           << "target remote localhost:" << port << "\n";
+    for (size_t k = 0; k < r.files.size(); ++k) {
+        script << "add-symbol-file " << r.files[k].host_path << " -o " << std::hex << std::showbase
+               << held.biases[k] << std::dec << "\n";
+    }
+    // gdb goes on from its breakpoint at a trigger address by a step; with
+    // interrupts let in there, the firing's NMI comes before the
+    // instruction, as it does without gdb.
+    script << "maint packet Qqemu.sstep=0x1\n"
+           << "set $faultline_entry = 0\n"
+           << "set $faultline_hits = 0\n"
+           << "set $faultline_watching = 0\n"
+           << "set $faultline_thread = 0\n";
+    for (size_t b = 0; b < addresses.size(); ++b) {
+        uint64_t address = addresses[b];
+        std::ostringstream counted, watch_ends;
+        for (size_t k = 0; k < armed.size(); ++k) {
+            if (armed[k].trigger.vaddr == address) {
+                counted << (counted.tellp() ? " || " : "") << "($faultline_entry == " << k
+                        << " && ++$faultline_hits == " << armed[k].trigger.hit << ")";
+            }
+            if (armed[k].watch && (armed[k].trigger.vaddr == address || armed[k].watch == address)) {
+                watch_ends << (watch_ends.tellp() ? " || " : "") << "$faultline_entry == " << k + 1;
+            }
+        }
+        // While a watch goes on nothing is counted, and the arrival that
+        // ends it (never a stop) is counted for no entry.
+        std::string ends_watch = watch_ends.tellp()
+            ? "(" + watch_ends.str() + ") && $fs_base == $faultline_thread && ($faultline_watching = 0)"
+            : "";
+        std::string condition = !ends_watch.empty() && counted.tellp()
+            ? "($faultline_watching ? " + ends_watch + " : " + counted.str() + ")"
+            : !ends_watch.empty() ? "$faultline_watching && " + ends_watch
+                                  : "!$faultline_watching && (" + counted.str() + ")";
+        script << std::hex << std::showbase << "break *" << address
+               << " if ((unsigned long)$cr3 & 0xfffffffffffff000) == " << held.process.cr3
+               << std::dec << " && " << condition << "\n";
+        script << "commands\n";
+        for (size_t k = 0; k < armed.size(); ++k) {
+            if (armed[k].trigger.vaddr != address) {
+                continue;
+            }
+            script << "if $faultline_entry == " << k << "\n"
+                   << "echo faultline: " << entry_title(held, k) << "\\n\n"
+                   << (k + 1 < armed.size() ? "echo faultline: continue goes to the next one\\n\n"
+                                            : "echo faultline: the last one; continue or detach "
+                                              "lets the program run to its end\\n\n")
+                   << enabled_after(k) << "set $faultline_watching = " << (armed[k].watch != 0)
+                   << "\n"
+                   << "end\n";
+        }
+        script << "set $faultline_thread = $fs_base\n"
+               << "set $faultline_hits = 0\n"
+               << "set $faultline_entry = $faultline_entry + 1\n"
+               << "end\n";
+    }
+    script << "disable 1-" << addresses.size() << "\n"
+           << "enable " << breakpoint_at(armed.front().trigger.vaddr) << "\n"
+           << "continue\n";
+    return script.str();
+}
+
 // Runs the reproducer's schedule once more with the vCPUs handed to gdb:
 // QEMU's gdbstub listens, the program is held at its entry with the
 // schedule armed, and a gdb script beside the file attaches, loads the
-// swept files' symbols where they are loaded and breaks at the first
-// entry's firing: its address, in this address space, at its hit count.
-// The guest goes on when gdb continues; returns when the program ended.
+// swept files' symbols where they are loaded and stops before each
+// entry's firing in turn. The guest goes on when gdb continues; returns
+// when the program ended, telling whether the run was the recorded one.
 void replay_under_gdb(faultline::Machine& machine, const faultline::Reproducer& r,
                       const std::string& file, int port) {
     machine.restore();
     faultline::ScheduledRun held = faultline::arm_schedule(
         machine, faultline::swept_files(r), r.args, r.budget_ms, r.user, r.schedule);
-    const faultline::ReproEntry& first = r.schedule.front();
-    std::ostringstream script;
-    script << std::hex << std::showbase;
-    script << "set pagination off\n"
-           << "target remote localhost:" << std::dec << port << std::hex << "\n";
-    uint64_t rip = 0, watch = 0;
-    for (size_t k = 0; k < r.files.size(); ++k) {
-        script << "add-symbol-file " << r.files[k].host_path << " -o " << held.biases[k] << "\n";
-        if (r.files[k].guest_path == first.file) {
-            rip = first.addr + held.biases[k];
-            watch = first.watch ? *first.watch + held.biases[k] : 0;
-        }
-    }
-    // The trigger counts arrivals in the program's address space only.
-    script << "break *" << rip << " if ((unsigned long)$cr3 & 0xfffffffffffff000) == " << held.process.cr3
-           << "\n";
-    if (first.hit > 1) {
-        script << "ignore 1 " << std::dec << first.hit - 1 << std::hex << "\n";
-    }
-    script << "continue\n"
-           << "delete 1\n"
-           << "echo stopped before the firing instruction; detach lets the program run to its end\\n\n";
     std::string script_path = file + ".gdb";
-    std::ofstream(script_path) << script.str();
+    std::ofstream(script_path) << gdb_schedule_script(r, held, port);
     machine.listen_gdb(port);
     // Before anyone is told to attach: gdb's continue must find the request.
     machine.release_spawned_to_debugger();
-    std::fprintf(stderr, "faultline: QEMU's gdbstub listens on localhost:%d; the program is held at its entry.\n"
-                "faultline: gdb -x %s   attaches and stops before the %s at %#llx (hit %u)\n",
-                port, script_path.c_str(), first.event.c_str(), (unsigned long long)rip,
-                first.hit);
-    if (watch) {
-        std::fprintf(stderr, "faultline: then: tbreak *%#llx, continue   (the abort handler)\n",
-                    (unsigned long long)watch);
+    std::fprintf(stderr,
+                 "faultline: QEMU's gdbstub listens on localhost:%d; the program is held at its entry.\n"
+                 "faultline: gdb -x %s   attaches and stops before each firing in turn "
+                 "(continue goes to the next):\n",
+                 port, script_path.c_str());
+    for (size_t k = 0; k < held.armed.size(); ++k) {
+        std::fprintf(stderr, "faultline:   %s", entry_title(held, k).c_str());
+        if (held.armed[k].watch) {
+            std::fprintf(stderr, ", abort handler %#llx", (unsigned long long)held.armed[k].watch);
+        }
+        std::fputc('\n', stderr);
     }
-    faultline::RunResult run = machine.wait();
-    std::fprintf(stderr, "faultline: under gdb the program %s\n", faultline::ReproOutcome::of(run).text().c_str());
+    held.run = machine.wait();
+    held.firings = machine.firings();
+    faultline::ReplayVerdict verdict = faultline::judge_replay(r, held);
+    std::fprintf(stderr, "faultline: under gdb the program %s, %s\n",
+                 faultline::ReproOutcome::of(held.run).text().c_str(),
+                 verdict.identical ? "every firing at its recorded instruction"
+                                   : "not the recorded run:");
+    for (const auto& d : verdict.differences) {
+        std::fprintf(stderr, "faultline:   %s\n", d.c_str());
+    }
 }
 
 // Replays a reproducer on a machine like the one that recorded it.
