@@ -57,6 +57,34 @@ auto as_user(Result (Machine::*method)(const std::string&, const std::vector<std
     };
 }
 
+// What SweepConfig and ExploreConfig share: the program, its arguments,
+// the events, and what a run may take; shard_doc says what a shard splits.
+template <typename Config>
+py::class_<Config> bind_program_config(py::module_& m, const char* name, const char* shard_doc) {
+    return py::class_<Config>(m, name)
+        .def(py::init([](const std::string& host_binary, const std::string& guest_program,
+                         const std::vector<std::string>& args) {
+                 Config c;
+                 c.host_binary = host_binary;
+                 c.guest_program = guest_program;
+                 c.args = args;
+                 return c;
+             }),
+             py::arg("host_binary"), py::arg("guest_program"),
+             py::arg("args") = std::vector<std::string>{})
+        .def_readwrite("host_binary", &Config::host_binary)
+        .def_readwrite("guest_program", &Config::guest_program)
+        .def_readwrite("args", &Config::args)
+        .def_readwrite("events", &Config::events)
+        .def_readwrite("signo", &Config::signo)
+        .def_readwrite("budget_ms", &Config::budget_ms)
+        .def_property(
+            "shard", [](const Config& c) { return c.shard.text(); },
+            [](Config& c, const std::string& text) { c.shard = parse_shard(text); },
+            shard_doc)
+        .def_readwrite("repro_dir", &Config::repro_dir);
+}
+
 void raise(const py::object& cls, const Error& e, py::dict attrs = {}) {
     py::object instance = cls(e.what());
     for (auto item : attrs) {
@@ -110,32 +138,12 @@ static void bind_reproducers(py::module_& m) {
 
 // Exploration (explore.hpp): faultline explore on a machine the caller booted.
 static void bind_explore(py::module_& m) {
-    py::class_<ExploreConfig>(m, "ExploreConfig")
-        .def(py::init([](const std::string& host_binary, const std::string& guest_program,
-                         const std::vector<std::string>& args) {
-                 ExploreConfig c;
-                 c.host_binary = host_binary;
-                 c.guest_program = guest_program;
-                 c.args = args;
-                 return c;
-             }),
-             py::arg("host_binary"), py::arg("guest_program"),
-             py::arg("args") = std::vector<std::string>{})
-        .def_readwrite("host_binary", &ExploreConfig::host_binary)
-        .def_readwrite("guest_program", &ExploreConfig::guest_program)
-        .def_readwrite("args", &ExploreConfig::args)
-        .def_readwrite("events", &ExploreConfig::events)
+    bind_program_config<ExploreConfig>(m, "ExploreConfig",
+                                       "\"I/N\": the I-th of N near-equal parts of the runs")
         .def_readwrite("depth", &ExploreConfig::depth)
         .def_readwrite("runs", &ExploreConfig::runs)
         .def_readwrite("seed", &ExploreConfig::seed)
-        .def_readwrite("max_hit", &ExploreConfig::max_hit)
-        .def_readwrite("signo", &ExploreConfig::signo)
-        .def_readwrite("budget_ms", &ExploreConfig::budget_ms)
-        .def_property(
-            "shard", [](const ExploreConfig& c) { return c.shard.text(); },
-            [](ExploreConfig& c, const std::string& text) { c.shard = parse_shard(text); },
-            "\"I/N\": the I-th of N near-equal parts of the runs")
-        .def_readwrite("repro_dir", &ExploreConfig::repro_dir);
+        .def_readwrite("max_hit", &ExploreConfig::max_hit);
 
     py::class_<ExploreEvent>(m, "ExploreEvent")
         .def_property_readonly("cs", [](const ExploreEvent& e) { return e.site.cs; })
@@ -405,30 +413,10 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("host_path", &SweptFile::host_path)
         .def_readwrite("guest_path", &SweptFile::guest_path);
 
-    py::class_<SweepConfig>(m, "SweepConfig")
-        .def(py::init([](const std::string& host_binary, const std::string& guest_program,
-                         const std::vector<std::string>& args) {
-                 SweepConfig c;
-                 c.host_binary = host_binary;
-                 c.guest_program = guest_program;
-                 c.args = args;
-                 return c;
-             }),
-             py::arg("host_binary"), py::arg("guest_program"),
-             py::arg("args") = std::vector<std::string>{})
-        .def_readwrite("host_binary", &SweepConfig::host_binary)
-        .def_readwrite("guest_program", &SweepConfig::guest_program)
-        .def_readwrite("args", &SweepConfig::args)
+    bind_program_config<SweepConfig>(
+        m, "SweepConfig", "\"I/N\": the I-th of N near-equal parts of the instruction rows")
         .def_readwrite("libraries", &SweepConfig::libraries)
-        .def_readwrite("events", &SweepConfig::events)
         .def_readwrite("hit", &SweepConfig::hit)
-        .def_readwrite("signo", &SweepConfig::signo)
-        .def_readwrite("budget_ms", &SweepConfig::budget_ms)
-        .def_property(
-            "shard", [](const SweepConfig& c) { return c.shard.text(); },
-            [](SweepConfig& c, const std::string& text) { c.shard = parse_shard(text); },
-            "\"I/N\": the I-th of N near-equal parts of the instruction rows")
-        .def_readwrite("repro_dir", &SweepConfig::repro_dir)
         .def_readwrite("files_put", &SweepConfig::files_put)
         .def_readwrite("rseq_signature", &SweepConfig::rseq_signature);
 
