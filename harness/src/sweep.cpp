@@ -234,8 +234,6 @@ public:
             if (raised > 1 && !cells_[together.front()].invariant_ok) {
                 std::vector<size_t> again = attribute_failure(together);
                 todo.insert(todo.begin(), again.begin(), again.end());
-            } else if (raised > 1) {
-                run_unconfirmed_alone(together);
             }
         }
         double seconds =
@@ -414,18 +412,6 @@ private:
             }
         }
         return todo;
-    }
-
-    // An event the guest did not carry out among other trials gets a run of
-    // its own: what an earlier trial left behind (a blocking fault other
-    // threads still wait on) can keep it from the guest. Alone, the answer
-    // is the event's own, and a "no" there stays a failing cell.
-    void run_unconfirmed_alone(const std::vector<size_t>& together) {
-        for (size_t t : together) {
-            if (cells_[t].raised && !cells_[t].fired) {
-                run_batch({t});
-            }
-        }
     }
 
     // A run with several trials broke the program's invariant. First the
