@@ -4,8 +4,9 @@ program, where trials/s was lowest. Prints trials/s,
 program runs and failed cells of
 
   - rseq-buggy (a commit before the end of its sequence), every event;
-  - rseq-livelock (a retry loop that keeps a stale CPU: after a migration
-    inside the add, the program never ends), every event;
+  - rseq-livelock (an abort before the add's commit leaves its CPU marked
+    busy, and every later try there spins: the program never ends), every
+    event;
   - the built-in rseq-counter on the kernel that counts the post-commit
     address inside the section (pytests/kernel-patches/
     rseq-post-commit-inside.patch), if built in

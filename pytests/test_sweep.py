@@ -67,28 +67,30 @@ def test_commit_before_the_end_fails_exactly_where_the_bug_shows(tmp_path):
     assert "FAIL" in p.stdout
 
 
-def test_a_retry_on_a_stale_cpu_livelocks_after_a_migration_inside_the_add(tmp_path):
-    """rseq-livelock: the counter's retries keep the CPU looked up before
-    the first try. A migration inside the add sequence aborts it, and every
-    retry then aborts at the CPU check: the program never ends. Nothing
-    else breaks it, and the model agrees with what the thread did in every
-    cell: only the program's own end tells."""
+def test_an_abort_that_leaves_a_busy_mark_livelocks_exactly_before_the_commit(tmp_path):
+    """rseq-livelock: the add marks its CPU busy with a store inside the
+    sequence and clears it after, and each try spins until its CPU is not
+    busy. Preempt, signal, migrate or a blocking fault before the commit
+    aborts the add after the mark: that CPU stays busy and the program never
+    ends. Nothing else breaks it, and the thread did what the model says in
+    every cell: only the program's own end tells. One pinned thread per CPU
+    and 1000 updates, so no timer tick is likely to land on the commit in
+    the baseline."""
     out = tmp_path / "livelock.json"
-    p = sweep("--binary", str(GUEST_PROGRAMS / "rseq-livelock"), "--json", str(out))
+    p = sweep("--binary", str(GUEST_PROGRAMS / "rseq-livelock"), "--json", str(out),
+              "--", "1", "1000")
     assert p.returncode == 1, p.stdout + p.stderr
     report = json.loads(out.read_text())
     cells = report["cells"]
-    (add,) = {c["cs"] for c in cells if c["insn"].startswith("addq $1")}
-    *inside_add, _post_commit = sorted({c["insn_addr"] for c in cells if c["cs"] == add})
-    assert len(inside_add) == 3  # cmpl, jne, addq
+    (commit,) = {c["insn_addr"] for c in cells if c["insn"].startswith("addq $1")}
     failing = {(c["insn_addr"], c["event"]) for c in cells if not c["ok"]}
-    assert failing == {(addr, "migrate") for addr in inside_add}
+    assert failing == {(commit, e) for e in ("preempt", "signal", "migrate", "page_fault_blocking")}
     for c in cells:
         assert c["fired"], c
         if not c["ok"]:
             assert c["observed"] == "abort" and c["model"][0].startswith("aborts to "), c
             assert c["outcome"] == "was killed at the end of its budget"
-    assert report["failed"] == 3 and report["reached"] == len(cells) == 125
+    assert report["failed"] == 4 and report["reached"] == len(cells) == 130
 
 
 def test_wrong_signature_before_abort_ip_is_sigsegv_wherever_the_fixup_runs(tmp_path):

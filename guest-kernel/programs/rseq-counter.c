@@ -23,11 +23,12 @@
  * rseq-bad-signature: the word before each abort handler is not the
  * signature glibc registered, so an event that would abort a sequence gets
  * the thread SIGSEGV instead (rseq_cs is cleared after each sequence, so
- * events elsewhere do not). Built with -DSTALE_CPU_RETRY it becomes
- * rseq-livelock: the counter's retry loop looks the CPU up once per update,
- * not once per try, so a floating thread migrated after the lookup retries
- * a sequence that aborts at its CPU check every time, for as long as it
- * stays on the other CPU.
+ * events elsewhere do not). Built with -DBUSY_MARK_IN_SEQUENCE it becomes
+ * rseq-livelock: the add marks its CPU busy with a store inside the
+ * sequence, before the commit, and clears the mark after it, and each try
+ * first spins until its CPU is not busy. An abort between the mark and the
+ * commit leaves the mark behind, and every thread that comes to that CPU
+ * spins forever: an event before the commit ends all progress.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -45,6 +46,15 @@
 #else
 #define AFTER_COMMIT ""
 #endif
+#ifdef BUSY_MARK_IN_SEQUENCE
+#define MARK_BUSY "movq $1, %[busy]\n\t"
+#define CLEAR_BUSY "movq $0, %[busy]\n\t"
+#define BUSY_OPERAND , [busy] "m"(busy[cpu].value)
+#else
+#define MARK_BUSY ""
+#define CLEAR_BUSY ""
+#define BUSY_OPERAND
+#endif
 
 struct percpu_word {
     intptr_t value;
@@ -60,6 +70,9 @@ struct percpu_list {
 } __attribute__((aligned(64)));
 
 static struct percpu_word counters[CPU_SETSIZE];
+#ifdef BUSY_MARK_IN_SEQUENCE
+static struct percpu_word busy[CPU_SETSIZE];
+#endif
 static struct percpu_word cas_counters[CPU_SETSIZE];
 static struct percpu_list lists[CPU_SETSIZE];
 static volatile sig_atomic_t signals_handled;
@@ -83,13 +96,19 @@ static void count_signal(int signo)
 /* Add n to counters[cpu]. Returns 0 committed, 1 aborted or moved. */
 static __attribute__((noinline)) int percpu_add(int cpu, intptr_t n)
 {
+#ifdef BUSY_MARK_IN_SEQUENCE
+    while (__atomic_load_n(&busy[cpu].value, __ATOMIC_ACQUIRE)) {
+    }
+#endif
     __asm__ goto(RSEQ_CS_BEGIN
+                 MARK_BUSY
                  "addq %[n], %[counter]\n\t" /* commit */
                  AFTER_COMMIT
                  RSEQ_CS_END
+                 CLEAR_BUSY
                  :
                  : [rseq] "r"(__rseq_offset), [cpu] "r"(cpu), [n] "er"(n),
-                   [counter] "m"(counters[cpu].value)
+                   [counter] "m"(counters[cpu].value) BUSY_OPERAND
                  : "rax", "memory", "cc"
                  : abort);
     return 0;
@@ -185,13 +204,7 @@ static void *work(void *arg)
         pin(w->pinned_cpu);
     }
     for (long i = 0; i < updates; i++) {
-#ifdef STALE_CPU_RETRY
-        int cpu = current_cpu();
-
-        while (percpu_add(cpu, 1)) {
-#else
         while (percpu_add(current_cpu(), 1)) {
-#endif
             w->aborts++;
         }
     }
