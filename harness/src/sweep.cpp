@@ -211,7 +211,11 @@ public:
     }
 
     SweepResult run() {
-        check_baseline();
+        // The baseline also warms the guest's caches, so trials/s is not a
+        // cold-start figure.
+        const SweepConfig& config = plan_.config;
+        baseline_icount_ =
+            run_baseline(machine_, config.guest_program, config.args, config.budget_ms).icount;
         auto started = std::chrono::steady_clock::now();
         const std::vector<SweepCell> fresh = cells_;
         std::vector<size_t> todo(trials_.size());
@@ -284,21 +288,6 @@ private:
         }
         return {guest_path(file), instructions[trials_[t].insn].addr, plan_.config.hit,
                 event.name(), arg, cs.abort};
-    }
-
-    // Without any event the program must pass its own check (or run until
-    // its budget ends), or no cell could tell what the events did. The run
-    // also warms the guest's caches, so trials/s is not a cold-start figure.
-    void check_baseline() {
-        const SweepConfig& config = plan_.config;
-        RunResult run = machine_.run(config.guest_program, config.args, config.budget_ms);
-        baseline_icount_ = run.icount;
-        if (!run.timed_out && !check_passed(run)) {
-            throw ConfigError(config.guest_program + " fails without any event: it " +
-                              outcome_of(run) + "; its own check cannot judge the events\n" +
-                              run.stdout_text + run.stderr_text);
-        }
-        machine_.snapshot();
     }
 
     // The baseline's icount is the same on every run, and so is this.
@@ -554,6 +543,18 @@ private:
 };
 
 }  // namespace
+
+RunResult run_baseline(Machine& machine, const std::string& program,
+                       const std::vector<std::string>& args, uint32_t budget_ms) {
+    RunResult run = machine.run(program, args, budget_ms);
+    if (!run.timed_out && !check_passed(run)) {
+        throw ConfigError(program + " fails without any event: it " + outcome_of(run) +
+                          "; its own check cannot judge the events\n" + run.stdout_text +
+                          run.stderr_text);
+    }
+    machine.snapshot();
+    return run;
+}
 
 SweepPlan plan_sweep(const SweepConfig& config) {
     if (!std::filesystem::is_regular_file(config.host_binary)) {

@@ -158,6 +158,13 @@ Event swept_event(const std::string& name, int signo);
 bool check_passed(const RunResult& run);
 // How a program run ended, e.g. "exited 1", "was killed by signal 11".
 std::string outcome_of(const RunResult& run);
+// The run without any event that a sweep or an exploration starts with:
+// the program must pass its own check (or run until its budget ends), or
+// no event's run could be judged by it (ConfigError with its output). The
+// machine is snapshotted after it, as a reproducer's replay prepares its
+// machine; every later run starts there. Returns the run.
+RunResult run_baseline(Machine& machine, const std::string& program,
+                       const std::vector<std::string>& args, uint32_t budget_ms);
 
 // What a sweep runs: each critical section with its instructions, and the
 // events by name.
