@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import CLI, child_pids, cli, ended, per_cpu_counts, qemu_run_dir
+from conftest import CLI, GUEST_PROGRAMS, child_pids, cli, ended, per_cpu_counts, qemu_run_dir
 
 
 def test_boot_json():
@@ -57,6 +57,18 @@ def test_a_report_in_no_directory_is_bad_usage_found_before_boot(command, tmp_pa
     assert p.returncode == 2, p.stdout + p.stderr
     assert f"{command[-1]} {report}: no directory {report.parent}" in p.stderr
     assert p.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["sweep"], ["explore", "--depth", "1", "--runs", "1",
+                                                 "--seed", "1"]])
+def test_a_program_that_fails_without_events_is_bad_input_with_its_output(command):
+    # rseq-counter refuses 0 threads per CPU: exit 2 and its usage line.
+    p = cli(*command, "--binary", str(GUEST_PROGRAMS / "rseq-counter"), "--", "0")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert p.stderr.splitlines()[:2] == [
+        "faultline: error: /tmp/rseq-counter fails without any event: it exited 2; its own "
+        "check cannot judge the events",
+        "usage: rseq-counter [THREADS_PER_CPU>=1 [N>=1]]"]
 
 
 def test_missing_kernel_is_one_line_naming_it():
