@@ -1,6 +1,6 @@
 #!/bin/sh
-# Build the faultline guest kernel (Linux 6.12 from Debian's linux-source-6.12)
-# and its initramfs.
+# Build the faultline guest kernel (Linux 6.12 from Debian's linux-source-6.12,
+# the version patches/base-version pins) and its initramfs.
 # usage: [KERNEL_PATCHES="a.patch b.patch"] build.sh OUT_DIR [debug]
 #   KERNEL_PATCHES: a kernel under test, the user's patches applied (in that
 #   order) on top of the series; only what they change is rebuilt
@@ -20,8 +20,7 @@ case ${2:-} in
     *) echo "guest-kernel: unknown flavour '$2' (known: debug)" >&2; exit 2 ;;
 esac
 cache=${FAULTLINE_CACHE:-$HOME/.cache/faultline}
-tarball=/usr/src/linux-source-6.12.tar.xz
-[ -f "$tarball" ] || { echo "guest-kernel: $tarball missing (apt-get install linux-source-6.12)" >&2; exit 1; }
+tarball=$("$here/linux-source.sh")
 
 series_dir=$here/patches
 if [ -n "${KERNEL_PATCHES:-}" ]; then

@@ -2,10 +2,11 @@
 # Install the Debian packages faultline builds and runs with, if any is
 # missing. QEMU 10 needs meson >= 1.5 (bookworm-backports) and its source comes
 # through deb-src: both are added from the machine's own apt sources, so no
-# mirror is named here.
+# mirror is named here. The Linux source is not installed: guest-kernel/
+# linux-source.sh downloads the version the series is pinned to.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-backports="meson python3-pycotap linux-source-6.12 qemu-system-data"
+backports="meson python3-pycotap qemu-system-data"
 packages=$(grep -v '^#' "$here/packages.txt" | tr '\n' ' ')
 
 sudo=""
