@@ -1,0 +1,106 @@
+// What the subcommands of build/bin/faultline share: the parsed options,
+// the exit statuses, the stop signals, and the entry each subcommand file
+// puts in main.cpp's table (git's builtin/ shape: main.cpp dispatches, one
+// file per subcommand with its usage text beside its code).
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "faultline/explore.hpp"
+#include "faultline/machine.hpp"
+#include "faultline/shard.hpp"
+#include "faultline/sweep.hpp"
+
+namespace faultline::cli {
+
+constexpr int kUsageError = 2;
+constexpr int kHarnessError = 125;
+
+// Bad usage: the one line that says what is wrong.
+struct UsageError {
+    std::string message;
+};
+
+// Every subcommand's options, filled in by parse_options (options.cpp).
+struct Options {
+    std::string command;
+    std::string conformance_target;
+    bool json = false;
+    std::string binary;
+    std::vector<std::string> libraries;
+    int require_coverage = 0;  // percent of cells reached
+    RunAs user = RunAs::nobody;
+    std::vector<std::string> program;  // after "--"
+    std::vector<std::string> events = SweepConfig().events;
+    std::string json_file, html_file;
+    uint32_t hit = SweepConfig().hit;
+    int signo = SweepConfig().signo;
+    int budget_ms = -1;  // not given
+    std::string pk_trace_file;
+    std::string pk_kinds = "all";
+    std::string repro_dir;
+    std::string repro_file;  // replay's FILE
+    bool force = false;
+    int gdb_port = 0;  // replay --gdb
+    MachineConfig config = MachineConfig::defaults();
+    Shard shard;
+    ExploreConfig explore;
+    bool explore_depth_given = false, explore_runs_given = false, explore_seed_given = false;
+};
+
+// argv[1] is a subcommand of the table; the rest are its options.
+Options parse_options(int argc, char** argv);
+
+// The "options:" part of the usage: the options parse_options knows.
+std::string options_usage();
+
+// One subcommand: its lines of the usage (the first without the leading
+// "usage: "), what the usage says of it after the options (or nullptr),
+// and what it does, returning the exit status.
+struct Command {
+    const char* name;
+    std::string (*synopsis)();
+    std::string (*notes)();
+    int (*run)(const Options&);
+};
+
+extern const Command boot_command;
+extern const Command run_command;
+extern const Command sweep_command;
+extern const Command explore_command;
+extern const Command replay_command;
+extern const Command conformance_command;
+
+// The signal that asked the CLI to stop, 0 while none has.
+extern volatile sig_atomic_t stop_signal;
+
+// Thrown out of a machine's wait once a stop signal came.
+struct Stopped {
+    int signo;
+};
+
+void catch_stop_signals();
+
+// The machine's waits end at a stop signal; unwinding then shuts it down.
+void stop_on_signal(Machine& machine);
+
+// A bug the guest kernel found in itself makes every verdict of the run
+// suspect: each report line goes to stderr. Returns how many there were.
+size_t tell_kernel_reports(const std::vector<std::string>& reports);
+
+void describe_boot(std::ostream& out, const BootInfo& info);
+
+// Where --binary puts a host program in the guest.
+std::string uploaded_path(const std::string& binary);
+
+// A report file (--json, --html), whole or with an error naming it.
+void write_report(const std::string& path, const std::string& text);
+
+// The built-in sweep target: the rseq counter with one pinned thread per vCPU.
+constexpr const char* kBuiltinProgram = "/bin/rseq-counter";
+
+}  // namespace faultline::cli

@@ -1,0 +1,62 @@
+// What several subcommands do alike: stop signals, kernel reports, the
+// boot line, uploaded programs and report files.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "cli.hpp"
+#include "faultline/errors.hpp"
+
+namespace faultline::cli {
+
+volatile sig_atomic_t stop_signal = 0;
+
+namespace {
+
+extern "C" void note_stop_signal(int signo) { stop_signal = signo; }
+
+}  // namespace
+
+void catch_stop_signals() {
+    struct sigaction action {};
+    action.sa_handler = note_stop_signal;
+    sigemptyset(&action.sa_mask);
+    for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
+        sigaction(signo, &action, nullptr);
+    }
+}
+
+void stop_on_signal(Machine& machine) {
+    machine.set_interrupt_check([] {
+        if (stop_signal) {
+            throw Stopped{stop_signal};
+        }
+    });
+}
+
+size_t tell_kernel_reports(const std::vector<std::string>& reports) {
+    for (const auto& line : reports) {
+        std::cerr << "faultline: kernel report: " << line << "\n";
+    }
+    return reports.size();
+}
+
+void describe_boot(std::ostream& out, const BootInfo& info) {
+    out << "faultline: guest ready in " << info.ready_s << " s at instruction "
+        << info.icount_at_ready << ": Linux " << info.kernel_release << ", " << info.cpus
+        << " vCPUs, QEMU " << info.qemu_version << "\n";
+}
+
+std::string uploaded_path(const std::string& binary) {
+    return "/tmp/" + std::filesystem::path(binary).filename().string();
+}
+
+void write_report(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    if (!out) {
+        throw Error("cannot write " + path);
+    }
+}
+
+}  // namespace faultline::cli

@@ -1,0 +1,51 @@
+// faultline explore: seeded random schedules of several events per run,
+// each failing run shrunk to a minimal schedule.
+#include <cstdio>
+
+#include "cli.hpp"
+
+namespace faultline::cli {
+
+namespace {
+
+std::string synopsis() {
+    return "faultline explore --binary PATH --depth N --runs R --seed S [--events ...]\n"
+           "                       [--max-hit H] [--signal N] [--shard I/N] [--json FILE]\n"
+           "                       [--repro-dir DIR] [OPTIONS] [-- ARGS...]\n"
+           "         fires N events per run (N >= 1) at seeded random instructions of the\n"
+           "         critical sections and their abort handlers, hit counts 1..H (3), for R\n"
+           "         runs (R >= 1); each failing run is shrunk to a minimal schedule\n";
+}
+
+int explore(const Options& o) {
+    ExploreConfig config = o.explore;
+    config.host_binary = o.binary;
+    config.guest_program = uploaded_path(o.binary);
+    config.args = o.program;
+    config.events = o.events;
+    config.signo = o.signo;
+    config.shard = o.shard;
+    config.repro_dir = o.repro_dir;
+    if (o.budget_ms >= 0) {
+        config.budget_ms = uint32_t(o.budget_ms);
+    }
+    // Bad input is found before anything boots.
+    ExplorePlan plan = plan_explore(config);
+    Machine machine(o.config);
+    stop_on_signal(machine);
+    machine.boot();
+    machine.put_file(o.binary, config.guest_program);
+    ExploreResult result = run_explore(machine, plan);
+    std::fputs(explore_table(result).c_str(), stdout);
+    if (!o.json_file.empty()) {
+        write_report(o.json_file, explore_json(result));
+    }
+    size_t reports = tell_kernel_reports(machine.kernel_reports());
+    return result.findings.empty() && reports == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+const Command explore_command{"explore", synopsis, nullptr, explore};
+
+}  // namespace faultline::cli

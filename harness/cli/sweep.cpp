@@ -1,0 +1,80 @@
+// faultline sweep: every event before every instruction of a program's
+// rseq critical sections, each checked against the rseq model.
+#include <cstdio>
+#include <filesystem>
+
+#include "cli.hpp"
+#include "faultline/sweep_report.hpp"
+
+namespace faultline::cli {
+
+namespace {
+
+std::string synopsis() {
+    return "faultline sweep [--binary PATH] [--library LIB.so]... [--events " +
+           swept_event_list() + "]\n"
+           "                       [--json FILE] [--html FILE] [--hit N] [--signal N]\n"
+           "                       [--require-coverage PCT] [--repro-dir DIR] [--shard I/N]\n"
+           "                       [OPTIONS] [-- ARGS...]\n";
+}
+
+int sweep(const Options& o) {
+    SweepConfig config;
+    config.events = o.events;
+    config.hit = o.hit;
+    config.signo = o.signo;
+    config.shard = o.shard;
+    if (o.budget_ms >= 0) {
+        config.budget_ms = uint32_t(o.budget_ms);
+    }
+    if (o.binary.empty()) {
+        config.host_binary = build_dir() + "/linux/initramfs/rseq-counter";
+        config.guest_program = kBuiltinProgram;
+        config.args = o.program.empty() ? std::vector<std::string>{"1", "1000"} : o.program;
+        config.files_put = false;
+    } else {
+        config.host_binary = o.binary;
+        config.guest_program = uploaded_path(o.binary);
+        config.args = o.program;
+    }
+    // Where the dynamic loader looks first: the program finds them there.
+    for (const auto& library : o.libraries) {
+        config.libraries.push_back(
+            {library, "/lib/x86_64-linux-gnu/" + std::filesystem::path(library).filename().string()});
+    }
+    config.repro_dir = o.repro_dir;
+    // Bad input is found before anything boots.
+    SweepPlan plan = plan_sweep(config);
+    Machine machine(o.config);
+    stop_on_signal(machine);
+    machine.boot();
+    if (!o.binary.empty()) {
+        machine.put_file(o.binary, config.guest_program);
+    }
+    for (const auto& library : config.libraries) {
+        machine.put_file(library.host_path, library.guest_path, 0644);
+    }
+    SweepResult result = run_sweep(machine, plan);
+
+    std::fputs(sweep_table(result, config.events).c_str(), stdout);
+    if (!o.json_file.empty()) {
+        write_report(o.json_file, sweep_json(result));
+    }
+    if (!o.html_file.empty()) {
+        write_report(o.html_file, sweep_html(result, "faultline sweep: " + config.guest_program));
+    }
+    size_t reports = tell_kernel_reports(machine.kernel_reports());
+    bool covered = result.reached() * 100 >= size_t(o.require_coverage) * result.cells.size();
+    if (!covered) {
+        std::fprintf(stderr, "faultline: the workload reached %zu of %zu cells, under the %d%% "
+                     "--require-coverage asks for\n", result.reached(), result.cells.size(),
+                     o.require_coverage);
+    }
+    return result.passed() && reports == 0 && covered ? 0 : 1;
+}
+
+}  // namespace
+
+const Command sweep_command{"sweep", synopsis, nullptr, sweep};
+
+}  // namespace faultline::cli
