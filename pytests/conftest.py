@@ -2,6 +2,8 @@
 booted once per session (per xdist worker), and the check that every test
 leaves no kernel report (WARNING, BUG, Oops, KASAN, lockdep, RCU stall...)
 on the console of any machine it used."""
+import contextlib
+import fcntl
 import os
 import pathlib
 import re
@@ -234,3 +236,14 @@ def ended(pid, within_s=10):
             return True
         time.sleep(0.05)
     return False
+
+
+@contextlib.contextmanager
+def kernel_under_test_lock(name):
+    """Held by a test while it builds (or may build) build/kernel-under-test/NAME,
+    so two xdist workers never build one directory at once."""
+    lock = BUILD / "kernel-under-test" / f"{name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
