@@ -218,3 +218,23 @@ def test_a_binary_without_sections_is_named():
             "--seed", "1")
     assert p.returncode == 2
     assert f"{GUEST_PROGRAMS / 'hang'}: no rseq critical section" in p.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="explore arms its events without a watch (Explorer::"
+                   "entries_of), so every firing's aborted is null and replay says 'went "
+                   "neither way'; remove this mark with the fix")
+def test_a_finding_records_and_replays_where_the_thread_went_at_each_firing(explored):
+    # The guest carried out both migrations ("done") and the program ran to
+    # its end, so the thread went one way at each: into the abort handler
+    # after the first (it lands inside the section), on in the handler after
+    # the second. Neither the reproducer nor its replay may leave that
+    # unknown; "went neither way" is what a sweep says of a thread watched
+    # that never came back.
+    _, report = explored
+    finding = report["findings"][0]
+    repro = json.loads(open(finding["reproducer"]).read())
+    assert [f["aborted"] for f in repro["expected"]["firings"]] == [True, False]
+    p = cli("replay", finding["reproducer"])
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert re.findall(r"^fired at icount \d+ on vCPU \d, rip 0x[0-9a-f]+: (.*)$", p.stdout,
+                      re.M) == ["aborted (guest: done)", "did not abort (guest: done)"], p.stdout
