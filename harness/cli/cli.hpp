@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "faultline/explore.hpp"
-#include "faultline/machine.hpp"
-#include "faultline/shard.hpp"
-#include "faultline/sweep.hpp"
+#include "faultline/campaign/explore.hpp"
+#include "faultline/campaign/shard.hpp"
+#include "faultline/campaign/sweep.hpp"
+#include "faultline/machine/machine.hpp"
 
 namespace faultline::cli {
 

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "cli.hpp"
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 namespace faultline::cli {
 

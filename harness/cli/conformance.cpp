@@ -6,7 +6,7 @@
 #include <set>
 
 #include "cli.hpp"
-#include "faultline/pk_conformance.hpp"
+#include "faultline/conformance/pk_conformance.hpp"
 
 namespace faultline::cli {
 
@@ -96,7 +96,7 @@ int conformance_rseq(const Options& o) {
 }
 
 // QEMU's access-rights and protection-key check against the model, every
-// case the guest can set up (faultline/pk_conformance.hpp): a table, the
+// case the guest can set up (faultline/conformance/pk_conformance.hpp): a table, the
 // JSON on request; 0 only with no mismatch and no kernel report.
 int conformance_pk(const Options& o) {
     auto start = std::chrono::steady_clock::now();

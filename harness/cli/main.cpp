@@ -20,7 +20,7 @@
 #include <string>
 
 #include "cli.hpp"
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "cli.hpp"
-#include "faultline/errors.hpp"
-#include "faultline/trace.hpp"
+#include "faultline/injection/trace.hpp"
+#include "faultline/machine/errors.hpp"
 
 namespace faultline::cli {
 

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
-#include "faultline/replay.hpp"
-#include "faultline/reproducer.hpp"
+#include "faultline/campaign/replay.hpp"
+#include "faultline/campaign/reproducer.hpp"
 
 namespace faultline::cli {
 

@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
-#include "faultline/errors.hpp"
-#include "faultline/trace.hpp"
+#include "faultline/injection/trace.hpp"
+#include "faultline/machine/errors.hpp"
 
 namespace faultline::cli {
 

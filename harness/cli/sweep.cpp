@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "cli.hpp"
-#include "faultline/sweep_report.hpp"
+#include "faultline/campaign/sweep_report.hpp"
 
 namespace faultline::cli {
 

@@ -5,17 +5,17 @@
 
 #include <optional>
 
-#include "faultline/console.hpp"
-#include "faultline/elf.hpp"
-#include "faultline/errors.hpp"
-#include "faultline/explore.hpp"
-#include "faultline/machine.hpp"
-#include "faultline/qemu_command_line.hpp"
-#include "faultline/replay.hpp"
-#include "faultline/reproducer.hpp"
-#include "faultline/sweep.hpp"
-#include "faultline/sweep_report.hpp"
-#include "faultline/trace.hpp"
+#include "faultline/campaign/explore.hpp"
+#include "faultline/campaign/replay.hpp"
+#include "faultline/campaign/reproducer.hpp"
+#include "faultline/campaign/sweep.hpp"
+#include "faultline/campaign/sweep_report.hpp"
+#include "faultline/injection/trace.hpp"
+#include "faultline/machine/console.hpp"
+#include "faultline/machine/errors.hpp"
+#include "faultline/machine/machine.hpp"
+#include "faultline/machine/qemu_command_line.hpp"
+#include "faultline/program/elf.hpp"
 
 namespace py = pybind11;
 using namespace faultline;

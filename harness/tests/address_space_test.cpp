@@ -1,8 +1,8 @@
-#include "faultline/address_space.hpp"
+#include "faultline/program/address_space.hpp"
 
 #include <gtest/gtest.h>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 using namespace faultline;
 

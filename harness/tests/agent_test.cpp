@@ -1,12 +1,12 @@
 // The agent protocol's checks, on replies written here: what a program in
 // the guest could forge, replay or garble.
-#include "faultline/agent.hpp"
+#include "faultline/machine/agent.hpp"
 
 #include <gtest/gtest.h>
 
 #include <functional>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 using namespace faultline;
 

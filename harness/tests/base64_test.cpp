@@ -1,8 +1,8 @@
-#include "faultline/base64.hpp"
+#include "faultline/machine/base64.hpp"
 
 #include <gtest/gtest.h>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 using faultline::base64_decode;
 using faultline::base64_encode;

@@ -1,4 +1,4 @@
-#include "faultline/console.hpp"
+#include "faultline/machine/console.hpp"
 
 #include <gtest/gtest.h>
 

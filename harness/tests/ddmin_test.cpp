@@ -1,4 +1,4 @@
-#include "faultline/ddmin.hpp"
+#include "faultline/campaign/ddmin.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
-#include "faultline/elf.hpp"
+#include "faultline/program/elf.hpp"
 
 #include <gtest/gtest.h>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 using namespace faultline;
 

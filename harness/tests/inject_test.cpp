@@ -1,8 +1,8 @@
-#include "faultline/inject.hpp"
+#include "faultline/injection/inject.hpp"
 
 #include <gtest/gtest.h>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 using namespace faultline;
 using Json = nlohmann::json;

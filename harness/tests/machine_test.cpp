@@ -1,9 +1,9 @@
 // The C++ API against the real emulator and guest, without Python.
-#include "faultline/machine.hpp"
+#include "faultline/machine/machine.hpp"
 
 #include <gtest/gtest.h>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 using namespace faultline;
 

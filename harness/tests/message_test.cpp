@@ -1,8 +1,8 @@
-#include "faultline/message.hpp"
+#include "faultline/machine/message.hpp"
 
 #include <gtest/gtest.h>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 using faultline::AgentError;
 using faultline::decode_message;

@@ -1,10 +1,10 @@
-#include "faultline/pk_conformance.hpp"
+#include "faultline/conformance/pk_conformance.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 using namespace faultline;
 using models::AccessKind;

@@ -1,10 +1,10 @@
-#include "faultline/qemu_command_line.hpp"
+#include "faultline/machine/qemu_command_line.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 using namespace faultline;
 using Args = std::vector<std::string>;

@@ -1,4 +1,4 @@
-#include "faultline/reproducer.hpp"
+#include "faultline/campaign/reproducer.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
-#include "faultline/shard.hpp"
+#include "faultline/campaign/shard.hpp"
 
 #include <gtest/gtest.h>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 
 namespace faultline {
 namespace {

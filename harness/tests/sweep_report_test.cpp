@@ -1,4 +1,4 @@
-#include "faultline/sweep_report.hpp"
+#include "faultline/campaign/sweep_report.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
-#include "faultline/trace.hpp"
+#include "faultline/injection/trace.hpp"
 
 #include <gtest/gtest.h>
 
-#include "faultline/errors.hpp"
+#include "faultline/machine/errors.hpp"
 #include "qapi_schema.hpp"
 
 using namespace faultline;

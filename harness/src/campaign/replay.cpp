@@ -1,0 +1,173 @@
+#include "faultline/campaign/replay.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "faultline/machine/errors.hpp"
+#include "faultline/program/address_space.hpp"
+
+namespace faultline {
+
+namespace {
+
+std::string hex(uint64_t value) {
+    std::ostringstream out;
+    out << "0x" << std::hex << value;
+    return out.str();
+}
+
+std::string aborted_text(const std::optional<bool>& aborted) {
+    return !aborted ? "went neither way" : *aborted ? "aborted" : "did not abort";
+}
+
+}  // namespace
+
+ScheduledRun arm_schedule(Machine& machine, const std::vector<SweptFile>& files,
+                          const std::vector<std::string>& args, uint32_t budget_ms, RunAs user,
+                          const std::vector<ReproEntry>& schedule) {
+    ScheduledRun result;
+    result.process = machine.spawn(files.front().guest_path, args, budget_ms, user,
+                                   Hold::program_entry);
+    const Process& p = result.process;
+    std::vector<ScheduleEntry>& armed = result.armed;
+    try {
+        for (const auto& file : files) {
+            result.biases.push_back(load_bias(file.host_path, p.mappings, file.guest_path));
+        }
+        for (const auto& e : schedule) {
+            size_t k = 0;
+            while (k < files.size() && files[k].guest_path != e.file) {
+                ++k;
+            }
+            if (k == files.size()) {
+                throw ConfigError("schedule entry in " + e.file + ", which is not a swept file");
+            }
+            uint64_t bias = result.biases[k];
+            armed.push_back({{e.addr + bias, p.cr3, e.hit},
+                             Event::named(e.event, e.arg.value_or(FAULTLINE_ARG_DEFAULT)),
+                             e.watch ? *e.watch + bias : 0});
+        }
+    } catch (const ConfigError&) {
+        machine.run_spawned();  // nothing may stay held
+        throw;
+    }
+    machine.arm(armed);
+    return result;
+}
+
+ScheduledRun run_schedule(Machine& machine, const std::vector<SweptFile>& files,
+                          const std::vector<std::string>& args, uint32_t budget_ms, RunAs user,
+                          const std::vector<ReproEntry>& schedule) {
+    ScheduledRun result = arm_schedule(machine, files, args, budget_ms, user, schedule);
+    result.run = machine.run_spawned();
+    result.firings = machine.firings();
+    return result;
+}
+
+std::vector<ReproFiring> ScheduledRun::recorded() const {
+    std::vector<ReproFiring> out;
+    for (const Firing& f : firings) {
+        const ScheduleEntry& entry = armed.at(f.entry);
+        std::optional<bool> aborted;
+        // next_rip stays 0 while the watch has not ended.
+        if (entry.watch != 0 && f.next_rip != 0) {
+            aborted = f.next_rip == entry.watch;
+        }
+        out.push_back({f.icount, f.vcpu, f.rip, aborted, f.status});
+    }
+    return out;
+}
+
+std::vector<SweptFile> swept_files(const Reproducer& reproducer) {
+    std::vector<SweptFile> files;
+    for (const auto& f : reproducer.files) {
+        files.push_back({f.host_path, f.guest_path});
+    }
+    return files;
+}
+
+void prepare_replay(Machine& machine, const Reproducer& reproducer) {
+    for (size_t k = 0; k < reproducer.files.size(); ++k) {
+        if (!reproducer.files[k].put) {
+            continue;
+        }
+        // The program is executable; libraries are read by the loader.
+        machine.put_file(reproducer.files[k].host_path, reproducer.files[k].guest_path,
+                         k == 0 ? 0755 : 0644);
+    }
+    for (uint32_t i = 0; i < reproducer.baseline_runs; ++i) {
+        machine.run(reproducer.files.front().guest_path, reproducer.args,
+                    reproducer.baseline_budget_ms, reproducer.user);
+    }
+    machine.snapshot();
+}
+
+ScheduledRun replay_once(Machine& machine, const Reproducer& reproducer) {
+    machine.restore();
+    return run_schedule(machine, swept_files(reproducer), reproducer.args, reproducer.budget_ms,
+                        reproducer.user, reproducer.schedule);
+}
+
+Reproducer record_reproducer(Machine& machine, Reproducer setup,
+                             const std::vector<ReproEntry>& schedule, const std::string& finding) {
+    setup.schedule = schedule;
+    setup.finding = finding;
+    ScheduledRun run = replay_once(machine, setup);
+    setup.firings = run.recorded();
+    setup.outcome = ReproOutcome::of(run.run);
+    return setup;
+}
+
+ReplayVerdict judge_replay(const Reproducer& r, const ScheduledRun& run) {
+    ReplayVerdict v;
+    const std::vector<ReproFiring> firings = run.recorded();
+    bool same_course = true;
+    bool same_places = true;
+    ReproOutcome outcome = ReproOutcome::of(run.run);
+    if (outcome != r.outcome) {
+        same_course = false;
+        v.differences.push_back("outcome: the program " + outcome.text() + " (recorded: " +
+                                r.outcome.text() + ")");
+    }
+    size_t n = std::max(r.firings.size(), firings.size());
+    for (size_t k = 0; k < n; ++k) {
+        std::string entry = "firing " + std::to_string(k) + ": ";
+        if (k >= firings.size()) {
+            same_course = false;
+            v.differences.push_back(entry + "did not fire (recorded at icount " +
+                                    std::to_string(r.firings[k].icount) + ")");
+            continue;
+        }
+        const ReproFiring& got = firings[k];
+        if (k >= r.firings.size()) {
+            same_course = false;
+            v.differences.push_back(entry + "fired at icount " + std::to_string(got.icount) +
+                                    ", not in the recording");
+            continue;
+        }
+        const ReproFiring& want = r.firings[k];
+        if (got.aborted != want.aborted) {
+            same_course = false;
+            v.differences.push_back(entry + "the thread " + aborted_text(got.aborted) +
+                                    " (recorded: " + aborted_text(want.aborted) + ")");
+        }
+        if (got.status != want.status) {
+            same_course = false;
+            v.differences.push_back(entry + "the guest answered \"" + got.status +
+                                    "\" (recorded: \"" + want.status + "\")");
+        }
+        if (got.icount != want.icount || got.vcpu != want.vcpu || got.rip != want.rip) {
+            same_places = false;
+            v.differences.push_back(entry + "icount " + std::to_string(got.icount) + " vCPU " +
+                                    std::to_string(got.vcpu) + " rip " + hex(got.rip) +
+                                    " (recorded: icount " + std::to_string(want.icount) +
+                                    " vCPU " + std::to_string(want.vcpu) + " rip " +
+                                    hex(want.rip) + ")");
+        }
+    }
+    v.reproduced = same_course;
+    v.identical = same_course && same_places;
+    return v;
+}
+
+}  // namespace faultline

@@ -1,0 +1,318 @@
+#include "faultline/campaign/sweep_report.hpp"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+namespace faultline {
+
+namespace {
+
+// What the thread did, as the table says it.
+const char* observed_word(const SweepCell& c) {
+    switch (c.observed().value_or(models::RseqOutcome::resumes)) {
+    case models::RseqOutcome::aborts: return "abort";
+    case models::RseqOutcome::resumes: return c.observed() ? "commit" : "unknown";
+    case models::RseqOutcome::sigsegv: return "SIGSEGV";
+    }
+    return "unknown";
+}
+
+std::vector<std::string> model_answers(const SweepCell& c) {
+    std::vector<std::string> answers;
+    for (const auto& v : c.model) {
+        answers.push_back(models::to_string(v));
+    }
+    return answers;
+}
+
+// "aborts to 0x401b0e", or "resumes at 0x401828 or aborts to 0x401b0e".
+std::string model_answer(const SweepCell& c) {
+    std::string text;
+    for (const auto& answer : model_answers(c)) {
+        text += (text.empty() ? "" : " or ") + answer;
+    }
+    return text;
+}
+
+}  // namespace
+
+std::string sweep_json(const SweepResult& result) {
+    nlohmann::json cells = nlohmann::json::array();
+    for (const auto& c : result.cells) {
+        cells.push_back({{"file", c.file},
+                         {"cs", c.cs},
+                         {"insn_addr", c.insn_addr},
+                         {"insn", c.insn_text},
+                         {"event", c.event},
+                         {"reached", c.raised},
+                         {"raised", c.raised},
+                         {"skipped", c.skipped},
+                         {"fired", c.fired},
+                         {"guest_status", c.guest_status},
+                         {"fired_icount", c.fired_icount},
+                         {"vcpu", c.vcpu},
+                         {"expected_abort", c.expected_abort},
+                         {"may_abort", c.may_abort},
+                         {"model", model_answers(c)},
+                         {"aborted", c.aborted ? nlohmann::json(*c.aborted) : nlohmann::json()},
+                         {"observed", c.observed() ? nlohmann::json(observed_word(c))
+                                                   : nlohmann::json()},
+                         {"invariant_ok", c.invariant_ok},
+                         {"outcome", c.outcome},
+                         // No verdict for a cell not reached.
+                         {"ok", c.raised ? nlohmann::json(c.ok) : nlohmann::json()},
+                         {"reproducer",
+                          c.reproducer.empty() ? nlohmann::json() : nlohmann::json(c.reproducer)}});
+    }
+    nlohmann::json findings = nlohmann::json::array();
+    for (const auto& f : result.findings) {
+        findings.push_back({{"cells", f.cells}, {"outcome", f.outcome}, {"tests", f.tests}});
+    }
+    return nlohmann::json{{"shard", result.shard.text()},
+                          {"trials_per_s", result.trials_per_s},
+                          {"program_runs", result.program_runs},
+                          {"reached", result.reached()},
+                          {"failed", result.failed()},
+                          {"notes", result.notes},
+                          {"findings", findings},
+                          {"cells", cells}}
+        .dump(1);
+}
+
+namespace {
+
+std::string hex(uint64_t v) {
+    std::ostringstream s;
+    s << "0x" << std::hex << v;
+    return s.str();
+}
+
+// "preempt before 0x401824 (cmpl %edi, %fs:4(%rcx))"
+std::string trial_text(const SweepCell& c) {
+    return c.event + " before " + hex(c.insn_addr) + " (" + c.insn_text + ")";
+}
+
+std::string escape(const std::string& text) {
+    std::string out;
+    for (char ch : text) {
+        switch (ch) {
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '&': out += "&amp;"; break;
+        default: out += ch;
+        }
+    }
+    return out;
+}
+
+// Colour and label of a cell: greens are right, red wrong, orange unknown,
+// blue not reached by the workload, grey not carried out by the guest.
+std::pair<const char*, std::string> verdict(const SweepCell& c) {
+    if (c.skipped) {
+        return {"#ffffff", c.outcome};
+    }
+    if (!c.raised) {
+        return {"#c8d4ec", "not reached"};
+    }
+    if (!c.fired) {
+        return {"#bbbbbb", "not carried out: " + c.outcome};
+    }
+    if (!c.observed()) {
+        return {"#f0a030", c.outcome};
+    }
+    if (!c.ok) {
+        return {"#e05050", "FAIL: " + std::string(observed_word(c)) + ", the model says " +
+                               model_answer(c) + "; the program " + c.outcome};
+    }
+    if (c.killed_by_sigsegv) {
+        return {"#2a7a8c", "SIGSEGV, as the model says: " + model_answer(c)};
+    }
+    if (*c.aborted && c.may_abort) {
+        return {"#7cc4a0", "aborted: the fault blocked"};
+    }
+    return {*c.aborted ? "#3aa856" : "#a8dcb5", *c.aborted ? "aborted" : "committed"};
+}
+
+}  // namespace
+
+std::string sweep_html(const SweepResult& result, const std::string& title) {
+    // Each cell's findings, by number (from 1), which its table cell links to.
+    std::vector<std::vector<size_t>> findings_of(result.cells.size());
+    for (size_t k = 0; k < result.findings.size(); ++k) {
+        for (size_t cell : result.findings[k].cells) {
+            findings_of[cell].push_back(k + 1);
+        }
+    }
+    std::vector<std::string> events;
+    using Row = std::tuple<std::string, uint64_t, uint64_t>;  // file, section, instruction
+    std::map<Row, std::map<std::string, const SweepCell*>> rows;
+    std::vector<Row> order;
+    for (const auto& c : result.cells) {
+        if (std::find(events.begin(), events.end(), c.event) == events.end()) {
+            events.push_back(c.event);
+        }
+        Row key{c.file, c.cs, c.insn_addr};
+        if (!rows.count(key)) {
+            order.push_back(key);
+        }
+        rows[key][c.event] = &c;
+    }
+    std::ostringstream h;
+    h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" << escape(title)
+      << "</title><style>body{font-family:sans-serif}table{border-collapse:collapse}"
+         "td,th{border:1px solid #777;padding:4px 8px}td.i{font-family:monospace}"
+         "tr.cs td{background:#eee;font-weight:bold}tr.finding:target td{background:#ffd}"
+         "ol{margin:0;padding-left:1.5em}</style></head><body>"
+      << "<h1>" << escape(title) << "</h1><p>" << result.cells.size() << " trials, "
+      << result.reached() << " reached, " << result.failed() << " failed, "
+      << result.findings.size() << " findings, " << result.trials_per_s << " trials/s. Dark green: the event aborted the "
+      << "sequence as it must; light green: committed as it must; mid green: a page fault "
+      << "aborted it because handling the fault blocked (allowed inside the sequence); teal: "
+      << "killed by SIGSEGV as the model (models/RseqRule) says (a bad descriptor or "
+      << "signature); red: "
+      << "wrong; orange: unknown (the thread reached neither the instruction nor the abort "
+      << "handler before the program ended); blue: the workload never reached the instruction; "
+      << "grey: the guest did not carry the event out. A cell in a finding (trials that "
+      << "break the program's check only together) links to it.</p><table><tr><th>address</th>"
+      << "<th>instruction</th>";
+    for (const auto& e : events) {
+        h << "<th>" << escape(e) << "</th>";
+    }
+    h << "</tr>";
+    std::pair<std::string, uint64_t> current_cs{"", ~uint64_t(0)};
+    for (const auto& key : order) {
+        const auto& cells = rows[key];
+        const SweepCell* any = cells.begin()->second;
+        const auto& [file, cs, insn] = key;
+        if (std::make_pair(file, cs) != current_cs) {
+            current_cs = {file, cs};
+            h << "<tr class=\"cs\"><td colspan=\"" << events.size() + 2
+              << "\">critical section at " << hex(cs) << " in " << escape(file) << "</td></tr>";
+        }
+        h << "<tr><td class=\"i\">" << hex(insn) << "</td><td class=\"i\">"
+          << escape(any->insn_text) << (any->in_sequence ? "" : " (post-commit)")
+          << "</td>";
+        for (const auto& e : events) {
+            auto it = cells.find(e);
+            if (it == cells.end()) {
+                h << "<td></td>";
+                continue;
+            }
+            const SweepCell& c = *it->second;
+            auto [colour, label] = verdict(c);
+            h << "<td style=\"background:" << colour << "\" title=\"icount " << c.fired_icount
+              << ", vCPU " << c.vcpu << "\">" << escape(label);
+            const auto& findings = findings_of[size_t(&c - result.cells.data())];
+            for (size_t k : findings) {
+                h << "<br><a href=\"#finding-" << k << "\">finding " << k << "</a>";
+            }
+            // A finding's reproducer is in its row below.
+            if (c.raised && !c.ok && findings.empty() && !c.reproducer.empty()) {
+                h << "<br>reproducer: " << escape(c.reproducer);
+            }
+            h << "</td>";
+        }
+        h << "</tr>";
+    }
+    h << "</table>";
+    if (!result.findings.empty()) {
+        h << "<h2>Findings</h2><p>Trials that break the program's check together, none alone, "
+          << "and none of which can be left out (delta debugging, each test a program run). "
+          << "Each cell keeps the verdict of its own lone run.</p><table><tr><th>finding</th>"
+          << "<th>trials, in firing order</th><th>the program</th><th>runs to minimize</th>"
+          << "<th>reproducer</th></tr>";
+        for (size_t k = 0; k < result.findings.size(); ++k) {
+            const SweepFinding& f = result.findings[k];
+            h << "<tr class=\"finding\" id=\"finding-" << k + 1 << "\"><td>" << k + 1
+              << "</td><td><ol>";
+            for (size_t cell : f.cells) {
+                const SweepCell& c = result.cells[cell];
+                h << "<li>" << escape(trial_text(c) + " in " + c.file) << "</li>";
+            }
+            // Every member has the finding's reproducer.
+            h << "</ol></td><td>" << escape(f.outcome) << "</td><td>" << f.tests << "</td><td>"
+              << escape(result.cells[f.cells.front()].reproducer) << "</td></tr>";
+        }
+        h << "</table>";
+    }
+    h << "</body></html>\n";
+    return h.str();
+}
+
+namespace {
+
+__attribute__((format(printf, 2, 3))) void append(std::string& out, const char* format, ...) {
+    va_list args, again;
+    va_start(args, format);
+    va_copy(again, args);
+    int size = std::vsnprintf(nullptr, 0, format, args);
+    va_end(args);
+    std::string text(size_t(size) + 1, '\0');
+    std::vsnprintf(text.data(), text.size(), format, again);
+    va_end(again);
+    text.pop_back();
+    out += text;
+}
+
+}  // namespace
+
+std::string sweep_table(const SweepResult& result, const std::vector<std::string>& events) {
+    std::string t;
+    append(t, "%-10s %-28s", "address", "instruction");
+    for (const auto& e : events) {
+        append(t, " %-12s", e.c_str());
+    }
+    t += "\n";
+    for (size_t i = 0; i < result.cells.size(); i += events.size()) {
+        const auto& row = result.cells[i];
+        if (i == 0 || row.file != result.cells[i - 1].file) {
+            append(t, "%s\n", row.file.c_str());
+        }
+        append(t, "%#-10llx %-28s", (unsigned long long)row.insn_addr, row.insn_text.c_str());
+        for (size_t k = 0; k < events.size(); ++k) {
+            const auto& c = result.cells[i + k];
+            const char* word = c.skipped ? "skipped"
+                               : !c.raised ? "not-reached"
+                               : !c.fired  ? "dropped"
+                                           : observed_word(c);
+            append(t, " %-12s", (std::string(word) + (c.ok || !c.raised ? "" : " FAIL")).c_str());
+        }
+        t += "\n";
+    }
+    append(t, "%zu trials in %zu program runs, %zu failed, %zu findings, %.1f trials/s\n",
+           result.cells.size(), result.program_runs, result.failed(), result.findings.size(),
+           result.trials_per_s);
+    append(t, "reached %zu of %zu cells\n", result.reached(), result.cells.size());
+    for (const auto& note : result.notes) {
+        append(t, "note: %s\n", note.c_str());
+    }
+    for (size_t k = 0; k < result.findings.size(); ++k) {
+        const SweepFinding& f = result.findings[k];
+        append(t, "finding %zu: %zu trials break the program's check together, none alone "
+                  "(%zu runs to minimize; the program %s):", k + 1, f.cells.size(), f.tests,
+               f.outcome.c_str());
+        for (size_t cell : f.cells) {
+            append(t, "%s %s", cell == f.cells.front() ? "" : ";",
+                   trial_text(result.cells[cell]).c_str());
+        }
+        t += "\n";
+    }
+    for (const auto& c : result.cells) {
+        if (c.raised && !c.ok) {
+            append(t, "FAIL %s: fired=%d observed=%s model=%s; %s\n", trial_text(c).c_str(),
+                   c.fired, observed_word(c), model_answer(c).c_str(), c.outcome.c_str());
+            if (!c.reproducer.empty()) {
+                append(t, "     reproducer: %s\n", c.reproducer.c_str());
+            }
+        }
+    }
+    return t;
+}
+
+}  // namespace faultline

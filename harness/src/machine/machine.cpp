@@ -1,0 +1,455 @@
+#include "faultline/machine/machine.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "faultline/machine/base64.hpp"
+#include "faultline/machine/console.hpp"
+#include "faultline/machine/errors.hpp"
+#include "faultline/machine/qemu_command_line.hpp"
+
+namespace faultline {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using Json = QmpClient::Json;
+
+namespace {
+
+constexpr const char* kMailboxPath = "/machine/peripheral/mailbox";
+constexpr const char* kPanicMarker = "Kernel panic - not syncing";
+constexpr const char* kPanicEndMarker = "---[ end Kernel panic";
+// The guest kernel is built with NR_CPUS=8 (guest-kernel/faultline.config).
+constexpr int kMaxCpus = 8;
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void require_file(const std::string& what, const std::string& path) {
+    if (path.empty() || !fs::is_regular_file(path)) {
+        throw FileMissing(what, path.empty() ? "(no path configured)" : path);
+    }
+}
+
+std::string seconds_text(double seconds) {
+    std::ostringstream s;
+    s << seconds << " s";
+    return s.str();
+}
+
+Clock::time_point deadline_after(double seconds) {
+    return Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+Machine::Machine(MachineConfig config) : config_(std::move(config)) {}
+
+Machine::~Machine() { shutdown(); }
+
+BootInfo Machine::boot() {
+    if (qemu_) {
+        throw ConfigError("machine already booted");
+    }
+    if (config_.cpus < 1 || config_.cpus > kMaxCpus) {
+        throw ConfigError("cpus must be 1.." + std::to_string(kMaxCpus) + ", not " +
+                          std::to_string(config_.cpus));
+    }
+    if (config_.memory_mib < 64) {
+        throw ConfigError("memory_mib must be at least 64, not " +
+                          std::to_string(config_.memory_mib));
+    }
+    require_file("QEMU", config_.qemu);
+    require_file("guest kernel", config_.kernel);
+    require_file("initramfs", config_.initrd);
+    // qboot, and the option ROM that enters the kernel at its PVH entry.
+    require_file("firmware", config_.firmware_dir + "/bios-microvm.bin");
+    require_file("firmware", config_.firmware_dir + "/pvh.bin");
+    if (config_.run_dir.empty()) {
+        char tmpl[] = "/tmp/faultline-XXXXXX";
+        if (!mkdtemp(tmpl)) {
+            throw Error("cannot create a run directory under /tmp");
+        }
+        config_.run_dir = tmpl;
+        own_run_dir_ = true;
+    } else {
+        fs::create_directories(config_.run_dir);
+    }
+
+    auto started = Clock::now();
+    auto deadline = deadline_after(config_.boot_timeout_s);
+    qemu_ = std::make_unique<QemuProcess>(qemu_command_line(config_), config_.run_dir + "/qemu.stdout",
+                                          config_.run_dir + "/qemu.stderr");
+    auto tick = [&] {
+        check_alive();
+        if (Clock::now() > deadline) {
+            broken_ = true;
+            throw BootTimeout("QEMU did not open its QMP socket within " +
+                              seconds_text(config_.boot_timeout_s));
+        }
+    };
+    qmp_.connect(config_.run_dir + "/qmp.sock", tick);
+    Json version = qmp_.execute("query-version", Json::object(), tick);
+    // Before the guest runs, so no program in it can be there to read it.
+    qmp_.qom_set(kMailboxPath, "inbox", base64_encode(encode_message(agent_.greeting())), tick);
+    qmp_.execute("cont", Json::object(), tick);
+
+    AgentReady ready = parsed(parse_ready, await_handshake(deadline, true));
+    booted_ = true;
+    BootInfo info;
+    info.ready_s = std::chrono::duration<double>(Clock::now() - started).count();
+    info.icount_at_ready = icount();
+    info.kernel_release = ready.kernel_release;
+    info.cpus = ready.cpus;
+    cpus_ = info.cpus;
+    const Json& q = version["qemu"];
+    info.qemu_version = std::to_string(q["major"].get<int>()) + "." +
+                        std::to_string(q["minor"].get<int>()) + "." +
+                        std::to_string(q["micro"].get<int>());
+    return info;
+}
+
+void Machine::check_interrupt() {
+    if (!interrupt_check_) {
+        return;
+    }
+    try {
+        interrupt_check_();
+    } catch (...) {
+        // The command in flight can be neither finished nor taken back.
+        broken_ = true;
+        qemu_->stop(std::chrono::milliseconds(0));
+        throw;
+    }
+}
+
+template <typename Parse, typename Input>
+auto Machine::parsed(Parse parse, const Input& input) -> decltype(parse(input)) {
+    try {
+        return parse(input);
+    } catch (const AgentError&) {
+        // The agent and the harness no longer agree on anything.
+        broken_ = true;
+        throw;
+    }
+}
+
+void Machine::check_alive() {
+    check_interrupt();
+    if (auto status = qemu_->exit_status()) {
+        broken_ = true;
+        check_console();  // a panic explains an exit better than the exit status
+        throw QemuDied(*status, tail_of(config_.run_dir + "/qemu.stderr", 20));
+    }
+}
+
+void Machine::check_console() {
+    std::string log = read_file(config_.run_dir + "/console.log");
+    size_t from = console_scanned_ > 64 ? console_scanned_ - 64 : 0;
+    if (log.find(kPanicMarker, from) == std::string::npos) {
+        console_scanned_ = log.size();
+        return;
+    }
+    // The panic banner comes first; give the kernel a moment to print the rest.
+    auto until = Clock::now() + std::chrono::seconds(2);
+    while (log.find(kPanicEndMarker, from) == std::string::npos && Clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        log = read_file(config_.run_dir + "/console.log");
+    }
+    broken_ = true;
+    std::string tail = tail_of(config_.run_dir + "/console.log", 40);
+    qemu_->stop(std::chrono::milliseconds(0));
+    throw GuestPanic(tail);
+}
+
+Message Machine::await_handshake(Clock::time_point deadline, bool booting) {
+    auto tick = [&] {
+        check_alive();
+        check_console();
+        if (Clock::now() > deadline) {
+            broken_ = true;
+            qmp_.execute("stop", Json::object(), [] {});
+            if (booting) {
+                throw BootTimeout("guest agent not ready within " +
+                                  seconds_text(config_.boot_timeout_s) + "; console tail:\n" +
+                                  tail_of(config_.run_dir + "/console.log", 20));
+            }
+            throw CommandTimeout("guest command did not finish within " +
+                                 seconds_text(config_.command_timeout_s) +
+                                 "; the machine is unusable now");
+        }
+    };
+    for (;;) {
+        qmp_.wait_event("STOP", tick);
+        // A STOP that is not a new handshake came from pause(): keep waiting.
+        Json count = qmp_.qom_get(kMailboxPath, "handshakes", tick);
+        if (count.get<uint64_t>() > handshakes_) {
+            handshakes_ = count.get<uint64_t>();
+            pending_ = false;  // the guest is parked again, whatever the reply says
+            break;
+        }
+    }
+    Json outbox = qmp_.qom_get(kMailboxPath, "outbox", tick);
+    std::string bytes = base64_decode(outbox.get<std::string>());
+    return parsed([this](const std::string& b) { return agent_.accept(decode_message(b)); }, bytes);
+}
+
+void Machine::require_running() const {
+    if (broken_) {
+        throw Error("machine unusable after an earlier failure; shut it down and boot a new one");
+    }
+    if (!booted_) {
+        throw ConfigError("machine not booted");
+    }
+}
+
+void Machine::send_request(const Message& request, bool continue_vcpus) {
+    require_running();
+    if (pending_) {
+        throw ConfigError("a guest command is still running: wait() for it first");
+    }
+    qmp_.qom_set(kMailboxPath, "inbox", base64_encode(encode_message(request)), alive());
+    if (continue_vcpus) {
+        qmp_.execute("cont", Json::object(), alive());
+    }
+    pending_ = true;
+    paused_ = false;
+}
+
+Message Machine::receive_reply() {
+    require_running();
+    if (!pending_) {
+        throw ConfigError("no guest command is running");
+    }
+    if (paused_) {
+        throw ConfigError("the machine is paused: resume() before waiting for the command");
+    }
+    Message reply = await_handshake(deadline_after(config_.command_timeout_s), false);
+    // The agent refusing a command leaves it ready for the next.
+    if (reply.size() == 2 && reply[0] == "error") {
+        throw AgentError("guest agent: " + reply[1]);
+    }
+    return reply;
+}
+
+void Machine::start(const std::string& program, const std::vector<std::string>& args,
+                    uint32_t budget_ms, RunAs user) {
+    send_request(program_request("run", program, args, budget_ms, user));
+}
+
+RunResult Machine::wait() { return parsed(parse_run_reply, receive_reply()); }
+
+RunResult Machine::run(const std::string& program, const std::vector<std::string>& args,
+                       uint32_t budget_ms, RunAs user) {
+    start(program, args, budget_ms, user);
+    return wait();
+}
+
+Process Machine::spawn(const std::string& program, const std::vector<std::string>& args,
+                       uint32_t budget_ms, RunAs user, Hold hold) {
+    send_request(program_request(hold == Hold::program_entry ? "spawn-main" : "spawn", program,
+                                 args, budget_ms, user));
+    return parsed(parse_spawn_reply, receive_reply());
+}
+
+RunResult Machine::run_spawned() {
+    send_request({"resume"});
+    return wait();
+}
+
+void Machine::listen_gdb(int port) {
+    require_running();
+    std::string device = "tcp:localhost:" + std::to_string(port);
+    Json said = qmp_.execute("human-monitor-command",
+                             Json{{"command-line", "gdbserver " + device}}, alive());
+    // The monitor answers in words, an error too.
+    std::string text = said.is_string() ? said.get<std::string>() : said.dump();
+    if (text.find("Waiting for gdb connection") == std::string::npos) {
+        throw ConfigError("QEMU cannot open its gdbstub on " + device + ": " + text);
+    }
+}
+
+void Machine::release_spawned_to_debugger() { send_request({"resume"}, false); }
+
+void Machine::arm(const std::vector<ScheduleEntry>& schedule) {
+    require_running();
+    if (pending_ && !paused_) {
+        throw ConfigError("arm() while the guest runs: pause() first");
+    }
+    for (const auto& e : schedule) {
+        const EventKind& kind = event_kind(e.event.kind);
+        if (kind.arg == FAULTLINE_ARG_CPU && e.event.arg != FAULTLINE_ARG_DEFAULT &&
+            e.event.arg >= uint64_t(cpus_)) {
+            throw ConfigError(std::string(kind.name) + " to CPU " + std::to_string(e.event.arg) +
+                              ": the guest has " + std::to_string(cpus_) + " CPUs");
+        }
+    }
+    qmp_.execute("faultline-arm", faultline_arm_arguments(schedule), alive());
+}
+
+void Machine::disarm() {
+    require_running();
+    qmp_.execute("faultline-disarm", Json::object(), alive());
+}
+
+std::vector<Firing> Machine::firings() {
+    require_running();
+    return firings_of(qmp_.execute("query-faultline", Json::object(), alive()));
+}
+
+void Machine::trace_pk(const std::vector<PkEvent::Kind>& kinds, std::optional<uint64_t> cr3) {
+    require_running();
+    if (pending_ && !paused_) {
+        throw ConfigError("trace_pk() while the guest runs: pause() first");
+    }
+    try {
+        qmp_.execute("faultline-pk-trace", faultline_pk_trace_arguments(kinds, cr3), alive());
+    } catch (const QmpError& e) {
+        if (std::string(e.what()).find("has not been found") != std::string::npos) {
+            throw Error("this QEMU does not record protection-key events (" +
+                        config_.qemu + " lacks qemu-patches/0011): " + e.what());
+        }
+        throw;
+    }
+}
+
+std::vector<PkEvent> Machine::pk_events() {
+    require_running();
+    return pk_events_of(qmp_.execute("query-faultline-pk-events", Json::object(), alive()));
+}
+
+void Machine::put(const std::string& guest_path, const std::string& bytes, unsigned mode) {
+    std::ostringstream octal;
+    octal << std::oct << mode;
+    send_request({"put", guest_path, octal.str(), bytes});
+    parsed(parse_put_reply, receive_reply());
+}
+
+void Machine::put_file(const std::string& host_path, const std::string& guest_path,
+                       unsigned mode) {
+    require_file("file to upload", host_path);
+    put(guest_path, read_file(host_path), mode);
+}
+
+void Machine::snapshot() {
+    require_running();
+    if (pending_) {
+        throw ConfigError("snapshot() while a guest command runs: wait() for it first");
+    }
+    qmp_.execute("faultline-snapshot", Json::object(), alive());
+    snapshot_ = Snapshot{agent_, handshakes_};
+}
+
+uint64_t Machine::restore() {
+    require_running();
+    if (!snapshot_) {
+        throw ConfigError("restore() without a snapshot: snapshot() first");
+    }
+    if (pending_ && !paused_) {
+        qmp_.execute("stop", Json::object(), alive());
+    }
+    Json info;
+    try {
+        info = qmp_.execute("faultline-restore", Json::object(), alive());
+    } catch (const QmpError&) {
+        // Refused only when a load failed half way: the guest is neither state.
+        broken_ = true;
+        throw;
+    }
+    agent_ = snapshot_->agent;
+    handshakes_ = snapshot_->handshakes;
+    pending_ = false;
+    paused_ = false;
+    return info["pages"].get<uint64_t>();
+}
+
+uint64_t Machine::icount() {
+    require_running();
+    return qmp_.qom_get(kMailboxPath, "icount", alive()).get<uint64_t>();
+}
+
+// Between commands the agent is parked in a handshake with the VM stopped:
+// it leaves only with the next command, so pause/resume act on the vCPUs
+// only while a started command runs.
+void Machine::pause() {
+    require_running();
+    if (pending_ && !paused_) {
+        qmp_.execute("stop", Json::object(), alive());
+    }
+    paused_ = true;
+}
+
+void Machine::resume() {
+    require_running();
+    // The program may have ended and the agent reached its handshake just
+    // before the pause took effect: it must stay parked until wait() has
+    // read its reply, or it would read an inbox nobody wrote.
+    if (pending_ && paused_ &&
+        qmp_.qom_get(kMailboxPath, "handshakes", alive()).get<uint64_t>() == handshakes_) {
+        qmp_.execute("cont", Json::object(), alive());
+    }
+    paused_ = false;
+}
+
+void Machine::shutdown() {
+    if (qemu_) {
+        try {
+            auto deadline = deadline_after(2);
+            qmp_.execute("quit", Json::object(), [&] {
+                if (qemu_->exit_status() || Clock::now() > deadline) {
+                    throw Error("quit");
+                }
+            });
+        } catch (const Error&) {
+            // QEMU already gone or not answering: stop() below settles it.
+        }
+        qemu_->stop(std::chrono::seconds(2));
+        qemu_.reset();
+        // Kept so console() and kernel_reports() still answer after the run directory goes.
+        final_console_ = read_file(config_.run_dir + "/console.log");
+    }
+    qmp_.close();
+    if (own_run_dir_) {
+        std::error_code ignored;
+        fs::remove_all(config_.run_dir, ignored);
+        config_.run_dir.clear();
+        own_run_dir_ = false;
+    }
+    booted_ = false;
+}
+
+std::string Machine::console() const {
+    if (qemu_) {
+        return read_file(config_.run_dir + "/console.log");
+    }
+    return final_console_;
+}
+
+std::vector<std::string> Machine::kernel_reports() const {
+    return faultline::kernel_reports(console());
+}
+
+std::string Machine::tail_of(const std::string& path, size_t lines) const {
+    std::string text = read_file(path);
+    size_t pos = text.size();
+    while (lines-- > 0 && pos > 0) {
+        size_t nl = text.rfind('\n', pos - 1);
+        if (nl == std::string::npos) {
+            return text;
+        }
+        pos = nl;
+    }
+    return text.substr(pos == 0 ? 0 : pos + 1);
+}
+
+}  // namespace faultline
