@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Protection-key slowdown benchmark: what recording PK events
-(qemu-patches/0011) costs, on a workload made of PKRU writes: `pk-events loop
+(qemu-patches/0013) costs, on a workload made of PKRU writes: `pk-events loop
 N` (guest-kernel/programs/pk-events.c, 2N WRPKRUs, each flipping a key's
 bits) run as the guest's init, as bench/slowdown.py runs its rseq workload
 (the same machine, timing and interleaving; the unpatched QEMU is built on

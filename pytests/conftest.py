@@ -127,7 +127,7 @@ def boot_info(booted):
 def precise_xinuse_machine():
     """A guest whose vCPUs report an XSAVE component in its initial
     configuration (PKRU 0, XMM/YMM 0) as not in use, as some CPUs do
-    (MachineConfig.precise_xinuse, qemu-patches/0016)."""
+    (MachineConfig.precise_xinuse, qemu-patches/0018)."""
     config = faultline.MachineConfig.defaults()
     config.precise_xinuse = True
     with faultline.Machine(config) as m:

@@ -48,7 +48,7 @@ def test_the_table_and_json_give_each_cpl_and_access_its_row(run):
         assert r["covered"] + r["not_covered"] == r["cases"]
         assert r["allowed"] + r["faulted"] == r["covered"]
         assert r["mismatches"] == 0
-    # The exact answers of this QEMU (qemu-patches/0015) and kernel.
+    # The exact answers of this QEMU (qemu-patches/0002, 0003 and 0017) and kernel.
     assert [(r["allowed"], r["faulted"]) for r in report["rows"]] == [
         (21260, 10868), (15115, 17013), (16064, 16064), (488, 1464), (122, 1830), (976, 976)]
     assert p.stdout.splitlines()[0].split()[:3] == ["cpl", "access", "cases"]

@@ -1,4 +1,4 @@
-"""Protection-key events as QEMU records them (qemu-patches/0011): every
+"""Protection-key events as QEMU records them (qemu-patches/0013): every
 PKRU and IA32_PKRS write and every page fault a protection key caused, read
 with Machine.trace_pk / pk_events and `faultline run --pk-trace`.
 

@@ -1,4 +1,4 @@
-"""Precise XINUSE (qemu-patches/0016, MachineConfig.precise_xinuse, `run
+"""Precise XINUSE (qemu-patches/0018, MachineConfig.precise_xinuse, `run
 --precise-xinuse`): the vCPUs report an XSAVE component in its initial
 configuration as not in use (SDM vol. 1, 13.6), as some CPUs do. /bin/xinuse
 sets the vector registers and PKRU, then reads XSTATE_BV from an XSAVE and

@@ -1,6 +1,6 @@
 /*
  * pk-events: protection-key events whose every detail is known in advance,
- * for checking what QEMU records (qemu-patches/0011, pytests/test_pk_events.py).
+ * for checking what QEMU records (qemu-patches/0013, pytests/test_pk_events.py).
  *
  *   pk-events sequence   a key, a page with it, its rights changed by the
  *                        program's own WRPKRU (pk_wrpkru) and by the kernel

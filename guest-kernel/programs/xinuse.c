@@ -1,6 +1,6 @@
 /*
  * xinuse: which XSAVE components the CPU reports in use (XINUSE), for the
- * precise-xinuse CPU property (qemu-patches/0016, pytests/test_xinuse.py).
+ * precise-xinuse CPU property (qemu-patches/0018, pytests/test_xinuse.py).
  *
  * Each case sets the vector registers and PKRU in one asm block and then,
  * with nothing in between, reads XGETBV 1 and the XSTATE_BV an XSAVE and an

@@ -57,7 +57,7 @@ std::string entry_title(const ScheduledRun& held, size_t k) {
 }
 
 // A gdb script that stops before each firing of the armed schedule, in
-// order, by keeping the count the engine keeps (qemu-patches/0008): entry
+// order, by keeping the count the engine keeps (qemu-patches/0010): entry
 // k counts the arrivals at its address in the process (any thread) from
 // the firing of entry k - 1 on, or from the end of its watch: the first
 // arrival of that thread at its address or its watch address, counted for

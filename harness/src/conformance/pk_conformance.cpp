@@ -314,7 +314,7 @@ PkConformance run_pk_conformance(Machine& machine) {
     } catch (const Error& e) {
         throw ConfigError("QEMU " + machine.config().qemu +
                           " does not record page faults (faultline-pk-trace kind page-fault, "
-                          "qemu-patches/0015): " + e.what());
+                          "qemu-patches/0017): " + e.what());
     }
     RunResult r = machine.run("/bin/pk-conformance", {}, 120000, RunAs::root);
     std::vector<PkEvent> events = machine.pk_events();

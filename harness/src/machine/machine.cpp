@@ -317,7 +317,7 @@ void Machine::trace_pk(const std::vector<PkEvent::Kind>& kinds, std::optional<ui
     } catch (const QmpError& e) {
         if (std::string(e.what()).find("has not been found") != std::string::npos) {
             throw Error("this QEMU does not record protection-key events (" +
-                        config_.qemu + " lacks qemu-patches/0011): " + e.what());
+                        config_.qemu + " lacks qemu-patches/0013): " + e.what());
         }
         throw;
     }

@@ -37,7 +37,7 @@ std::vector<std::string> qemu_command_line(const MachineConfig& config) {
         "-M", "microvm,acpi=on,pic=off,rtc=on,isa-serial=on",
         // RDRAND/RDSEED would make every boot different. An Intel vendor
         // makes Linux take the TSC and APIC timer rates from CPUID 0x15
-        // (qemu-patches/0003) instead of busy-waiting to calibrate them.
+        // (qemu-patches/0005) instead of busy-waiting to calibrate them.
         "-cpu", std::string("max,vendor=GenuineIntel,-rdrand,-rdseed") +
                     (config.precise_xinuse ? ",precise-xinuse=on" : ""),
         "-smp", std::to_string(config.cpus), "-m", std::to_string(config.memory_mib),

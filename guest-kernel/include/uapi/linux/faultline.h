@@ -12,7 +12,7 @@
 #define _UAPI_LINUX_FAULTLINE_H
 
 /*
- * The mailbox (qemu-patches/0002): messages between the harness and the
+ * The mailbox (qemu-patches/0004): messages between the harness and the
  * guest agent, with the VM stopped while the host reads and answers. Ports,
  * as offsets from FAULTLINE_MAILBOX_IOBASE:
  *   CONTROL  write 8 bit: OUTBOX_RESET, or HANDSHAKE (the VM stops right
@@ -41,7 +41,7 @@
 #define FAULTLINE_MESSAGE_MAX		(64 << 20)
 
 /*
- * The injection device's guest port (qemu-patches/0009), 32-bit accesses,
+ * The injection device's guest port (qemu-patches/0011), 32-bit accesses,
  * offsets from FAULTLINE_INJECT_IOBASE:
  *   EVENT   read: the event for the reading vCPU, cleared on read; 0 when
  *           none. FAULTLINE_INJECT_CODE() of it is the event's code (below),

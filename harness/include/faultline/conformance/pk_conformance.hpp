@@ -3,7 +3,7 @@
 // over every state the guest can set up. The guest runs each case for real
 // (guest-kernel/programs/pk-conformance.c: CPL 3 itself, CPL 0 through the
 // kernel's debugfs pks/conformance) and prints what the CPU held; QEMU's
-// page-fault records (qemu-patches/0015) say which access faulted and how.
+// page-fault records (qemu-patches/0017) say which access faulted and how.
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,8 @@
-// Protection-key events that QEMU records (qemu-patches/0011): every write of
+// Protection-key events that QEMU records (qemu-patches/0013): every write of
 // PKRU (WRPKRU, an XRSTOR that loads it) and of IA32_PKRS, and every page
 // fault a protection key caused, each with the instruction count, vCPU and
 // address space it happened at. The ground truth a PK test checks against.
-// And every page fault, whatever its cause (qemu-patches/0015): the answer
+// And every page fault, whatever its cause (qemu-patches/0017): the answer
 // `faultline conformance pk` compares with the model's.
 #pragma once
 
@@ -72,7 +72,7 @@ std::vector<PkEvent::Kind> pk_event_kinds_from_list(const std::string& list);
 // reading them fails.
 constexpr uint32_t kPkTraceLimit = 1u << 20;
 
-// The QMP forms (qemu-patches/0011: qapi/misc-target.json): the arguments of
+// The QMP forms (qemu-patches/0013: qapi/misc-target.json): the arguments of
 // faultline-pk-trace (no kinds: stop recording), and the events in what
 // query-faultline-pk-events returns (QmpError when QEMU lost some).
 nlohmann::json faultline_pk_trace_arguments(const std::vector<PkEvent::Kind>& kinds,
