@@ -28,6 +28,7 @@ struct UsageError {
 // Every subcommand's options, filled in by parse_options (options.cpp).
 struct Options {
     std::string command;
+    bool help = false;  // --help or -h before any "--": the rest is not looked at
     std::string conformance_target;
     bool json = false;
     std::string binary;

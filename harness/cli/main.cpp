@@ -10,7 +10,8 @@
 // reached, and the guest kernel reported no bug in
 // itself, 1 otherwise (run and sweep print each
 // kernel report line on stderr); replay 1 when the reproducer's failure
-// repeats, 0 when it does not; 2 for bad usage or bad input; 125 when the
+// repeats, 0 when it does not; 2 for bad usage (one line saying what is
+// wrong, then which --help to read) or bad input; 125 when the
 // harness failed (one line naming the cause on stderr, evidence below it). SIGINT, SIGTERM or SIGHUP
 // end QEMU and remove the run directory, then end the CLI by that signal.
 #include <csignal>
@@ -39,6 +40,13 @@ const Command* command_named(const std::string& name) {
     return nullptr;
 }
 
+// What `faultline COMMAND --help` prints.
+std::string usage_of(const Command& command) {
+    return "usage: " + command.synopsis() + options_usage() +
+           (command.notes ? command.notes() : "");
+}
+
+// What `faultline --help` prints: every command's.
 std::string usage() {
     std::string text;
     for (const Command* command : kCommands) {
@@ -65,6 +73,7 @@ std::string usage() {
 
 int main(int argc, char** argv) {
     catch_stop_signals();
+    const Command* command = nullptr;
     try {
         if (argc < 2) {
             throw UsageError{"no command given"};
@@ -74,11 +83,16 @@ int main(int argc, char** argv) {
             std::cout << usage();
             return 0;
         }
-        const Command* command = command_named(name);
+        command = command_named(name);
         if (!command) {
             throw UsageError{"unknown command '" + name + "'"};
         }
-        int status = command->run(parse_options(argc, argv));
+        Options options = parse_options(argc, argv);
+        if (options.help) {
+            std::cout << usage_of(*command);
+            return 0;
+        }
+        int status = command->run(options);
         if (stop_signal) {
             die_by(stop_signal);
         }
@@ -86,7 +100,8 @@ int main(int argc, char** argv) {
     } catch (const Stopped& s) {
         die_by(s.signo);
     } catch (const UsageError& e) {
-        std::cerr << "faultline: " << e.message << "\n" << usage();
+        std::cerr << "faultline: " << e.message << "\nTry 'faultline "
+                  << (command ? command->name + std::string(" ") : "") << "--help'.\n";
         return kUsageError;
     } catch (const faultline::ConfigError& e) {
         std::cerr << "faultline: error: " << e.what() << "\n";

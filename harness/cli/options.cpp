@@ -118,6 +118,13 @@ std::string options_usage() {
 Options parse_options(int argc, char** argv) {
     Options o;
     o.command = argv[1];
+    // Whatever else is wrong on the line, the help is what was asked for.
+    for (int i = 2; i < argc && std::string(argv[i]) != "--"; ++i) {
+        if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+            o.help = true;
+            return o;
+        }
+    }
     int first = 2;
     if (o.command == "conformance") {
         o.conformance_target = argc < 3 ? "" : argv[2];

@@ -1,0 +1,53 @@
+"""The CLI's messages a newcomer meets first. A bad usage says what is wrong
+in one line and where the help is; --help is the usage, on stdout."""
+import json
+
+import pytest
+
+from conftest import cli
+
+# Each subcommand as it is typed, and the name its help goes by.
+SUBCOMMANDS = [(["boot"], "boot"), (["run"], "run"), (["sweep"], "sweep"),
+               (["explore"], "explore"), (["replay"], "replay"),
+               (["conformance", "rseq"], "conformance"), (["conformance", "pk"], "conformance")]
+
+
+@pytest.mark.parametrize("args, name", SUBCOMMANDS, ids=[" ".join(a) for a, _ in SUBCOMMANDS])
+def test_an_unknown_option_is_one_line_and_a_pointer_to_the_help(args, name):
+    p = cli(*args, "--no-such-option")
+    assert (p.returncode, p.stdout) == (2, "")
+    assert p.stderr == f"faultline: unknown option '--no-such-option'\nTry 'faultline {name} --help'.\n"
+
+
+@pytest.mark.parametrize("args, complaint, pointer", [
+    (["run"], "run needs a PROGRAM after -- or a --binary", "faultline run --help"),
+    (["conformance"], "conformance needs a target (known: rseq, pk)", "faultline conformance --help"),
+    (["explore", "--binary", "/bin/true", "--depth", "1"], "explore needs --runs",
+     "faultline explore --help"),
+    # Found once the command runs, before the boot.
+    (["run", "--pk-trace", "/nonexistent/t.jsonl", "--", "/bin/true"],
+     "--pk-trace /nonexistent/t.jsonl: cannot write there: No such file or directory",
+     "faultline run --help"),
+    ([], "no command given", "faultline --help"),
+    (["frobnicate"], "unknown command 'frobnicate'", "faultline --help"),
+])
+def test_every_bad_usage_is_one_line_and_a_pointer_to_the_help(args, complaint, pointer):
+    p = cli(*args)
+    assert (p.returncode, p.stdout) == (2, "")
+    assert p.stderr == f"faultline: {complaint}\nTry '{pointer}'.\n"
+
+
+@pytest.mark.parametrize("args", [["boot"], ["run"], ["sweep"], ["explore"], ["replay"],
+                                  ["conformance"], ["conformance", "pk"]])
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_a_subcommands_help_is_its_usage_on_stdout(args, flag):
+    p = cli(*args, flag)
+    assert (p.returncode, p.stderr) == (0, "")
+    assert p.stdout.startswith(f"usage: faultline {args[0]} ")
+    assert "\noptions:\n  --qemu PATH" in p.stdout
+
+
+def test_help_after_the_double_dash_is_the_programs():
+    p = cli("run", "--json", "--", "/bin/rseq-counter", "--help")
+    out = json.loads(p.stdout)
+    assert out["exit_code"] == 2 and out["stderr"].startswith("usage: rseq-counter")
