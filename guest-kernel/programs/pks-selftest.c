@@ -34,10 +34,15 @@ static const struct {
     {"per_task_rights_survive_context_switch", "strict"},
     {"interrupt_runs_with_default_rights", "strict"},
     {"softirq_runs_with_default_rights", "strict"},
-    {"kmap_nesting", "strict"},
+    {"kmap_opens_for_the_mapping_context", "strict"},
     {"kmap_concurrent", "strict"},
-    {"relaxed_fault_warns_and_continues", "relaxed"},
-    {"relaxed_fault_leaves_other_tasks_protected", "relaxed"},
+    {"strict_kmapped_page_denies_other_contexts", "strict"},
+    {"relaxed_unmapped_page_dies", "relaxed"},
+    {"fault_on_unmapped_page_of_a_mapped_key_dies", "relaxed"},
+    {"relaxed_opens_for_the_faulting_context_only", "relaxed"},
+    {"irq_kunmap_keeps_what_the_irq_opened", "strict"},
+    {"exception_rights_are_its_own", "strict"},
+    {"temporary_opening_ends_at_any_switch", "relaxed"},
     {"strict_fault_oopses", "strict"},
 };
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
