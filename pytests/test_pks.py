@@ -20,7 +20,7 @@ CASES = [
     "relaxed_unmapped_page_dies", "fault_on_unmapped_page_of_a_mapped_key_dies",
     "relaxed_opens_for_the_faulting_context_only", "irq_kunmap_keeps_what_the_irq_opened",
     "exception_rights_are_its_own", "temporary_opening_ends_at_any_switch",
-    "strict_fault_oopses",
+    "compound_page_is_one_unit", "strict_fault_oopses",
 ]
 # The run's kernel reports, in order: one warning per relaxed case that
 # reaches a page kmapped elsewhere (each with a key of its own: once per

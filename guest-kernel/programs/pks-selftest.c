@@ -43,6 +43,7 @@ static const struct {
     {"irq_kunmap_keeps_what_the_irq_opened", "strict"},
     {"exception_rights_are_its_own", "strict"},
     {"temporary_opening_ends_at_any_switch", "relaxed"},
+    {"compound_page_is_one_unit", "strict"},
     {"strict_fault_oopses", "strict"},
 };
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
