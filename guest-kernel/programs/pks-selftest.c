@@ -44,6 +44,9 @@ static const struct {
     {"exception_rights_are_its_own", "strict"},
     {"temporary_opening_ends_at_any_switch", "relaxed"},
     {"compound_page_is_one_unit", "strict"},
+    {"kmap_at_publication_is_counted", "strict"},
+    {"kmap_in_a_release_window_keeps_the_page", "strict"},
+    {"release_twice_at_once", "strict"},
     {"strict_fault_oopses", "strict"},
 };
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
