@@ -47,6 +47,7 @@ static const struct {
     {"kmap_at_publication_is_counted", "strict"},
     {"kmap_in_a_release_window_keeps_the_page", "strict"},
     {"release_twice_at_once", "strict"},
+    {"freed_key_is_closed_everywhere", "strict"},
     {"strict_fault_oopses", "strict"},
 };
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
