@@ -22,7 +22,9 @@ CASES = [
     "exception_rights_are_its_own", "temporary_opening_ends_at_any_switch",
     "compound_page_is_one_unit", "kmap_at_publication_is_counted",
     "kmap_in_a_release_window_keeps_the_page", "release_twice_at_once",
-    "freed_key_is_closed_everywhere", "strict_fault_oopses",
+    "freed_key_is_closed_everywhere", "nmi_int3_debug_run_with_the_default",
+    "cpu_hotplug_gives_the_default_back", "softirqs_run_with_the_default_either_way",
+    "strict_fault_oopses",
 ]
 # The run's kernel reports, in order: one warning per relaxed case that
 # reaches a page kmapped elsewhere (each with a key of its own: once per

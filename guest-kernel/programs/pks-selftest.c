@@ -48,6 +48,9 @@ static const struct {
     {"kmap_in_a_release_window_keeps_the_page", "strict"},
     {"release_twice_at_once", "strict"},
     {"freed_key_is_closed_everywhere", "strict"},
+    {"nmi_int3_debug_run_with_the_default", "strict"},
+    {"cpu_hotplug_gives_the_default_back", "strict"},
+    {"softirqs_run_with_the_default_either_way", "strict"},
     {"strict_fault_oopses", "strict"},
 };
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
