@@ -51,3 +51,20 @@ def test_help_after_the_double_dash_is_the_programs():
     p = cli("run", "--json", "--", "/bin/rseq-counter", "--help")
     out = json.loads(p.stdout)
     assert out["exit_code"] == 2 and out["stderr"].startswith("usage: rseq-counter")
+
+
+# The line the guest agent writes when exec fails (guest-kernel/agent/agent.c).
+def test_a_program_the_guest_does_not_have_is_named_as_the_guests():
+    p = cli("run", "--", "./hello")
+    assert p.returncode == 127
+    lines = p.stderr.splitlines()
+    assert lines[1] == "faultline-agent: exec ./hello: No such file or directory"
+    assert lines[-1] == ("faultline: ./hello: no such file in the guest (the path after -- is "
+                         "the guest's); to run a program from this host, upload it with "
+                         "--binary HOST_PATH")
+
+
+def test_a_program_exiting_127_itself_gets_no_hint(host_programs):
+    p = cli("run", "--binary", str(host_programs["echo_exit"]), "--", "127")
+    assert p.returncode == 127
+    assert "no such file in the guest" not in p.stderr

@@ -62,6 +62,15 @@ private:
     bool committed_ = false;
 };
 
+// A path after "--" names a file of the guest, which a newcomer may take for
+// one of this host. The guest agent (guest-kernel/agent/agent.c) says so in
+// this line when exec finds no such file, and exits 127.
+bool guest_has_no_such_program(const std::string& program, const RunResult& r) {
+    const std::string exec_failed =
+        "faultline-agent: exec " + program + ": " + std::strerror(ENOENT) + "\n";
+    return !r.signaled && r.exit_code == 127 && r.stderr_text.ends_with(exec_failed);
+}
+
 int run(const Options& o) {
     std::unique_ptr<PkTraceFile> pk_trace;
     if (!o.pk_trace_file.empty()) {
@@ -115,6 +124,12 @@ int run(const Options& o) {
                       : r.signaled ? " killed by signal "
                                    : " exited ")
                   << r.exit_code << " after " << r.icount << " guest instructions\n";
+    }
+    // An uploaded program is there: its ENOENT is its ELF interpreter's.
+    if (o.binary.empty() && guest_has_no_such_program(program, r)) {
+        std::cerr << "faultline: " << program << ": no such file in the guest (the path after -- "
+                  << "is the guest's); to run a program from this host, upload it with "
+                  << "--binary HOST_PATH\n";
     }
     tell_kernel_reports(machine.kernel_reports());
     return r.signaled ? 128 + r.exit_code : r.exit_code;
