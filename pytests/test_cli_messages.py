@@ -1,10 +1,11 @@
 """The CLI's messages a newcomer meets first. A bad usage says what is wrong
 in one line and where the help is; --help is the usage, on stdout."""
 import json
+import re
 
 import pytest
 
-from conftest import cli
+from conftest import GUEST_PROGRAMS, cli
 
 # Each subcommand as it is typed, and the name its help goes by.
 SUBCOMMANDS = [(["boot"], "boot"), (["run"], "run"), (["sweep"], "sweep"),
@@ -68,3 +69,12 @@ def test_a_program_exiting_127_itself_gets_no_hint(host_programs):
     p = cli("run", "--binary", str(host_programs["echo_exit"]), "--", "127")
     assert p.returncode == 127
     assert "no such file in the guest" not in p.stderr
+
+
+def test_a_fail_line_says_how_the_program_ended_first():
+    p = cli("sweep", "--binary", str(GUEST_PROGRAMS / "rseq-buggy"), "--events", "preempt")
+    assert p.returncode == 1, p.stdout + p.stderr
+    fails = [line for line in p.stdout.splitlines() if line.startswith("FAIL ")]
+    assert len(fails) == 1
+    assert re.fullmatch(r"FAIL preempt before 0x[0-9a-f]+ \(nop\): exited 1; fired=1 "
+                        r"observed=abort model=aborts to 0x[0-9a-f]+", fails[0]), fails[0]

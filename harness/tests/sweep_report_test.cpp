@@ -63,13 +63,13 @@ TEST(SweepTable, RowsOfWordsThenTotalsThenEachFailure) {
               "0x401cb8   xorl %eax, %eax              commit       not-reached  unknown FAIL\n"
               "6 trials in 2 program runs, 3 failed, 0 findings, 12.3 trials/s\n"
               "reached 5 of 6 cells\n"
-              "FAIL signal before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): fired=1 observed=commit "
-              "model=aborts to 0x401cd0; exited 0\n"
-              "FAIL migrate before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): fired=0 observed=unknown "
-              "model=aborts to 0x401cd0; the guest did not carry the event out (no such task); "
-              "the program exited 0\n"
-              "FAIL migrate before 0x401cb8 (xorl %eax, %eax): fired=1 observed=unknown "
-              "model=resumes at 0x401cb8; unknown whether it aborted: the program exited 0\n");
+              "FAIL signal before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): exited 0; fired=1 "
+              "observed=commit model=aborts to 0x401cd0\n"
+              "FAIL migrate before 0x401ca4 (cmpl %edi, %fs:4(%rcx)): the guest did not carry "
+              "the event out (no such task); the program exited 0; fired=0 observed=unknown "
+              "model=aborts to 0x401cd0\n"
+              "FAIL migrate before 0x401cb8 (xorl %eax, %eax): unknown whether it aborted: the "
+              "program exited 0; fired=1 observed=unknown model=resumes at 0x401cb8\n");
 }
 
 // A cell the model answers with SIGSEGV passes when the program died of it,

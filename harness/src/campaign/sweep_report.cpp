@@ -305,8 +305,8 @@ std::string sweep_table(const SweepResult& result, const std::vector<std::string
     }
     for (const auto& c : result.cells) {
         if (c.raised && !c.ok) {
-            append(t, "FAIL %s: fired=%d observed=%s model=%s; %s\n", trial_text(c).c_str(),
-                   c.fired, observed_word(c), model_answer(c).c_str(), c.outcome.c_str());
+            append(t, "FAIL %s: %s; fired=%d observed=%s model=%s\n", trial_text(c).c_str(),
+                   c.outcome.c_str(), c.fired, observed_word(c), model_answer(c).c_str());
             if (!c.reproducer.empty()) {
                 append(t, "     reproducer: %s\n", c.reproducer.c_str());
             }
