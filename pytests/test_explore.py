@@ -220,9 +220,6 @@ def test_a_binary_without_sections_is_named():
     assert f"{GUEST_PROGRAMS / 'hang'}: no rseq critical section" in p.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="explore arms its events without a watch (Explorer::"
-                   "entries_of), so every firing's aborted is null and replay says 'went "
-                   "neither way'; remove this mark with the fix")
 def test_a_finding_records_and_replays_where_the_thread_went_at_each_firing(explored):
     # The guest carried out both migrations ("done") and the program ran to
     # its end, so the thread went one way at each: into the abort handler

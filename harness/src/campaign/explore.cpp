@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -105,6 +106,19 @@ private:
         ScheduledRun scheduled;
     };
 
+    // The watch of an event at a site, as the sweep's: the thread goes next to
+    // its section's abort handler (aborted) or back to the site. At the
+    // handler's first instruction the two are one: nothing to watch.
+    std::optional<uint64_t> watch_of(const ExploreSite& site) const {
+        for (const auto& section : plan_.sequences) {
+            if (section.start == site.cs) {
+                return section.abort == site.insn.addr ? std::nullopt
+                                                       : std::optional<uint64_t>(section.abort);
+            }
+        }
+        throw std::logic_error("explore: a site outside every section");
+    }
+
     std::vector<ReproEntry> entries_of(const std::vector<ExploreStep>& steps) const {
         std::vector<ReproEntry> entries;
         for (const auto& step : steps) {
@@ -113,8 +127,9 @@ private:
             if (event_kind(event.kind).takes_arg() && event.arg != FAULTLINE_ARG_DEFAULT) {
                 arg = event.arg;
             }
-            entries.push_back({plan_.config.guest_program, plan_.sites[step.site].insn.addr,
-                               step.hit, event.name(), arg, std::nullopt});
+            const ExploreSite& site = plan_.sites[step.site];
+            entries.push_back({plan_.config.guest_program, site.insn.addr, step.hit,
+                               event.name(), arg, watch_of(site)});
         }
         return entries;
     }
