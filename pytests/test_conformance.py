@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ROOT, cli
+from conftest import BUILD, ROOT, cli, kernel_under_test_lock
 
 PATCHES = ROOT / "pytests" / "kernel-patches"
 
@@ -15,8 +15,10 @@ PATCHES = ROOT / "pytests" / "kernel-patches"
 def build_kernel_under_test(name, *patches):
     out = BUILD / "kernel-under-test" / name
     env = dict(os.environ, KERNEL_PATCHES=" ".join(str(PATCHES / p) for p in patches))
-    p = subprocess.run([str(ROOT / "guest-kernel" / "build.sh"), str(out)], env=env,
-                       capture_output=True, text=True)
+    # The doc test builds the same directories from its examples.
+    with kernel_under_test_lock(name):
+        p = subprocess.run([str(ROOT / "guest-kernel" / "build.sh"), str(out)], env=env,
+                           capture_output=True, text=True)
     return p, out
 
 
