@@ -101,6 +101,18 @@ std::string uploaded_path(const std::string& binary);
 // A report file (--json, --html), whole or with an error naming it.
 void write_report(const std::string& path, const std::string& text);
 
+// The options sweep and explore share, into either's config.
+template <typename CampaignConfig>
+void take_campaign_options(const Options& o, CampaignConfig& config) {
+    config.events = o.events;
+    config.signo = o.signo;
+    config.shard = o.shard;
+    config.repro_dir = o.repro_dir;
+    if (o.budget_ms >= 0) {
+        config.budget_ms = uint32_t(o.budget_ms);
+    }
+}
+
 // The built-in sweep target: the rseq counter with one pinned thread per vCPU.
 constexpr const char* kBuiltinProgram = "/bin/rseq-counter";
 

@@ -22,13 +22,7 @@ int explore(const Options& o) {
     config.host_binary = o.binary;
     config.guest_program = uploaded_path(o.binary);
     config.args = o.program;
-    config.events = o.events;
-    config.signo = o.signo;
-    config.shard = o.shard;
-    config.repro_dir = o.repro_dir;
-    if (o.budget_ms >= 0) {
-        config.budget_ms = uint32_t(o.budget_ms);
-    }
+    take_campaign_options(o, config);
     // Bad input is found before anything boots.
     ExplorePlan plan = plan_explore(config);
     Machine machine(o.config);

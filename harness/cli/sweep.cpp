@@ -20,13 +20,8 @@ std::string synopsis() {
 
 int sweep(const Options& o) {
     SweepConfig config;
-    config.events = o.events;
+    take_campaign_options(o, config);
     config.hit = o.hit;
-    config.signo = o.signo;
-    config.shard = o.shard;
-    if (o.budget_ms >= 0) {
-        config.budget_ms = uint32_t(o.budget_ms);
-    }
     if (o.binary.empty()) {
         config.host_binary = build_dir() + "/linux/initramfs/rseq-counter";
         config.guest_program = kBuiltinProgram;
@@ -42,7 +37,6 @@ int sweep(const Options& o) {
         config.libraries.push_back(
             {library, "/lib/x86_64-linux-gnu/" + std::filesystem::path(library).filename().string()});
     }
-    config.repro_dir = o.repro_dir;
     // Bad input is found before anything boots.
     SweepPlan plan = plan_sweep(config);
     Machine machine(o.config);
