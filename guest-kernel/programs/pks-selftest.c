@@ -51,6 +51,9 @@ static const struct {
     {"nmi_int3_debug_run_with_the_default", "strict"},
     {"cpu_hotplug_gives_the_default_back", "strict"},
     {"softirqs_run_with_the_default_either_way", "strict"},
+    {"syscalls_keep_the_tasks_rights", "strict"},
+    {"return_to_user_drops_a_temporary_opening", "relaxed"},
+    {"child_does_not_inherit_an_opened_key", "strict"},
     {"strict_fault_oopses", "strict"},
 };
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
