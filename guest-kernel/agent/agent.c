@@ -37,7 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/io.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/param.h>
 #include <sys/ptrace.h>
@@ -50,6 +53,7 @@
 #include <unistd.h>
 
 #include <linux/faultline.h>
+#include <linux/random.h>
 
 #define MAILBOX_PORT(reg) (FAULTLINE_MAILBOX_IOBASE + FAULTLINE_MAILBOX_##reg)
 
@@ -615,11 +619,14 @@ static void cmd_put(struct command *c, struct reply *r)
     reply_str(r, "ok");
 }
 
+/* What a program finds on a distribution's machine: /dev/shm for POSIX shared
+ * memory (shm_open), cgroup v2 where systemd puts it. */
 static void mount_pseudo_filesystems(void)
 {
     static const struct { const char *type, *dir; } mounts[] = {
         {"proc", "/proc"}, {"sysfs", "/sys"}, {"devtmpfs", "/dev"},
-        {"debugfs", "/sys/kernel/debug"}, {"tmpfs", "/tmp"},
+        {"debugfs", "/sys/kernel/debug"}, {"tmpfs", "/tmp"}, {"tmpfs", "/dev/shm"},
+        {"cgroup2", "/sys/fs/cgroup"},
     };
 
     for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
@@ -627,6 +634,42 @@ static void mount_pseudo_filesystems(void)
         if (mount(mounts[i].type, mounts[i].dir, mounts[i].type, 0, NULL)) {
             dprintf(2, "faultline-agent: mount %s: %s\n", mounts[i].dir, strerror(errno));
         }
+    }
+}
+
+/* Loopback up: the kernel gives lo 127.0.0.1 and ::1 itself when it comes up,
+ * so a program's local servers and clients work as on the host. */
+static void bring_up_loopback(void)
+{
+    struct ifreq ifr = {.ifr_name = "lo"};
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) ||
+        (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
+        dprintf(2, "faultline-agent: bringing lo up: %s\n", strerror(errno));
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+}
+
+/* The kernel's random pool, seeded with fixed bytes and credited in full.
+ * Without RDRAND (off: it would differ run to run) the first getrandom() or
+ * read of /dev/urandom waited 2.6 s of guest time for jitter entropy; fixed
+ * bytes keep every run's random numbers the same, as a test guest wants. */
+static void seed_random_pool(void)
+{
+    struct {
+        struct rand_pool_info info;
+        char bytes[32];
+    } seed = {{.entropy_count = 8 * 32, .buf_size = 32}, "faultline: the same every boot"};
+    int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0 || ioctl(fd, RNDADDENTROPY, &seed)) {
+        dprintf(2, "faultline-agent: seeding the random pool: %s\n", strerror(errno));
+    }
+    if (fd >= 0) {
+        close(fd);
     }
 }
 
@@ -668,6 +711,8 @@ int main(void)
         return 1;
     }
     mount_pseudo_filesystems();
+    bring_up_loopback();
+    seed_random_pool();
     setenv("PATH", "/bin", 1);
     uname(&uts);
     reply_str(&r, "ready");

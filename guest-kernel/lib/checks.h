@@ -31,7 +31,7 @@ static __attribute__((format(printf, 3, 4))) void check(const char *name, int ok
 }
 
 /* A call expected to fail with errno want. */
-static void check_error(const char *name, long ret, int want)
+static inline void check_error(const char *name, long ret, int want)
 {
     check(name, ret == -1 && errno == want, "returned %ld, errno %d (%s), want errno %d", ret,
           errno, strerror(errno), want);
