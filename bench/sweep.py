@@ -1,7 +1,13 @@
 #!/usr/bin/python3
 """Sweep benchmark: runs the built-in every-instruction sweep N times
 (default 3) in one boot each and prints trials per second; the figure the
-sweep itself measures (boot and the baseline run excluded)."""
+sweep itself measures (boot and the baseline run excluded).
+usage: sweep.py [--runs N] [KERNEL_BUILD_DIR...]
+  KERNEL_BUILD_DIR: what guest-kernel/build.sh OUT leaves (vmlinux,
+  initramfs.cpio); default the built tree's. Given two, the runs alternate
+  between them so host load falls on each alike: a kernel before and after
+  a config change."""
+import argparse
 import json
 import os
 import pathlib
@@ -13,22 +19,37 @@ import tempfile
 BUILD = pathlib.Path(os.environ.get("FAULTLINE_BUILD", pathlib.Path(__file__).resolve().parent.parent / "build"))
 
 
+def sweep(kernel_dir, out):
+    """The sweep's JSON report, or None after printing why it failed."""
+    command = [str(BUILD / "bin" / "faultline"), "sweep", "--json", str(out)]
+    if kernel_dir:
+        command += ["--kernel", str(kernel_dir / "vmlinux"), "--initrd", str(kernel_dir / "initramfs.cpio")]
+    p = subprocess.run(command, capture_output=True, text=True)
+    if p.returncode != 0:
+        print(p.stdout + p.stderr)
+        return None
+    return json.loads(out.read_text())
+
+
 def main():
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    rates = []
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("kernels", nargs="*", type=pathlib.Path)
+    args = parser.parse_args()
+    kernels = args.kernels or [None]
+    rates = {k: [] for k in kernels}
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(runs):
-            out = pathlib.Path(tmp) / f"sweep{i}.json"
-            p = subprocess.run([str(BUILD / "bin" / "faultline"), "sweep", "--json", str(out)],
-                               capture_output=True, text=True)
-            if p.returncode != 0:
-                print(p.stdout + p.stderr)
-                return 1
-            report = json.loads(out.read_text())
-            rates.append(report["trials_per_s"])
-            print(f"sweep {i + 1}: {len(report['cells'])} trials in {report['program_runs']} program runs, "
-                  f"{report['trials_per_s']:.1f} trials/s")
-    print(f"trials/s median of {runs}: {statistics.median(rates):.1f}")
+        for i in range(args.runs):
+            for kernel in kernels:
+                report = sweep(kernel, pathlib.Path(tmp) / "sweep.json")
+                if report is None:
+                    return 1
+                rates[kernel].append(report["trials_per_s"])
+                print(f"sweep {i + 1}{'' if kernel is None else f' ({kernel})'}: {len(report['cells'])} "
+                      f"trials in {report['program_runs']} program runs, {report['trials_per_s']:.1f} trials/s")
+    for kernel in kernels:
+        print(f"trials/s median of {args.runs}{'' if kernel is None else f' ({kernel})'}: "
+              f"{statistics.median(rates[kernel]):.1f}")
     return 0
 
 
