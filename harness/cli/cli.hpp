@@ -14,6 +14,7 @@
 #include "faultline/campaign/shard.hpp"
 #include "faultline/campaign/sweep.hpp"
 #include "faultline/machine/machine.hpp"
+#include "faultline/program/closure.hpp"
 
 namespace faultline::cli {
 
@@ -33,6 +34,7 @@ struct Options {
     bool json = false;
     std::string binary;
     std::vector<std::string> libraries;
+    std::vector<std::string> files;  // --file HOST[:GUEST]
     int require_coverage = 0;  // percent of cells reached
     RunAs user = RunAs::nobody;
     std::vector<std::string> program;  // after "--"
@@ -97,6 +99,18 @@ void describe_boot(std::ostream& out, const BootInfo& info);
 
 // Where --binary puts a host program in the guest.
 std::string uploaded_path(const std::string& binary);
+
+// What --binary, --library and --file put in the guest, found and checked
+// before anything boots (program/closure.hpp): the program with its
+// library closure, the given libraries, the data files.
+struct GuestFiles {
+    std::vector<Upload> uploads;
+    std::vector<std::string> library_guest_paths;  // of Options::libraries, in order
+    // uploads but the program and the given libraries (a campaign's own files).
+    std::vector<Upload> others(const std::string& program) const;
+};
+GuestFiles guest_files(const Options& o);
+void put_guest_files(Machine& machine, const std::vector<Upload>& uploads);
 
 // A report file (--json, --html), whole or with an error naming it.
 void write_report(const std::string& path, const std::string& text);

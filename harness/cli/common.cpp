@@ -1,5 +1,6 @@
 // What several subcommands do alike: stop signals, kernel reports, the
 // boot line, uploaded programs and report files.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -49,6 +50,40 @@ void describe_boot(std::ostream& out, const BootInfo& info) {
 
 std::string uploaded_path(const std::string& binary) {
     return "/tmp/" + std::filesystem::path(binary).filename().string();
+}
+
+GuestFiles guest_files(const Options& o) {
+    GuestFiles files;
+    if (o.binary.empty() && o.libraries.empty() && o.files.empty()) {
+        return files;
+    }
+    GuestImage image = GuestImage::of_initrd(o.config.initrd);
+    ClosureConfig config;
+    config.program = o.binary;
+    config.guest_program = o.binary.empty() ? "" : uploaded_path(o.binary);
+    config.libraries = o.libraries;
+    Closure closure = program_closure(config, image);
+    files.uploads = with_data_files(closure.uploads, o.files, image, o.config.memory_mib);
+    files.library_guest_paths = closure.library_guest_paths;
+    return files;
+}
+
+std::vector<Upload> GuestFiles::others(const std::string& program) const {
+    std::vector<Upload> out;
+    for (const auto& u : uploads) {
+        if (u.guest_path != program && std::find(library_guest_paths.begin(),
+                                                 library_guest_paths.end(),
+                                                 u.guest_path) == library_guest_paths.end()) {
+            out.push_back(u);
+        }
+    }
+    return out;
+}
+
+void put_guest_files(Machine& machine, const std::vector<Upload>& uploads) {
+    for (const auto& u : uploads) {
+        machine.put_file(u.host_path, u.guest_path, u.mode);
+    }
 }
 
 void write_report(const std::string& path, const std::string& text) {

@@ -10,7 +10,7 @@ namespace {
 
 std::string synopsis() {
     return "faultline explore --binary PATH --depth N --runs R --seed S [--events ...]\n"
-           "                       [--max-hit H] [--signal N] [--shard I/N] [--json FILE]\n"
+           "                       [--file HOST[:GUEST]]... [--max-hit H] [--signal N] [--shard I/N] [--json FILE]\n"
            "                       [--repro-dir DIR] [OPTIONS] [-- ARGS...]\n"
            "         fires N events per run (N >= 1) at seeded random instructions of the\n"
            "         critical sections and their abort handlers, hit counts 1..H (3), for R\n"
@@ -24,11 +24,13 @@ int explore(const Options& o) {
     config.args = o.program;
     take_campaign_options(o, config);
     // Bad input is found before anything boots.
+    GuestFiles files = guest_files(o);
+    config.uploads = files.others(config.guest_program);
     ExplorePlan plan = plan_explore(config);
     Machine machine(o.config);
     stop_on_signal(machine);
     machine.boot();
-    machine.put_file(o.binary, config.guest_program);
+    put_guest_files(machine, files.uploads);
     ExploreResult result = run_explore(machine, plan);
     std::fputs(explore_table(result).c_str(), stdout);
     if (!o.json_file.empty()) {

@@ -101,6 +101,13 @@ std::string options_usage() {
            "                page_fault_blocking, 1 per other event)\n"
            "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n"
            "  --root        run the program as root (default: nobody, uid 65534)\n"
+           "  --binary HOST_FILE   run, sweep, explore: upload this program as /tmp/NAME with\n"
+           "                the shared libraries it needs, found as this host's loader finds\n"
+           "                them (RPATH, LD_LIBRARY_PATH, RUNPATH, ld.so.cache, /lib, ...)\n"
+           "  --library LIB.so   run, sweep: upload this library where the program's loader\n"
+           "                finds it (sweep: and sweep its critical sections; repeatable)\n"
+           "  --file HOST[:GUEST]   run, sweep, explore: upload a data file (default GUEST:\n"
+           "                /tmp/BASENAME; repeatable)\n"
            "  --pk-trace FILE   run: write the program's protection-key events (its address\n"
            "                space only), one JSON object per line, in order\n"
            "  --pk-kinds KIND,...   run: which of " + pk_kind_list(PkKinds::every) + "\n"
@@ -206,8 +213,11 @@ Options parse_options(int argc, char** argv) {
             if (o.signo < 1 || o.signo > 64) {
                 throw UsageError{"--signal takes a signal number, 1 to 64"};
             }
-        } else if (arg == "--library" && o.command == "sweep") {
+        } else if (arg == "--library" && (o.command == "sweep" || o.command == "run")) {
             o.libraries.push_back(value());
+        } else if (arg == "--file" &&
+                   (o.command == "run" || o.command == "sweep" || o.command == "explore")) {
+            o.files.push_back(value());
         } else if (arg == "--require-coverage" && o.command == "sweep") {
             o.require_coverage = parse_int(arg, value());
             if (o.require_coverage < 0 || o.require_coverage > 100) {

@@ -26,10 +26,12 @@ std::string notes() {
            "  arguments; QEMU, kernel and initramfs from the options, which must have the\n"
            "  recorded sha256 unless --force), runs its schedule and compares: exit 1 when\n"
            "  the failure repeats, 0 when it does not (what differs is printed), 2 for a bad\n"
-           "  file (the field is named), a missing program copy or another identity.\n"
+           "  file (the field is named), a missing program copy, a copy of the program or of\n"
+           "  a file it brought (libraries, data) whose content changed, or another identity.\n"
            "  --json   print {reproduced, identical, firings: [{icount, vcpu, rip, aborted,\n"
            "           status}], outcome: {exit_code, signaled, timed_out}, differences}\n"
-           "  --force  replay even when QEMU, kernel or initramfs differ from the recording\n"
+           "  --force  replay even when QEMU, kernel, initramfs or a copy beside FILE differ\n"
+           "           from the recording\n"
            "  --gdb PORT   then run it once more for gdb: QEMU's gdbstub listens on\n"
            "           localhost:PORT with the program held at its entry; FILE.gdb (written\n"
            "           beside FILE) attaches gdb, loads the program's symbols and stops before\n"
@@ -212,13 +214,19 @@ void replay_under_gdb(Machine& machine, const Reproducer& r,
 
 // Replays a reproducer on a machine like the one that recorded it.
 int replay(const Options& o) {
-    Reproducer reproducer = read_reproducer(o.repro_file);
+    std::vector<std::string> changed;
+    Reproducer reproducer = read_reproducer(o.repro_file, &changed);
     MachineConfig config = reproducer.machine_config(o.config);
     std::vector<std::string> differences = reproducer.identity_differences(config);
     for (const auto& d : differences) {
         std::cerr << "faultline: " << (o.force ? "warning" : "error")
                   << ": not the build the reproducer was recorded with: " << d << "\n";
     }
+    for (const auto& c : changed) {
+        std::cerr << "faultline: " << (o.force ? "warning" : "error") << ": " << o.repro_file
+                  << ": " << c << "\n";
+    }
+    differences.insert(differences.end(), changed.begin(), changed.end());
     if (!differences.empty() && !o.force) {
         std::cerr << "faultline: --force replays it anyway\n";
         return kUsageError;

@@ -21,7 +21,8 @@ namespace faultline::cli {
 namespace {
 
 std::string synopsis() {
-    return "faultline run [--json] [--root] [--binary HOST_FILE] [OPTIONS] -- [PROGRAM] [ARGS...]\n";
+    return "faultline run [--json] [--root] [--binary HOST_FILE] [--library LIB.so]...\n"
+           "                       [--file HOST[:GUEST]]... [OPTIONS] -- [PROGRAM] [ARGS...]\n";
 }
 
 // The --pk-trace file, written whole or not at all: lines go to a temporary
@@ -76,14 +77,16 @@ int run(const Options& o) {
     if (!o.pk_trace_file.empty()) {
         pk_trace = std::make_unique<PkTraceFile>(o.pk_trace_file);
     }
+    // Bad input is found before anything boots.
+    GuestFiles files = guest_files(o);
     Machine machine(o.config);
     stop_on_signal(machine);
     BootInfo info = machine.boot();
+    put_guest_files(machine, files.uploads);
     std::string program;
     std::vector<std::string> args = o.program;
     if (!o.binary.empty()) {
         program = uploaded_path(o.binary);
-        machine.put_file(o.binary, program);
     } else {
         program = args.front();
         args.erase(args.begin());

@@ -11,8 +11,8 @@ namespace faultline::cli {
 namespace {
 
 std::string synopsis() {
-    return "faultline sweep [--binary PATH] [--library LIB.so]... [--events " +
-           swept_event_list() + "]\n"
+    return "faultline sweep [--binary PATH] [--library LIB.so]... [--file HOST[:GUEST]]...\n"
+           "                       [--events " + swept_event_list() + "]\n"
            "                       [--json FILE] [--html FILE] [--hit N] [--signal N]\n"
            "                       [--require-coverage PCT] [--repro-dir DIR] [--shard I/N]\n"
            "                       [OPTIONS] [-- ARGS...]\n";
@@ -32,22 +32,29 @@ int sweep(const Options& o) {
         config.guest_program = uploaded_path(o.binary);
         config.args = o.program;
     }
-    // Where the dynamic loader looks first: the program finds them there.
-    for (const auto& library : o.libraries) {
-        config.libraries.push_back(
-            {library, "/lib/x86_64-linux-gnu/" + std::filesystem::path(library).filename().string()});
+    // Bad input is found before anything boots. Each library goes where
+    // the guest's loader finds it for the program.
+    GuestFiles files = guest_files(o);
+    for (size_t k = 0; k < o.libraries.size(); ++k) {
+        config.libraries.push_back({o.libraries[k], files.library_guest_paths[k]});
     }
-    // Bad input is found before anything boots.
+    config.uploads = files.others(config.guest_program);
     SweepPlan plan = plan_sweep(config);
     Machine machine(o.config);
     stop_on_signal(machine);
     machine.boot();
+    // In the order a reproducer's replay puts them (prepare_replay): the
+    // guest's history up to the baseline is then the recording's, and so
+    // are its load addresses.
+    std::vector<Upload> in_order;
     if (!o.binary.empty()) {
-        machine.put_file(o.binary, config.guest_program);
+        in_order.push_back({config.host_binary, config.guest_program, 0755});
     }
-    for (const auto& library : config.libraries) {
-        machine.put_file(library.host_path, library.guest_path, 0644);
+    for (const auto& library : plan.config.libraries) {
+        in_order.push_back({library.host_path, library.guest_path, 0644});
     }
+    in_order.insert(in_order.end(), plan.config.uploads.begin(), plan.config.uploads.end());
+    put_guest_files(machine, in_order);
     SweepResult result = run_sweep(machine, plan);
 
     std::fputs(sweep_table(result, config.events).c_str(), stdout);

@@ -82,7 +82,40 @@ py::class_<Config> bind_program_config(py::module_& m, const char* name, const c
             "shard", [](const Config& c) { return c.shard.text(); },
             [](Config& c, const std::string& text) { c.shard = parse_shard(text); },
             shard_doc)
-        .def_readwrite("repro_dir", &Config::repro_dir);
+        .def_readwrite("repro_dir", &Config::repro_dir)
+        .def_readwrite("uploads", &Config::uploads);
+}
+
+// A program's library closure (program/closure.hpp).
+void bind_closure(py::module_& m) {
+    py::class_<Upload>(m, "Upload")
+        .def(py::init([](const std::string& host_path, const std::string& guest_path,
+                         unsigned mode) { return Upload{host_path, guest_path, mode}; }),
+             py::arg("host_path"), py::arg("guest_path"), py::arg("mode") = 0644)
+        .def_readwrite("host_path", &Upload::host_path)
+        .def_readwrite("guest_path", &Upload::guest_path)
+        .def_readwrite("mode", &Upload::mode)
+        .def("__eq__", [](const Upload& a, const Upload& b) { return a == b; })
+        .def("__repr__", [](const Upload& u) {
+            return "<Upload " + u.host_path + " -> " + u.guest_path + ">";
+        });
+    m.def(
+        "program_closure",
+        [](const std::string& program, const std::string& guest_program,
+           const std::vector<std::string>& libraries, const std::string& initrd) {
+            ClosureConfig config;
+            config.program = program;
+            config.guest_program = guest_program;
+            config.libraries = libraries;
+            return program_closure(config, GuestImage::of_initrd(initrd)).uploads;
+        },
+        py::arg("program"), py::arg("guest_program"),
+        py::arg("libraries") = std::vector<std::string>{},
+        py::arg("initrd") = MachineConfig::defaults().initrd,
+        "What to put in the guest for a host program at guest_program: the program and "
+        "each library it needs that the initramfs lacks, where the guest's loader finds it "
+        "(Upload: host_path, guest_path, mode). ConfigError for a library the host lacks "
+        "or a file that is not an x86_64 ELF file.");
 }
 
 void raise(const py::object& cls, const Error& e, py::dict attrs = {}) {
@@ -122,7 +155,8 @@ static void bind_reproducers(py::module_& m) {
         .def_readonly("outcome", &Reproducer::outcome)
         .def("machine_config", &Reproducer::machine_config, py::arg("base"))
         .def("identity_differences", &Reproducer::identity_differences, py::arg("config"));
-    m.def("read_reproducer", &read_reproducer, py::arg("path"),
+    m.def("read_reproducer", [](const std::string& path) { return read_reproducer(path); },
+          py::arg("path"),
           "Reads and checks a reproducer file; ConfigError naming the bad field.");
     m.def("prepare_replay", &prepare_replay, release, py::arg("machine"), py::arg("reproducer"),
           "On a booted machine: puts the reproducer's files in, runs its baseline, snapshots.");
@@ -193,6 +227,7 @@ static void bind_explore(py::module_& m) {
 }
 
 PYBIND11_MODULE(_faultline, m) {
+    bind_closure(m);
     m.doc() = "faultline harness: deterministic QEMU + Linux guest for PKU/PKS and rseq testing";
 
     static PyErrors errors;

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "faultline/machine/errors.hpp"
 
 using namespace faultline;
@@ -39,4 +43,45 @@ TEST(RseqElf, SymbolAddressPointsAtTheSymbolsCode) {
     EXPECT_LE(code.find(std::string("\x0f\xb6", 2)), 1u);
     EXPECT_EQ(symbol_address(probe, "probe_page") % 4096, 0u);
     EXPECT_THROW(symbol_address(probe, "no_such_symbol"), ConfigError);
+}
+
+TEST(DynamicElf, ReadsWhatTheLoaderReads) {
+    DynamicInfo info = dynamic_info(kPrograms + "rseq-counter");
+    EXPECT_EQ(info.interpreter, "/lib64/ld-linux-x86-64.so.2");
+    // -pthread links glibc's loader in too (for __tls_get_addr).
+    EXPECT_EQ(info.needed, (std::vector<std::string>{"libc.so.6", "ld-linux-x86-64.so.2"}));
+    EXPECT_FALSE(info.position_independent);
+    EXPECT_FALSE(info.has_runpath);
+    EXPECT_EQ(dynamic_info(kPrograms + "init").needed.size(), 0u);  // static
+    EXPECT_EQ(dynamic_info("/lib/x86_64-linux-gnu/libc.so.6").soname, "libc.so.6");
+}
+
+TEST(DynamicElf, NamesAnotherMachineAndClass) {
+    EXPECT_EQ(elf_mismatch(kPrograms + "rseq-counter"), "");
+    EXPECT_EQ(elf_mismatch(kPrograms + "cpio.list"), "not an ELF file");
+}
+
+// Every prefix and many single-byte changes of a real program: the reader
+// answers or throws ConfigError naming the file, never reads past the end.
+TEST(DynamicElf, ATruncatedOrCorruptFileIsAnErrorNamingIt) {
+    std::ifstream in(kPrograms + "rseq-counter", std::ios::binary);
+    std::string bytes(std::istreambuf_iterator<char>(in), {});
+    std::string path = ::testing::TempDir() + "corrupt-elf";
+    auto check = [&](const std::string& content) {
+        std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+        try {
+            dynamic_info(path);
+        } catch (const ConfigError& e) {
+            EXPECT_EQ(std::string(e.what()).rfind(path + ": ", 0), 0u) << e.what();
+        }
+    };
+    for (size_t length = 0; length < bytes.size(); length += length < 4096 ? 7 : 4093) {
+        check(bytes.substr(0, length));
+    }
+    for (size_t at = 0; at < 4096 && at < bytes.size(); ++at) {
+        std::string changed = bytes;
+        changed[at] = char(~changed[at]);
+        check(changed);
+    }
+    std::filesystem::remove(path);
 }

@@ -219,3 +219,26 @@ TEST_F(ReproducerFile, ACopyWithOtherContentIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(ReproducerFile, UploadsAreKeptWithTheirModeAndAChangedOneIsReportedWhenAsked) {
+    Reproducer written = sample();
+    write_file(dir_ / "from" / "data.txt", "data bytes");
+    written.take_uploads({{(dir_ / "from" / "data.txt").string(), "/tmp/data.txt", 0600}});
+    std::string path = write_reproducer((dir_ / "out").string(), written);
+    Reproducer read = read_reproducer(path);
+    ASSERT_EQ(read.uploads.size(), 1u);
+    EXPECT_EQ(read.uploads[0].guest_path, "/tmp/data.txt");
+    EXPECT_EQ(read.uploads[0].mode, 0600u);
+    EXPECT_EQ(read_text(read.uploads[0].host_path), "data bytes");
+    write_file(read.uploads[0].host_path, "changed data");
+    EXPECT_THROW(read_reproducer(path), ReproducerError);
+    std::vector<std::string> changed;
+    read_reproducer(path, &changed);
+    ASSERT_EQ(changed.size(), 1u);
+    EXPECT_EQ(changed[0], "uploads[0].sha256: " + read.uploads[0].host_path +
+                              " has other content than the sha256 recorded");
+}
+
+}  // namespace

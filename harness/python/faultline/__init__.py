@@ -12,4 +12,5 @@ from ._faultline import (  # noqa: F401
     SweepFinding, abort_handler_of,
     Reproducer, ReproFiring, ReproOutcome, read_reproducer, prepare_replay, replay_once,
     ExploreConfig, ExploreEvent, ExploreFinding, ExploreResult, explore,
+    Upload, program_closure,
 )

@@ -196,6 +196,7 @@ private:
                     " events none of which can be left out; the program " + finding.outcome;
         r.take_machine(machine_.config());
         r.files = {{config.guest_program, config.host_binary, ""}};
+        r.take_uploads(config.uploads);
         r.args = config.args;
         r.baseline_runs = 1;
         r.baseline_budget_ms = config.budget_ms;

@@ -87,6 +87,8 @@ std::vector<SweptFile> swept_files(const Reproducer& reproducer) {
 }
 
 void prepare_replay(Machine& machine, const Reproducer& reproducer) {
+    // The order the campaign put them in: the guest's history up to the
+    // snapshot is the recording's.
     for (size_t k = 0; k < reproducer.files.size(); ++k) {
         if (!reproducer.files[k].put) {
             continue;
@@ -94,6 +96,9 @@ void prepare_replay(Machine& machine, const Reproducer& reproducer) {
         // The program is executable; libraries are read by the loader.
         machine.put_file(reproducer.files[k].host_path, reproducer.files[k].guest_path,
                          k == 0 ? 0755 : 0644);
+    }
+    for (const auto& u : reproducer.uploads) {
+        machine.put_file(u.host_path, u.guest_path, u.mode);
     }
     for (uint32_t i = 0; i < reproducer.baseline_runs; ++i) {
         machine.run(reproducer.files.front().guest_path, reproducer.args,

@@ -91,6 +91,12 @@ void Reproducer::take_machine(const MachineConfig& config) {
     kernel_args = config.kernel_args;
 }
 
+void Reproducer::take_uploads(const std::vector<Upload>& list) {
+    for (const auto& u : list) {
+        uploads.push_back({u.guest_path, u.host_path, "", true, u.mode});
+    }
+}
+
 MachineConfig Reproducer::machine_config(MachineConfig base) const {
     base.cpus = cpus;
     base.memory_mib = memory_mib;
@@ -141,6 +147,14 @@ json to_json(const Reproducer& r, const std::vector<std::string>& copies) {
                          {"sha256", r.files[k].sha256},
                          {"put", r.files[k].put}});
     }
+    json uploads = json::array();
+    for (size_t k = 0; k < r.uploads.size(); ++k) {
+        const ReproFile& u = r.uploads[k];
+        uploads.push_back({{"guest_path", u.guest_path},
+                           {"copy", copies[r.files.size() + k]},
+                           {"sha256", u.sha256},
+                           {"mode", u.mode}});
+    }
     json schedule = json::array();
     for (const auto& e : r.schedule) {
         schedule.push_back({{"file", e.file},
@@ -176,6 +190,7 @@ json to_json(const Reproducer& r, const std::vector<std::string>& copies) {
           {"args", r.args},
           {"user", user_name(r.user)}}},
         {"libraries", files},
+        {"uploads", uploads},
         {"baseline", {{"runs", r.baseline_runs}, {"budget_ms", r.baseline_budget_ms}}},
         {"budget_ms", r.budget_ms},
         {"schedule", schedule},
@@ -327,9 +342,13 @@ FileIdentity identity_from(const Fields& identities, const std::string& part) {
     return {f.string("path"), f.sha256("sha256")};
 }
 
-// A file kept beside the reproducer: it must be there, with its recorded content.
-ReproFile file_from(const Fields& f, const fs::path& dir) {
-    ReproFile file{f.string("guest_path"), "", f.sha256("sha256"), f.boolean("put")};
+// A file kept beside the reproducer: it must be there, with its recorded
+// content (or, with changed, a line there says it is not).
+ReproFile file_from(const Fields& f, const fs::path& dir, std::vector<std::string>* changed,
+                    bool upload = false) {
+    ReproFile file{f.string("guest_path"), "", f.sha256("sha256"),
+                   upload || f.boolean("put"),
+                   upload ? unsigned(f.unsigned_number("mode", 0, 07777)) : 0644};
     std::string copy = f.string("copy");
     if (copy.empty() || copy.find('/') != std::string::npos) {
         f.fail(f.name("copy"), "expected a file name beside the reproducer, got \"" + copy + "\"");
@@ -339,7 +358,11 @@ ReproFile file_from(const Fields& f, const fs::path& dir) {
         f.fail(f.name("copy"), file.host_path + ": no such file beside the reproducer");
     }
     if (sha256_of_file(file.host_path) != file.sha256) {
-        f.fail(f.name("sha256"), file.host_path + " has other content than the sha256 recorded");
+        std::string why = file.host_path + " has other content than the sha256 recorded";
+        if (!changed) {
+            f.fail(f.name("sha256"), why);
+        }
+        changed->push_back(f.name("sha256") + ": " + why);
     }
     return file;
 }
@@ -353,7 +376,15 @@ std::string write_reproducer(const std::string& dir, const Reproducer& reproduce
     fs::create_directories(dir);
     Reproducer r = reproducer;
     std::vector<std::string> copies;
+    std::vector<ReproFile*> all;
     for (auto& file : r.files) {
+        all.push_back(&file);
+    }
+    for (auto& file : r.uploads) {
+        all.push_back(&file);
+    }
+    for (ReproFile* each : all) {
+        ReproFile& file = *each;
         file.sha256 = sha256_of_file(file.host_path);
         copies.push_back(copy_name(file));
         fs::path copy = fs::path(dir) / copies.back();
@@ -372,7 +403,7 @@ std::string write_reproducer(const std::string& dir, const Reproducer& reproduce
     return path.string();
 }
 
-Reproducer read_reproducer(const std::string& path) {
+Reproducer read_reproducer(const std::string& path, std::vector<std::string>* changed) {
     std::ifstream in(path);
     if (!in) {
         throw ReproducerError(path, "", "cannot read it");
@@ -403,7 +434,7 @@ Reproducer read_reproducer(const std::string& path) {
 
     const fs::path dir = fs::absolute(path).parent_path();
     Fields program = top.object("program");
-    r.files.push_back(file_from(program, dir));
+    r.files.push_back(file_from(program, dir, changed));
     r.args = program.strings("args");
     std::string user = program.string("user");
     if (user != "nobody" && user != "root") {
@@ -411,7 +442,13 @@ Reproducer read_reproducer(const std::string& path) {
     }
     r.user = user == "root" ? RunAs::root : RunAs::nobody;
     for (const Fields& library : top.objects("libraries")) {
-        r.files.push_back(file_from(library, dir));
+        r.files.push_back(file_from(library, dir, changed));
+    }
+    // Since uploads came; a reproducer from before has none.
+    if (document.contains("uploads")) {
+        for (const Fields& upload : top.objects("uploads")) {
+            r.uploads.push_back(file_from(upload, dir, changed, true));
+        }
     }
 
     Fields baseline = top.object("baseline");

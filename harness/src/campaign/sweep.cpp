@@ -416,6 +416,7 @@ private:
         for (const auto& file : swept_files()) {
             setup.files.push_back({file.guest_path, file.host_path, "", config.files_put});
         }
+        setup.take_uploads(config.uploads);
         setup.args = config.args;
         setup.baseline_runs = 1;
         setup.baseline_budget_ms = config.budget_ms;
@@ -465,7 +466,7 @@ private:
     size_t runs_ = 0;
     std::optional<size_t> uncaught_signal_event_;
     std::vector<size_t> skipped_events_;
-    std::vector<std::string> notes_;
+    std::vector<std::string> notes_ = plan_.notes;
     std::vector<SweepFinding> findings_;
     uint64_t baseline_icount_ = 0;
 };

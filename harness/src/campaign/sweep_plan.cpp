@@ -84,22 +84,29 @@ SweepPlan plan_sweep(const SweepConfig& config) {
     if (!std::filesystem::is_regular_file(config.host_binary)) {
         throw ConfigError("binary not found: " + config.host_binary);
     }
-    SweepPlan plan{config, {}, {}};
+    SweepPlan plan{config, {}, {}, {}};
     for (const auto& cs : rseq_critical_sections(config.host_binary)) {
         plan.sequences.push_back({0, cs, instructions_of(config.host_binary, cs)});
     }
-    for (size_t k = 0; k < config.libraries.size(); ++k) {
-        const std::string& library = config.libraries[k].host_path;
-        if (!std::filesystem::is_regular_file(library)) {
-            throw ConfigError("library not found: " + library);
+    // A library with nothing to sweep is only put in the guest: the swept
+    // files are those with sections.
+    plan.config.libraries.clear();
+    for (const auto& library : config.libraries) {
+        if (!std::filesystem::is_regular_file(library.host_path)) {
+            throw ConfigError("library not found: " + library.host_path);
         }
-        auto sections = rseq_critical_sections(library);
+        auto sections = rseq_critical_sections(library.host_path);
         if (sections.empty()) {
-            throw ConfigError(library + ": no rseq critical section (no __rseq_cs_ptr_array "
-                              "section, or an empty one)");
+            plan.notes.push_back(library.host_path + " has no rseq critical section (no "
+                                 "__rseq_cs_ptr_array section, or an empty one): nothing of it "
+                                 "to sweep");
+            plan.config.uploads.push_back({library.host_path, library.guest_path, 0644});
+            continue;
         }
+        plan.config.libraries.push_back(library);
         for (const auto& cs : sections) {
-            plan.sequences.push_back({k + 1, cs, instructions_of(library, cs)});
+            plan.sequences.push_back(
+                {plan.config.libraries.size(), cs, instructions_of(library.host_path, cs)});
         }
     }
     if (plan.sequences.empty()) {

@@ -3,6 +3,7 @@
 #include <elf.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -23,29 +24,117 @@ struct RseqCs {
     uint64_t abort_ip;
 };
 
+// Why the bytes of path are not an x86_64 ELF file, in words; empty when they are.
+std::string mismatch_of(const std::string& bytes) {
+    if (bytes.size() < EI_NIDENT || std::memcmp(bytes.data(), ELFMAG, SELFMAG) != 0) {
+        return "not an ELF file";
+    }
+    if (bytes[EI_CLASS] != ELFCLASS64) {
+        return bytes[EI_CLASS] == ELFCLASS32 ? "a 32-bit ELF file (ELFCLASS32), not x86_64"
+                                             : "an ELF file of unknown class " +
+                                                   std::to_string(int(uint8_t(bytes[EI_CLASS])));
+    }
+    if (bytes[EI_DATA] != ELFDATA2LSB) {
+        return "a big-endian ELF file, not x86_64";
+    }
+    if (bytes.size() < sizeof(Elf64_Ehdr)) {
+        return "";  // the header's own check names it truncated
+    }
+    Elf64_Half machine;
+    std::memcpy(&machine, bytes.data() + offsetof(Elf64_Ehdr, e_machine), sizeof(machine));
+    if (machine != EM_X86_64) {
+        return "an ELF file for another machine (e_machine " + std::to_string(machine) +
+               (machine == EM_AARCH64 ? ", aarch64" : machine == EM_386 ? ", i386" : "") +
+               "), not x86_64";
+    }
+    return "";
+}
+
+std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw FileMissing("ELF binary", path);
+    }
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// An x86_64 ELF file read whole; every read of it is bounds-checked, so a
+// truncated or corrupt file is a ConfigError naming it, never a crash.
 class ElfImage {
 public:
-    ElfImage(const std::string& path) : path_(path) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) {
-            throw FileMissing("ELF binary", path);
+    ElfImage(const std::string& path) : path_(path), bytes_(read_bytes(path)) {
+        if (std::string why = mismatch_of(bytes_); !why.empty()) {
+            throw ConfigError(path + ": " + why);
         }
-        bytes_.assign(std::istreambuf_iterator<char>(in), {});
         Elf64_Ehdr& eh = header_;
         read(0, &eh, sizeof(eh), "ELF header");
-        if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-            eh.e_machine != EM_X86_64) {
-            throw ConfigError(path + ": not an x86_64 ELF file");
-        }
-        for (unsigned i = 0; i < eh.e_shnum; ++i) {
-            Elf64_Shdr sh;
-            read(eh.e_shoff + uint64_t(i) * eh.e_shentsize, &sh, sizeof(sh), "section header");
-            sections_.push_back(sh);
-        }
+        segments_ = table<Elf64_Phdr>(eh.e_phoff, eh.e_phnum, eh.e_phentsize, "program header");
+        sections_ = table<Elf64_Shdr>(eh.e_shoff, eh.e_shnum, eh.e_shentsize, "section header");
         if (eh.e_shstrndx >= sections_.size()) {
             throw ConfigError(path + ": no section name table");
         }
         names_ = sections_[eh.e_shstrndx];
+    }
+
+    // What the dynamic loader reads: PT_INTERP and the dynamic section.
+    DynamicInfo dynamic() const {
+        DynamicInfo info;
+        info.position_independent = header_.e_type == ET_DYN;
+        for (const auto& ph : segments_) {
+            if (ph.p_type == PT_INTERP) {
+                std::string interp(std::min<uint64_t>(ph.p_filesz, bytes_.size() + 1), '\0');
+                read(ph.p_offset, interp.data(), interp.size(), "PT_INTERP");
+                info.interpreter = interp.substr(0, interp.find('\0'));
+            }
+        }
+        auto dynamic = std::find_if(segments_.begin(), segments_.end(),
+                                    [](const Elf64_Phdr& ph) { return ph.p_type == PT_DYNAMIC; });
+        if (dynamic == segments_.end()) {
+            return info;
+        }
+        std::vector<Elf64_Dyn> entries;
+        for (uint64_t off = 0; off + sizeof(Elf64_Dyn) <= dynamic->p_filesz;
+             off += sizeof(Elf64_Dyn)) {
+            Elf64_Dyn d;
+            read(dynamic->p_offset + off, &d, sizeof(d), "dynamic section");
+            if (d.d_tag == DT_NULL) {
+                break;
+            }
+            entries.push_back(d);
+        }
+        uint64_t strtab = 0, strsz = 0;
+        for (const auto& d : entries) {
+            strtab = d.d_tag == DT_STRTAB ? d.d_un.d_ptr : strtab;
+            strsz = d.d_tag == DT_STRSZ ? d.d_un.d_val : strsz;
+            info.nodeflib |= d.d_tag == DT_FLAGS_1 && (d.d_un.d_val & DF_1_NODEFLIB);
+        }
+        uint64_t strings = file_offset(strtab, "DT_STRTAB");
+        auto string_at = [&](uint64_t index) {
+            if (index >= strsz) {
+                throw ConfigError(path_ + ": corrupt dynamic section (a string past DT_STRSZ)");
+            }
+            uint64_t start = strings + index;
+            uint64_t end = start;
+            while (end < bytes_.size() && end < strings + strsz && bytes_[end] != '\0') {
+                ++end;
+            }
+            if (end >= bytes_.size() || end >= strings + strsz) {
+                throw ConfigError(path_ + ": truncated dynamic string table");
+            }
+            return bytes_.substr(start, end - start);
+        };
+        for (const auto& d : entries) {
+            switch (d.d_tag) {
+            case DT_NEEDED: info.needed.push_back(string_at(d.d_un.d_val)); break;
+            case DT_SONAME: info.soname = string_at(d.d_un.d_val); break;
+            case DT_RPATH: info.rpath = string_at(d.d_un.d_val); break;
+            case DT_RUNPATH:
+                info.runpath = string_at(d.d_un.d_val);
+                info.has_runpath = true;
+                break;
+            }
+        }
+        return info;
     }
 
     const Elf64_Shdr* section(const std::string& name) const {
@@ -58,14 +147,9 @@ public:
     }
 
     ElfLayout layout() const {
-        ElfLayout layout{header_.e_type == ET_DYN, 0};
-        for (unsigned i = 0; i < header_.e_phnum; ++i) {
-            Elf64_Phdr ph;
-            read(header_.e_phoff + uint64_t(i) * header_.e_phentsize, &ph, sizeof(ph),
-                 "program header");
+        for (const auto& ph : segments_) {
             if (ph.p_type == PT_LOAD) {
-                layout.first_load = ph.p_vaddr;
-                return layout;
+                return {header_.e_type == ET_DYN, ph.p_vaddr};
             }
         }
         throw ConfigError(path_ + ": no loadable segment");
@@ -107,12 +191,38 @@ public:
 
     void read(uint64_t offset, void* out, size_t len, const char* what) const {
         if (offset > bytes_.size() || bytes_.size() - offset < len) {
-            throw ConfigError(path_ + ": truncated " + what);
+            throw ConfigError(path_ + ": truncated ELF file: its " + std::string(what) +
+                              " lies past its end (" + std::to_string(bytes_.size()) + " bytes)");
         }
         std::memcpy(out, bytes_.data() + offset, len);
     }
 
 private:
+    // The program or section header table: count entries of what's size.
+    template <typename Entry>
+    std::vector<Entry> table(uint64_t offset, unsigned count, unsigned size,
+                             const std::string& what) const {
+        if (count && size != sizeof(Entry)) {
+            throw ConfigError(path_ + ": corrupt ELF file (" + what + " size " +
+                              std::to_string(size) + ")");
+        }
+        std::vector<Entry> entries(count);
+        for (unsigned i = 0; i < count; ++i) {
+            read(offset + uint64_t(i) * sizeof(Entry), &entries[i], sizeof(Entry), what.c_str());
+        }
+        return entries;
+    }
+
+    // Where the byte at a virtual address is in the file.
+    uint64_t file_offset(uint64_t vaddr, const char* what) const {
+        for (const auto& ph : segments_) {
+            if (ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr < ph.p_filesz) {
+                return ph.p_offset + (vaddr - ph.p_vaddr);
+            }
+        }
+        throw ConfigError(path_ + ": corrupt dynamic section (" + what + " in no loaded segment)");
+    }
+
     std::string name_at(uint64_t offset) const {
         size_t end = offset;
         while (end < bytes_.size() && bytes_[end] != '\0') {
@@ -125,6 +235,7 @@ private:
     std::string path_;
     std::string bytes_;
     Elf64_Ehdr header_{};
+    std::vector<Elf64_Phdr> segments_;
     std::vector<Elf64_Shdr> sections_;
     Elf64_Shdr names_{};
 };
@@ -164,6 +275,19 @@ uint64_t symbol_address(const std::string& path, const std::string& name) {
 }
 
 ElfLayout elf_layout(const std::string& path) { return ElfImage(path).layout(); }
+
+DynamicInfo dynamic_info(const std::string& path) { return ElfImage(path).dynamic(); }
+
+std::string elf_mismatch(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw FileMissing("ELF file", path);
+    }
+    std::string header(sizeof(Elf64_Ehdr), '\0');
+    in.read(header.data(), std::streamsize(header.size()));
+    header.resize(size_t(in.gcount()));
+    return mismatch_of(header);
+}
 
 std::string read_vaddr_bytes(const std::string& path, uint64_t vaddr, size_t len) {
     ElfImage elf(path);

@@ -26,6 +26,9 @@ namespace faultline {
 struct ExploreConfig {
     std::string host_binary;    // the program's ELF on the host
     std::string guest_program;  // where it is in the guest
+    // The other files put in the guest before the exploration (the
+    // program's libraries, data files): a reproducer records them.
+    std::vector<Upload> uploads;
     std::vector<std::string> args;
     std::vector<std::string> events = swept_event_names();
     uint32_t depth = 2;    // events per run

@@ -42,7 +42,9 @@ ScheduledRun run_schedule(Machine& machine, const std::vector<SweptFile>& files,
 // The swept files of a reproducer: its copies and where the guest has them.
 std::vector<SweptFile> swept_files(const Reproducer& reproducer);
 
-// On a booted machine: puts the files in the guest, runs the baseline runs
+// On a booted machine: puts the files in the guest (the program, the swept
+// libraries, then the other uploads: the order a campaign puts them in),
+// runs the baseline runs
 // and snapshots the machine, the point every replay starts from.
 void prepare_replay(Machine& machine, const Reproducer& reproducer);
 // Restores the snapshot and runs the reproducer's schedule once.

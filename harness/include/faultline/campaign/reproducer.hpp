@@ -21,6 +21,7 @@
 #include "faultline/machine/agent.hpp"
 #include "faultline/machine/errors.hpp"
 #include "faultline/machine/machine_config.hpp"
+#include "faultline/program/closure.hpp"
 
 namespace faultline {
 
@@ -59,6 +60,7 @@ struct ReproFile {
     // The replay puts it in the guest first (it was uploaded); false: the
     // initramfs has it (its identity covers it).
     bool put = true;
+    unsigned mode = 0644;  // what the guest gets (uploads; the program is 0755)
     bool operator==(const ReproFile&) const = default;
 };
 
@@ -108,8 +110,12 @@ struct Reproducer {
     int cpus = 2;
     int memory_mib = 256;
     std::vector<std::string> kernel_args;
-    // files[0] is the program; the rest are libraries it loads at start.
+    // files[0] is the program; the rest are libraries it loads at start
+    // whose addresses the schedule may name.
     std::vector<ReproFile> files;
+    // The other files put in the guest first: the program's other
+    // libraries, data files.
+    std::vector<ReproFile> uploads;
     std::vector<std::string> args;
     RunAs user = RunAs::nobody;
     // Before the replayed run: the program runs baseline_runs times without
@@ -125,6 +131,8 @@ struct Reproducer {
     ReproOutcome outcome;
     bool operator==(const Reproducer&) const = default;
 
+    // Records uploads (their content is copied by write_reproducer()).
+    void take_uploads(const std::vector<Upload>& uploads);
     // Identities, cpus, memory and kernel_args of a machine config.
     void take_machine(const MachineConfig& config);
     // base with cpus, memory_mib and kernel_args set from here.
@@ -145,7 +153,11 @@ std::string write_reproducer(const std::string& dir, const Reproducer& reproduce
 // are beside it. ReproducerError naming the field for a file that is not
 // complete JSON, a field missing or of the wrong type or range, an unknown
 // event, a schedule entry in a file the reproducer does not carry, a copy
-// missing beside the file or one whose sha256 differs.
-Reproducer read_reproducer(const std::string& path);
+// missing beside the file or one whose sha256 differs. With changed, a
+// copy whose sha256 differs is a line there instead ("program.sha256:
+// DIR/prog-ab12 has other content than the sha256 recorded"): the caller
+// decides.
+Reproducer read_reproducer(const std::string& path,
+                           std::vector<std::string>* changed = nullptr);
 
 }  // namespace faultline

@@ -24,6 +24,7 @@
 #include "faultline/injection/inject.hpp"
 #include "faultline/machine/machine.hpp"
 #include "faultline/models/rseq_rule.hpp"
+#include "faultline/program/closure.hpp"
 #include "faultline/program/elf.hpp"
 
 namespace faultline {
@@ -55,6 +56,9 @@ struct SweepConfig {
     // too. Every file may be position-independent: triggers are placed at
     // its load base in each run.
     std::vector<SweptFile> libraries;
+    // The other files put in the guest before the sweep (the program's
+    // other libraries, data files): a reproducer records and puts them too.
+    std::vector<Upload> uploads;
     std::vector<std::string> args;
     std::vector<std::string> events = swept_event_names();
     // Fire before the hit-th execution, counted from when the previous
@@ -178,11 +182,13 @@ struct SweepPlan {
     SweepConfig config;
     std::vector<SweptSequence> sequences;
     std::vector<std::pair<std::string, Event>> events;
+    // What the plan leaves out, and why (a library without critical sections).
+    std::vector<std::string> notes;
 };
 
 // Reads and checks all a sweep needs before anything boots. Throws
 // ConfigError for a missing file, no rseq critical section in any, or an
-// unknown event name.
+// unknown event name; a library without one is a note.
 SweepPlan plan_sweep(const SweepConfig& config);
 // Runs the program once without events (ConfigError if it fails
 // then), snapshots the machine (replacing an earlier snapshot: every run

@@ -37,6 +37,27 @@ ElfLayout elf_layout(const std::string& path);
 // put a trigger or a page_fault event. Throws ConfigError when absent.
 uint64_t symbol_address(const std::string& path, const std::string& name);
 
+// What the dynamic loader reads of a file to load it and what it needs
+// (its program headers and dynamic section).
+struct DynamicInfo {
+    bool position_independent = false;
+    std::string interpreter;           // PT_INTERP; empty: a static program
+    std::vector<std::string> needed;   // DT_NEEDED, in order
+    std::string soname;                // DT_SONAME
+    std::string rpath, runpath;        // DT_RPATH, DT_RUNPATH: ':'-separated
+    bool has_runpath = false;          // then the loader ignores DT_RPATH
+    bool nodeflib = false;             // DF_1_NODEFLIB: no cache, no default dirs
+};
+// ConfigError naming the file for one that is not an x86_64 ELF file, or is
+// truncated or corrupt (every read is bounds-checked); FileMissing.
+DynamicInfo dynamic_info(const std::string& path);
+
+// Why a file is not an x86_64 ELF file ("a 32-bit ELF file (ELFCLASS32),
+// not x86_64", "an ELF file for another machine (e_machine 183, aarch64),
+// not x86_64", "not an ELF file"), from its header alone; empty when it is
+// one. What the dynamic loader skips a candidate for. FileMissing.
+std::string elf_mismatch(const std::string& path);
+
 // Up to len bytes of the loaded image at vaddr (fewer at a section's end).
 std::string read_vaddr_bytes(const std::string& path, uint64_t vaddr, size_t len);
 
