@@ -101,7 +101,7 @@ BootInfo Machine::boot() {
     qmp_.connect(config_.run_dir + "/qmp.sock", tick);
     Json version = qmp_.execute("query-version", Json::object(), tick);
     // Before the guest runs, so no program in it can be there to read it.
-    qmp_.qom_set(kMailboxPath, "inbox", base64_encode(encode_message(agent_.greeting())), tick);
+    fill_inbox(agent_.greeting(), tick);
     qmp_.execute("cont", Json::object(), tick);
 
     AgentReady ready = parsed(parse_ready, await_handshake(deadline, true));
@@ -213,12 +213,25 @@ void Machine::require_running() const {
     }
 }
 
+// Through a file QEMU reads (qemu-patches/0020): a program's libraries are
+// megabytes, and QMP reads a command a byte per main-loop iteration.
+void Machine::fill_inbox(const Message& message, const QmpClient::Tick& tick) {
+    std::string path = config_.run_dir + "/inbox";
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    std::string bytes = encode_message(message);
+    if (!out.write(bytes.data(), std::streamsize(bytes.size())).flush()) {
+        throw Error("cannot write the guest's next message to " + path);
+    }
+    out.close();
+    qmp_.qom_set(kMailboxPath, "inbox-file", path, tick);
+}
+
 void Machine::send_request(const Message& request, bool continue_vcpus) {
     require_running();
     if (pending_) {
         throw ConfigError("a guest command is still running: wait() for it first");
     }
-    qmp_.qom_set(kMailboxPath, "inbox", base64_encode(encode_message(request)), alive());
+    fill_inbox(request, alive());
     if (continue_vcpus) {
         qmp_.execute("cont", Json::object(), alive());
     }

@@ -130,6 +130,7 @@ private:
     // Puts request in the mailbox and, unless a debugger is to, continues the vCPUs.
     void send_request(const Message& request, bool continue_vcpus = true);
     Message receive_reply();
+    void fill_inbox(const Message& message, const QmpClient::Tick& tick);
     Message await_handshake(std::chrono::steady_clock::time_point deadline, bool booting);
     // parse(input); an AgentError from it leaves the machine unusable.
     template <typename Parse, typename Input>
