@@ -4,8 +4,9 @@
 the libraries it brings (libstdc++, libm, libgcc_s), each put in a booted
 guest N times: host seconds per file and for the whole closure (median),
 the bytes, and the guest instructions a put takes. A put is one mailbox
-message: base64 over QMP into the mailbox device, then the agent reads it a
-byte per port read (rep insb) and writes the file.
+message: a file the harness writes and the mailbox device reads
+(qemu-patches/0019), then the agent reads it a byte per port read (rep
+insb) and writes the file.
 usage: upload.py [--repeat N]"""
 import argparse
 import os
