@@ -25,27 +25,6 @@ constexpr auto kReverse = make_reverse();
 
 }  // namespace
 
-std::string base64_encode(std::string_view bytes) {
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
-        uint32_t v = uint8_t(bytes[i]) << 16 | uint8_t(bytes[i + 1]) << 8 | uint8_t(bytes[i + 2]);
-        for (int shift = 18; shift >= 0; shift -= 6) {
-            out += kAlphabet[(v >> shift) & 63];
-        }
-    }
-    size_t rest = bytes.size() - i;
-    if (rest > 0) {
-        uint32_t v = uint8_t(bytes[i]) << 16 | (rest == 2 ? uint8_t(bytes[i + 1]) << 8 : 0);
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
-
 std::string base64_decode(std::string_view text) {
     if (text.size() % 4 != 0) {
         throw Error("base64: length " + std::to_string(text.size()) + " is not a multiple of 4");

@@ -213,7 +213,7 @@ void Machine::require_running() const {
     }
 }
 
-// Through a file QEMU reads (qemu-patches/0020): a program's libraries are
+// Through a file QEMU reads (qemu-patches/0019): a program's libraries are
 // megabytes, and QMP reads a command a byte per main-loop iteration.
 void Machine::fill_inbox(const Message& message, const QmpClient::Tick& tick) {
     std::string path = config_.run_dir + "/inbox";

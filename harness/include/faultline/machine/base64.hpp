@@ -1,4 +1,5 @@
-// Base64 (RFC 4648, padded): how QMP carries the mailbox's binary messages.
+// Base64 (RFC 4648, padded): how QMP carries the mailbox's outbox, the
+// guest's binary messages (the host's go through a file, inbox-file).
 #pragma once
 
 #include <string>
@@ -6,7 +7,6 @@
 
 namespace faultline {
 
-std::string base64_encode(std::string_view bytes);
 // Throws faultline::Error on a character outside the alphabet or bad padding.
 std::string base64_decode(std::string_view text);
 
