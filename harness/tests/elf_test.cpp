@@ -50,7 +50,7 @@ TEST(DynamicElf, ReadsWhatTheLoaderReads) {
     EXPECT_EQ(info.interpreter, "/lib64/ld-linux-x86-64.so.2");
     // -pthread links glibc's loader in too (for __tls_get_addr).
     EXPECT_EQ(info.needed, (std::vector<std::string>{"libc.so.6", "ld-linux-x86-64.so.2"}));
-    EXPECT_FALSE(info.position_independent);
+    EXPECT_FALSE(elf_layout(kPrograms + "rseq-counter").position_independent);
     EXPECT_FALSE(info.has_runpath);
     EXPECT_EQ(dynamic_info(kPrograms + "init").needed.size(), 0u);  // static
     EXPECT_EQ(dynamic_info("/lib/x86_64-linux-gnu/libc.so.6").soname, "libc.so.6");

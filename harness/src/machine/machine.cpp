@@ -11,6 +11,7 @@
 #include "faultline/machine/base64.hpp"
 #include "faultline/machine/console.hpp"
 #include "faultline/machine/errors.hpp"
+#include "faultline/machine/files.hpp"
 #include "faultline/machine/qemu_command_line.hpp"
 
 namespace faultline {
@@ -26,13 +27,6 @@ constexpr const char* kPanicMarker = "Kernel panic - not syncing";
 constexpr const char* kPanicEndMarker = "---[ end Kernel panic";
 // The guest kernel is built with NR_CPUS=8 (guest-kernel/faultline.config).
 constexpr int kMaxCpus = 8;
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 void require_file(const std::string& what, const std::string& path) {
     if (path.empty() || !fs::is_regular_file(path)) {
@@ -154,7 +148,7 @@ void Machine::check_alive() {
 }
 
 void Machine::check_console() {
-    std::string log = read_file(config_.run_dir + "/console.log");
+    std::string log = file_bytes(config_.run_dir + "/console.log").value_or("");
     size_t from = console_scanned_ > 64 ? console_scanned_ - 64 : 0;
     if (log.find(kPanicMarker, from) == std::string::npos) {
         console_scanned_ = log.size();
@@ -164,7 +158,7 @@ void Machine::check_console() {
     auto until = Clock::now() + std::chrono::seconds(2);
     while (log.find(kPanicEndMarker, from) == std::string::npos && Clock::now() < until) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        log = read_file(config_.run_dir + "/console.log");
+        log = file_bytes(config_.run_dir + "/console.log").value_or("");
     }
     broken_ = true;
     std::string tail = tail_of(config_.run_dir + "/console.log", 40);
@@ -351,7 +345,7 @@ void Machine::put(const std::string& guest_path, const std::string& bytes, unsig
 void Machine::put_file(const std::string& host_path, const std::string& guest_path,
                        unsigned mode) {
     require_file("file to upload", host_path);
-    put(guest_path, read_file(host_path), mode);
+    put(guest_path, file_bytes(host_path).value_or(""), mode);
 }
 
 void Machine::snapshot() {
@@ -429,7 +423,7 @@ void Machine::shutdown() {
         qemu_->stop(std::chrono::seconds(2));
         qemu_.reset();
         // Kept so console() and kernel_reports() still answer after the run directory goes.
-        final_console_ = read_file(config_.run_dir + "/console.log");
+        final_console_ = file_bytes(config_.run_dir + "/console.log").value_or("");
     }
     qmp_.close();
     if (own_run_dir_) {
@@ -443,7 +437,7 @@ void Machine::shutdown() {
 
 std::string Machine::console() const {
     if (qemu_) {
-        return read_file(config_.run_dir + "/console.log");
+        return file_bytes(config_.run_dir + "/console.log").value_or("");
     }
     return final_console_;
 }
@@ -453,7 +447,7 @@ std::vector<std::string> Machine::kernel_reports() const {
 }
 
 std::string Machine::tail_of(const std::string& path, size_t lines) const {
-    std::string text = read_file(path);
+    std::string text = file_bytes(path).value_or("");
     size_t pos = text.size();
     while (lines-- > 0 && pos > 0) {
         size_t nl = text.rfind('\n', pos - 1);

@@ -10,10 +10,10 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <optional>
 
 #include "faultline/machine/errors.hpp"
+#include "faultline/machine/files.hpp"
 #include "faultline/program/elf.hpp"
 
 namespace faultline {
@@ -22,10 +22,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_whole(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
+// Empty when unreadable: an absent ld.so.cache has no entries, as for ld.so.
+std::string read_whole(const std::string& path) { return file_bytes(path).value_or(""); }
 
 std::string normal(const std::string& path) {
     std::string p = fs::path(path).lexically_normal().string();

@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <optional>
 
 #include "faultline/machine/errors.hpp"
+#include "faultline/machine/files.hpp"
 
 namespace faultline {
 
@@ -51,11 +51,11 @@ std::string mismatch_of(const std::string& bytes) {
 }
 
 std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    std::optional<std::string> bytes = file_bytes(path);
+    if (!bytes) {
         throw FileMissing("ELF binary", path);
     }
-    return std::string(std::istreambuf_iterator<char>(in), {});
+    return *std::move(bytes);
 }
 
 // An x86_64 ELF file read whole; every read of it is bounds-checked, so a
@@ -79,7 +79,6 @@ public:
     // What the dynamic loader reads: PT_INTERP and the dynamic section.
     DynamicInfo dynamic() const {
         DynamicInfo info;
-        info.position_independent = header_.e_type == ET_DYN;
         for (const auto& ph : segments_) {
             if (ph.p_type == PT_INTERP) {
                 std::string interp(std::min<uint64_t>(ph.p_filesz, bytes_.size() + 1), '\0');

@@ -40,7 +40,6 @@ uint64_t symbol_address(const std::string& path, const std::string& name);
 // What the dynamic loader reads of a file to load it and what it needs
 // (its program headers and dynamic section).
 struct DynamicInfo {
-    bool position_independent = false;
     std::string interpreter;           // PT_INTERP; empty: a static program
     std::vector<std::string> needed;   // DT_NEEDED, in order
     std::string soname;                // DT_SONAME
