@@ -43,18 +43,7 @@ int sweep(const Options& o) {
     Machine machine(o.config);
     stop_on_signal(machine);
     machine.boot();
-    // In the order a reproducer's replay puts them (prepare_replay): the
-    // guest's history up to the baseline is then the recording's, and so
-    // are its load addresses.
-    std::vector<Upload> in_order;
-    if (!o.binary.empty()) {
-        in_order.push_back({config.host_binary, config.guest_program, 0755});
-    }
-    for (const auto& library : plan.config.libraries) {
-        in_order.push_back({library.host_path, library.guest_path, 0644});
-    }
-    in_order.insert(in_order.end(), plan.config.uploads.begin(), plan.config.uploads.end());
-    put_guest_files(machine, in_order);
+    put_guest_files(machine, sweep_uploads(plan));
     SweepResult result = run_sweep(machine, plan);
 
     std::fputs(sweep_table(result, config.events).c_str(), stdout);

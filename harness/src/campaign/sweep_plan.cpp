@@ -120,4 +120,17 @@ SweepPlan plan_sweep(const SweepConfig& config) {
     return plan;
 }
 
+std::vector<Upload> sweep_uploads(const SweepPlan& plan) {
+    const SweepConfig& config = plan.config;
+    std::vector<Upload> uploads;
+    if (config.files_put) {
+        uploads.push_back({config.host_binary, config.guest_program, 0755});
+    }
+    for (const auto& library : config.libraries) {
+        uploads.push_back({library.host_path, library.guest_path, 0644});
+    }
+    uploads.insert(uploads.end(), config.uploads.begin(), config.uploads.end());
+    return uploads;
+}
+
 }  // namespace faultline

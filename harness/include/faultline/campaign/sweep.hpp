@@ -190,6 +190,11 @@ struct SweepPlan {
 // ConfigError for a missing file, no rseq critical section in any, or an
 // unknown event name; a library without one is a note.
 SweepPlan plan_sweep(const SweepConfig& config);
+// What to put in the guest before run_sweep(), in the order a reproducer's
+// replay puts it (prepare_replay): the program unless the initramfs has it,
+// the swept libraries, the other uploads. The same history up to the
+// baseline is what gives the replay the sweep's load addresses.
+std::vector<Upload> sweep_uploads(const SweepPlan& plan);
 // Runs the program once without events (ConfigError if it fails
 // then), snapshots the machine (replacing an earlier snapshot: every run
 // that must not depend on the runs before it starts from there), then the
