@@ -30,10 +30,11 @@ TEST(InjectQmp, RefusesHitZeroAndAWatchOnTheTrigger) {
 
 TEST(InjectQmp, ReadsFiringsFromQueryFaultline) {
     auto firings = firings_of(Json::parse(R"({"pending": 0, "firings": [
-        {"entry": 0, "icount": 97035722, "cpu": 1, "rip": 4200784, "confirmed": false},
+        {"entry": 0, "icount": 97035722, "cpu": 1, "rip": 4200784, "confirmed": false,
+         "pkrs": 1431655764, "interrupts-enabled": true, "nmis-blocked": false},
         {"entry": 1, "icount": 97100000, "cpu": 0, "rip": 4200800,
          "next-rip": 4200848, "next-icount": 97100421, "confirmed": true,
-         "status": "done"}]})"));
+         "status": "done", "pkrs": 0, "interrupts-enabled": false, "nmis-blocked": true}]})"));
     ASSERT_EQ(firings.size(), 2u);
     EXPECT_EQ(firings[0].icount, 97035722u);
     EXPECT_EQ(firings[0].vcpu, 1);
@@ -47,8 +48,38 @@ TEST(InjectQmp, ReadsFiringsFromQueryFaultline) {
     EXPECT_EQ(firings[1].next_icount, 97100421u);
     EXPECT_TRUE(firings[1].confirmed);
     EXPECT_EQ(firings[1].status, "done");
+    EXPECT_EQ(firings[0].pkrs, 0x55555554u);
+    EXPECT_TRUE(firings[0].interrupts_enabled);
+    EXPECT_FALSE(firings[1].interrupts_enabled);
+    EXPECT_TRUE(firings[1].nmis_blocked);
+    // No kernel trigger: no handler report, no return.
+    EXPECT_FALSE(firings[1].handler_pkrs);
+    EXPECT_FALSE(firings[1].next_vcpu);
     EXPECT_TRUE(firings_of(Json::parse(R"({"pending": 2, "firings": []})")).empty());
     EXPECT_THROW(firings_of(Json::parse(R"({"firings": [{"entry": "x"}]})")), QmpError);
+}
+
+TEST(InjectQmp, KernelTriggersSayKernelAndWhatToReadAtTheReturn) {
+    // cr3 0: every address space; a per-CPU offset to read at the return.
+    Trigger trigger{0xffffffff81035657, 0, 1, true};
+    Json expected = Json::parse(R"({"cr3": 0, "entries": [
+        {"vaddr": 18446744071579063895, "event": "nmi", "kernel": true, "percpu": 113900}]})");
+    EXPECT_EQ(faultline_arm_arguments({{trigger, Event::named("nmi"), 0, 0x1bcec}}), expected);
+}
+
+TEST(InjectQmp, ReadsWhatAKernelTriggerRecorded) {
+    auto firings = firings_of(Json::parse(R"({"pending": 0, "firings": [
+        {"entry": 0, "icount": 5, "cpu": 0, "rip": 18446744071579063895, "confirmed": true,
+         "status": "done", "pkrs": 1431655760, "interrupts-enabled": true,
+         "nmis-blocked": false, "percpu": 1431655760, "handler-pkrs": 1431655764,
+         "next-rip": 18446744071579063895, "next-icount": 900, "next-cpu": 1,
+         "next-pkrs": 1431655760, "next-percpu": 1431655764}]})"));
+    ASSERT_EQ(firings.size(), 1u);
+    EXPECT_EQ(firings[0].percpu, 0x55555550u);
+    EXPECT_EQ(firings[0].handler_pkrs, 0x55555554u);
+    EXPECT_EQ(firings[0].next_vcpu, 1);
+    EXPECT_EQ(firings[0].next_pkrs, 0x55555550u);
+    EXPECT_EQ(firings[0].next_percpu, 0x55555554u);
 }
 
 TEST(EventKinds, NamesAndSweepArgumentsComeFromTheTable) {
@@ -56,6 +87,8 @@ TEST(EventKinds, NamesAndSweepArgumentsComeFromTheTable) {
     EXPECT_EQ(event_kind(Event::Kind::migrate).sweep_arg(10), Event::kNextCpu);
     EXPECT_EQ(event_kind(Event::Kind::signal).sweep_arg(10), 10u);
     EXPECT_EQ(swept_event_list(), "preempt,signal,migrate,page_fault,page_fault_blocking");
+    // What can meet a kernel instruction; what acts on a user task cannot.
+    EXPECT_EQ(kernel_event_list(), "preempt,irq,nmi");
     EXPECT_EQ(event_kind(Event::Kind::page_fault_blocking).rseq_event,
               FAULTLINE_RSEQ_PAGE_FAULT_THAT_BLOCKS);
     EXPECT_EQ(event_kind(Event::Kind::none).rseq_event, FAULTLINE_RSEQ_NONE);
@@ -72,6 +105,6 @@ TEST(EventKinds, AnyKindIsMadeByItsName) {
         FAIL() << "an unknown name was taken";
     } catch (const ConfigError& e) {
         EXPECT_STREQ(e.what(), "unknown event 'explode' "
-                               "(preempt,signal,migrate,page_fault,page_fault_blocking,none)");
+                               "(preempt,signal,migrate,page_fault,page_fault_blocking,irq,nmi,none)");
     }
 }

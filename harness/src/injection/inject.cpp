@@ -5,8 +5,8 @@
 namespace faultline {
 
 const std::vector<EventKind>& event_kinds() {
-#define FAULTLINE_KIND_ROW(code, ID, name, qmp_name, arg, rseq) \
-    {Event::Kind::name, #name, qmp_name, arg, rseq},
+#define FAULTLINE_KIND_ROW(code, ID, name, qmp_name, arg, rseq, at) \
+    {Event::Kind::name, #name, qmp_name, arg, rseq, at},
     static const std::vector<EventKind> kinds = {FAULTLINE_EVENTS(FAULTLINE_KIND_ROW)};
 #undef FAULTLINE_KIND_ROW
     return kinds;
@@ -50,23 +50,35 @@ const EventKind& event_kind_named(const std::string& name) {
     throw ConfigError("unknown event '" + name + "' (" + known + ")");
 }
 
-std::vector<std::string> swept_event_names() {
+namespace {
+
+std::vector<std::string> names_of_kinds(bool (EventKind::*chosen)() const) {
     std::vector<std::string> names;
     for (const auto& k : event_kinds()) {
-        if (k.swept()) {
+        if ((k.*chosen)()) {
             names.emplace_back(k.name);
         }
     }
     return names;
 }
 
-std::string swept_event_list() {
+std::string comma_list(const std::vector<std::string>& names) {
     std::string list;
-    for (const auto& name : swept_event_names()) {
+    for (const auto& name : names) {
         list += (list.empty() ? "" : ",") + name;
     }
     return list;
 }
+
+}  // namespace
+
+std::vector<std::string> swept_event_names() { return names_of_kinds(&EventKind::swept); }
+
+std::string swept_event_list() { return comma_list(swept_event_names()); }
+
+std::vector<std::string> kernel_event_names() { return names_of_kinds(&EventKind::kernel_swept); }
+
+std::string kernel_event_list() { return comma_list(kernel_event_names()); }
 
 Event Event::named(const std::string& name, uint64_t arg) {
     const EventKind& kind = event_kind_named(name);
@@ -105,6 +117,12 @@ nlohmann::json faultline_arm_arguments(const std::vector<ScheduleEntry>& schedul
         if (e.watch != 0) {
             entry["watch"] = e.watch;
         }
+        if (e.trigger.kernel) {
+            entry["kernel"] = true;
+        }
+        if (e.percpu != 0) {
+            entry["percpu"] = e.percpu;
+        }
         entries.push_back(entry);
     }
     return {{"cr3", cr3}, {"entries", entries}};
@@ -114,12 +132,32 @@ std::vector<Firing> firings_of(const nlohmann::json& reply) {
     std::vector<Firing> firings;
     try {
         for (const auto& f : reply.at("firings")) {
-            firings.push_back({f.at("entry").get<uint32_t>(), f.at("icount").get<uint64_t>(),
-                               f.at("cpu").get<int>(), f.at("rip").get<uint64_t>(),
-                               f.value("next-rip", uint64_t(0)),
-                               f.value("next-icount", uint64_t(0)),
-                               f.at("confirmed").get<bool>(),
-                               f.value("status", std::string())});
+            Firing firing;
+            firing.entry = f.at("entry").get<uint32_t>();
+            firing.icount = f.at("icount").get<uint64_t>();
+            firing.vcpu = f.at("cpu").get<int>();
+            firing.rip = f.at("rip").get<uint64_t>();
+            firing.next_rip = f.value("next-rip", uint64_t(0));
+            firing.next_icount = f.value("next-icount", uint64_t(0));
+            firing.confirmed = f.at("confirmed").get<bool>();
+            firing.status = f.value("status", std::string());
+            firing.pkrs = f.at("pkrs").get<uint32_t>();
+            firing.interrupts_enabled = f.at("interrupts-enabled").get<bool>();
+            firing.nmis_blocked = f.at("nmis-blocked").get<bool>();
+            if (f.contains("percpu")) {
+                firing.percpu = f["percpu"].get<uint32_t>();
+            }
+            if (f.contains("handler-pkrs")) {
+                firing.handler_pkrs = f["handler-pkrs"].get<uint32_t>();
+            }
+            if (f.contains("next-cpu")) {
+                firing.next_vcpu = f["next-cpu"].get<int>();
+                firing.next_pkrs = f.at("next-pkrs").get<uint32_t>();
+            }
+            if (f.contains("next-percpu")) {
+                firing.next_percpu = f["next-percpu"].get<uint32_t>();
+            }
+            firings.push_back(firing);
         }
     } catch (const nlohmann::json::exception& e) {
         throw QmpError("query-faultline: unreadable reply " + reply.dump() + ": " + e.what());

@@ -50,6 +50,10 @@
  *   ARG_HI  read: the argument's high 32 bits, of the event this vCPU last
  *   ARG_LO  read: ... and low 32 bits  read; FAULTLINE_ARG_DEFAULT: the
  *           default target (see FAULTLINE_ARG_*)
+ *   REPORT  write: IA32_PKRS as the handler of the event this vCPU last
+ *           read runs with (read with RDMSR), for a kernel trigger's
+ *           checks. The first report stands. (Same offset as ARG_HI, which
+ *           is read only.)
  *   ANSWER  write: FAULTLINE_INJECT_ANSWER(seq, status), the guest's answer
  *           for a firing. The first answer stands.
  */
@@ -57,6 +61,7 @@
 #define FAULTLINE_INJECT_IOSIZE		16
 #define FAULTLINE_INJECT_EVENT		0
 #define FAULTLINE_INJECT_ARG_HI		4
+#define FAULTLINE_INJECT_REPORT		4
 #define FAULTLINE_INJECT_ARG_LO		8
 #define FAULTLINE_INJECT_ANSWER		12
 #define FAULTLINE_INJECT_SEQ_BITS	24
@@ -70,6 +75,26 @@
 #define FAULTLINE_ARG_SIGNAL	1	/* a signal number, required */
 #define FAULTLINE_ARG_CPU	2	/* a CPU; default: the next online one */
 #define FAULTLINE_ARG_ADDRESS	3	/* a user address; default: the trigger's page */
+
+/*
+ * Where an event can fire: before a user instruction (a trigger at CPL 3 in
+ * one address space), a kernel one (CPL 0, one address space or all), or
+ * both. What acts on the user task on its way back (a signal, a migration,
+ * a page fault) has no meaning at a kernel instruction; an interrupt or an
+ * NMI is what a kernel instruction can meet.
+ */
+#define FAULTLINE_AT_USER	1
+#define FAULTLINE_AT_KERNEL	2
+#define FAULTLINE_AT_BOTH	3
+
+/*
+ * The vector of the irq event: Linux's X86_PLATFORM_IPI_VECTOR, a system
+ * vector whose handler calls one callback a driver sets (x86_platform_ipi_
+ * callback). QEMU delivers it as a device's MSI to the local APIC of the
+ * vCPU that hit, so it is a real external interrupt, taken before the
+ * instruction when interrupts are enabled and held pending when not.
+ */
+#define FAULTLINE_INJECT_IRQ_VECTOR	0xf7
 
 /*
  * What kernel/rseq.c sees of an event: the event the harness asks
@@ -86,25 +111,35 @@
 
 /*
  * The events, once for every layer:
- *   X(code, ID, name, qmp name, argument, rseq event)
+ *   X(code, ID, name, qmp name, argument, rseq event, where)
  * code: what the guest driver reads on EVENT, FAULTLINE_EVENT_<ID> here;
  * 0 (none) reaches no guest, the firing is only recorded. name: the
  * identifier in the CLI, JSON, Python and the sweep's picture. qmp name: in
- * faultline-arm and query-faultline. A sweep fires every event that reaches
- * the guest.
+ * faultline-arm and query-faultline. where: FAULTLINE_AT_*, what
+ * faultline-arm checks a trigger's privilege level against. A sweep fires
+ * every event that reaches the guest and can fire where it sweeps.
  * Adding an event is a row here and a case in the guest driver
  * (guest-kernel/patches/0001); QEMU, the harness, the CLI and the bindings
  * take it from this table.
  */
 #define FAULTLINE_EVENTS(X)							\
-	X(1, PREEMPT, preempt, "preempt", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_PREEMPT)	\
-	X(2, SIGNAL, signal, "signal", FAULTLINE_ARG_SIGNAL, FAULTLINE_RSEQ_SIGNAL)	\
-	X(3, MIGRATE, migrate, "migrate", FAULTLINE_ARG_CPU, FAULTLINE_RSEQ_MIGRATE)	\
+	X(1, PREEMPT, preempt, "preempt", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_PREEMPT,	\
+	  FAULTLINE_AT_BOTH)								\
+	X(2, SIGNAL, signal, "signal", FAULTLINE_ARG_SIGNAL, FAULTLINE_RSEQ_SIGNAL,	\
+	  FAULTLINE_AT_USER)								\
+	X(3, MIGRATE, migrate, "migrate", FAULTLINE_ARG_CPU, FAULTLINE_RSEQ_MIGRATE,	\
+	  FAULTLINE_AT_USER)								\
 	X(4, PAGE_FAULT, page_fault, "page-fault", FAULTLINE_ARG_ADDRESS,		\
-	  FAULTLINE_RSEQ_PAGE_FAULT_THAT_MAY_BLOCK)					\
+	  FAULTLINE_RSEQ_PAGE_FAULT_THAT_MAY_BLOCK, FAULTLINE_AT_USER)		\
 	X(5, PAGE_FAULT_BLOCKING, page_fault_blocking, "page-fault-blocking",		\
-	  FAULTLINE_ARG_ADDRESS, FAULTLINE_RSEQ_PAGE_FAULT_THAT_BLOCKS)		\
-	X(0, NONE, none, "none", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_NONE)
+	  FAULTLINE_ARG_ADDRESS, FAULTLINE_RSEQ_PAGE_FAULT_THAT_BLOCKS,		\
+	  FAULTLINE_AT_USER)								\
+	X(6, IRQ, irq, "irq", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_NONE,		\
+	  FAULTLINE_AT_KERNEL)								\
+	X(7, NMI, nmi, "nmi", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_NONE,		\
+	  FAULTLINE_AT_KERNEL)								\
+	X(0, NONE, none, "none", FAULTLINE_ARG_NONE, FAULTLINE_RSEQ_NONE,		\
+	  FAULTLINE_AT_BOTH)
 
 #define FAULTLINE_EVENT_CODE_OF(code, ID, ...) FAULTLINE_EVENT_##ID = code,
 enum faultline_event { FAULTLINE_EVENTS(FAULTLINE_EVENT_CODE_OF) };
@@ -115,7 +150,9 @@ enum faultline_event { FAULTLINE_EVENTS(FAULTLINE_EVENT_CODE_OF) };
  * the event was not carried out: the task already on the target CPU, the
  * target CPU offline, nothing mapped at the address, the task exiting, the
  * kernel refused (out of memory, an error from the call that carries it
- * out). 0 is no answer yet.
+ * out), the kernel instruction had interrupts or preemption disabled (a
+ * preemption there would only come later, somewhere else). 0 is no answer
+ * yet.
  */
 #define FAULTLINE_ANSWERS(X)		\
 	X(1, DONE, "done")		\
@@ -123,7 +160,9 @@ enum faultline_event { FAULTLINE_EVENTS(FAULTLINE_EVENT_CODE_OF) };
 	X(3, OFFLINE, "offline")	\
 	X(4, UNMAPPED, "unmapped")	\
 	X(5, EXITING, "exiting")	\
-	X(6, REFUSED, "refused")
+	X(6, REFUSED, "refused")		\
+	X(7, IRQS_OFF, "interrupts-off")	\
+	X(8, PREEMPT_OFF, "preemption-off")
 
 #define FAULTLINE_ANSWER_CODE_OF(code, ID, ...) FAULTLINE_ANSWER_##ID = code,
 enum faultline_answer { FAULTLINE_ANSWERS(FAULTLINE_ANSWER_CODE_OF) };

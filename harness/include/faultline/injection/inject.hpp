@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,11 +27,15 @@ struct Process {
 // the loader has mapped the libraries it needs.
 enum class Hold { first_instruction, program_entry };
 
-// Before the hit-th execution (1-based) of vaddr at CPL 3 in address space cr3.
+// Before the hit-th execution (1-based) of vaddr at CPL 3 in address space
+// cr3; a kernel trigger at CPL 0, while cr3 is the current address space
+// (kernel threads that run lazily on it count too), or in every one when
+// cr3 is 0.
 struct Trigger {
     uint64_t vaddr = 0;
     uint64_t cr3 = 0;
     uint32_t hit = 1;
+    bool kernel = false;
 };
 
 struct Event {
@@ -71,10 +76,15 @@ struct EventKind {
     const char* qmp_name;  // in faultline-arm and query-faultline
     int arg;               // what its argument is: FAULTLINE_ARG_*
     int rseq_event;        // what kernel/rseq.c sees of it: FAULTLINE_RSEQ_*
+    int at;                // where it fires: FAULTLINE_AT_*
 
     bool takes_arg() const { return arg != FAULTLINE_ARG_NONE; }
-    // A sweep fires every kind that reaches the guest.
-    bool swept() const { return kind != Event::Kind::none; }
+    bool fires_at_user() const { return at & FAULTLINE_AT_USER; }
+    bool fires_at_kernel() const { return at & FAULTLINE_AT_KERNEL; }
+    // The rseq sweep fires every kind that reaches the guest at a user
+    // instruction; the kernel sweep every one that does at a kernel one.
+    bool swept() const { return kind != Event::Kind::none && fires_at_user(); }
+    bool kernel_swept() const { return kind != Event::Kind::none && fires_at_kernel(); }
     // The argument a sweep gives it: a signal's number comes from the
     // sweep's config, every other argument is the default target.
     uint64_t sweep_arg(int signo) const;
@@ -93,6 +103,9 @@ const EventKind& event_kind_named(const std::string& name);
 std::vector<std::string> swept_event_names();
 // The same as --events takes them: "preempt,signal,...".
 std::string swept_event_list();
+// What a kernel sweep fires, in table order, and as --events takes them.
+std::vector<std::string> kernel_event_names();
+std::string kernel_event_list();
 
 // The guest time a program run with these events may take: what its
 // baseline took (baseline_icount instructions, at 1 ns each) twice over
@@ -110,6 +123,9 @@ struct ScheduleEntry {
     // at the trigger's vaddr or at watch (e.g. an rseq abort handler) and
     // record which, before the next entry is armed.
     uint64_t watch = 0;
+    // A kernel trigger: the offset from the per-CPU base of a u32 the device
+    // reads when the interrupted context returns (0: none).
+    uint64_t percpu = 0;
 };
 
 // One fired schedule entry: where and when QEMU raised the event, and what
@@ -131,6 +147,18 @@ struct Firing {
     // "unmapped", "exiting", "refused"); "" while it has not answered, and
     // for Event::none().
     std::string status;
+    // What a kernel trigger's checks need, recorded by QEMU (the handler's
+    // register reported by the guest's handler, read with RDMSR):
+    uint32_t pkrs = 0;                  // IA32_PKRS when the event came
+    bool interrupts_enabled = false;    // EFLAGS.IF then
+    bool nmis_blocked = false;          // an NMI was being handled then
+    std::optional<uint32_t> percpu;     // the entry's per-CPU variable then, if read
+    std::optional<uint32_t> handler_pkrs;
+    // A kernel trigger's context came back to the instruction (next_rip):
+    // on which vCPU, with what IA32_PKRS and per-CPU variable (if readable).
+    std::optional<int> next_vcpu;
+    uint32_t next_pkrs = 0;
+    std::optional<uint32_t> next_percpu;
 };
 
 // The QMP forms (qemu-patches: qapi/misc-target.json): the arguments of
