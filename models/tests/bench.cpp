@@ -6,6 +6,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 
 #include "faultline/models/pk_check_module.hpp"
+#include "faultline/models/pks_interrupt_rule_module.hpp"
 #include "faultline/models/rseq_rule_module.hpp"
 #include "faultline/models/xinuse_module.hpp"
 
@@ -17,14 +18,17 @@ struct Bench : sc_core::sc_module {
     tlm_utils::simple_initiator_socket<Bench> to_pk_check{"to_pk_check"};
     tlm_utils::simple_initiator_socket<Bench> to_rseq_rule{"to_rseq_rule"};
     tlm_utils::simple_initiator_socket<Bench> to_xinuse_tracker{"to_xinuse_tracker"};
+    tlm_utils::simple_initiator_socket<Bench> to_pks_interrupt_rule{"to_pks_interrupt_rule"};
     PkCheck pk_check{"pk_check"};
     RseqRule rseq_rule{"rseq_rule"};
     XinuseTracker xinuse_tracker{"xinuse_tracker"};
+    PksInterruptRule pks_interrupt_rule{"pks_interrupt_rule"};
 
     explicit Bench(sc_core::sc_module_name name) : sc_core::sc_module(name) {
         to_pk_check.bind(pk_check.socket);
         to_rseq_rule.bind(rseq_rule.socket);
         to_xinuse_tracker.bind(xinuse_tracker.socket);
+        to_pks_interrupt_rule.bind(pks_interrupt_rule.socket);
     }
 };
 
@@ -90,6 +94,10 @@ XinuseVerdict through_xinuse_tracker(const XinuseQuery& query) {
     return ask<XinuseExtension>(bench().to_xinuse_tracker, query);
 }
 
+PksInterruptVerdict through_pks_interrupt_rule(const PksInterruptSituation& situation) {
+    return ask<PksInterruptExtension>(bench().to_pks_interrupt_rule, situation);
+}
+
 tlm::tlm_response_status pk_check_status(const std::optional<PkAccess>& access) {
     return status<PkAccessExtension>(bench().to_pk_check, access);
 }
@@ -100,6 +108,11 @@ tlm::tlm_response_status rseq_rule_status(const std::optional<RseqSituation>& si
 
 tlm::tlm_response_status xinuse_tracker_status(const std::optional<XinuseQuery>& query) {
     return status<XinuseExtension>(bench().to_xinuse_tracker, query);
+}
+
+tlm::tlm_response_status pks_interrupt_rule_status(
+    const std::optional<PksInterruptSituation>& situation) {
+    return status<PksInterruptExtension>(bench().to_pks_interrupt_rule, situation);
 }
 
 }  // namespace faultline::models::bench
