@@ -39,6 +39,11 @@ struct Options {
     RunAs user = RunAs::nobody;
     std::vector<std::string> program;  // after "--"
     std::vector<std::string> events = SweepConfig().events;
+    bool events_given = false;
+    // sweep --kernel-function: the kernel sweep of these functions.
+    std::vector<std::string> kernel_functions;
+    std::string vmlinux;  // default: --kernel
+    bool every_address_space = false;
     std::string json_file, html_file;
     uint32_t hit = SweepConfig().hit;
     int signo = SweepConfig().signo;

@@ -100,7 +100,7 @@ std::string options_usage() {
            "                at most twice the run without plus 20 ms, 20 per\n"
            "                page_fault_blocking, 1 per other event)\n"
            "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n"
-           "  --root        run the program as root (default: nobody, uid 65534)\n"
+           "  --root        run, sweep: run the program as root (default: nobody, uid 65534)\n"
            "  --binary HOST_FILE   run, sweep, explore: upload this program as /tmp/NAME with\n"
            "                the shared libraries it needs, found as this host's loader finds\n"
            "                them (RPATH, LD_LIBRARY_PATH, RUNPATH, ld.so.cache, /lib, ...)\n"
@@ -118,6 +118,9 @@ std::string options_usage() {
            "                some CPUs do, instead of every component in use\n"
            "  --repro-dir DIR   sweep, explore: write a reproducer (JSON, the program copied\n"
            "                beside it) for each finding into DIR\n"
+           "  --kernel-function SYM[,SYM...]   sweep: a kernel sweep of these functions\n"
+           "  --vmlinux PATH   sweep --kernel-function: the guest kernel's symbols\n"
+           "  --every-address-space   sweep --kernel-function: count in every process\n"
            "  --shard I/N   sweep: the I-th of N near-equal parts of the instruction rows;\n"
            "                explore: of the runs (1 <= I <= N); the N shards cover it all once\n";
 }
@@ -190,6 +193,7 @@ Options parse_options(int argc, char** argv) {
             }
             o.hit = uint32_t(hit);
         } else if (arg == "--events" && (o.command == "sweep" || o.command == "explore")) {
+            o.events_given = true;
             o.events.clear();
             std::stringstream list(value());
             for (std::string e; std::getline(list, e, ',');) {
@@ -200,7 +204,21 @@ Options parse_options(int argc, char** argv) {
             if (o.budget_ms < 0) {
                 throw UsageError{"--budget is milliseconds of guest time, 0 for none"};
             }
-        } else if (arg == "--root" && o.command == "run") {
+        } else if (arg == "--kernel-function" && o.command == "sweep") {
+            std::stringstream list(value());
+            for (std::string f; std::getline(list, f, ',');) {
+                if (!f.empty()) {
+                    o.kernel_functions.push_back(f);
+                }
+            }
+            if (o.kernel_functions.empty()) {
+                throw UsageError{"--kernel-function needs a function name"};
+            }
+        } else if (arg == "--vmlinux" && o.command == "sweep") {
+            o.vmlinux = value();
+        } else if (arg == "--every-address-space" && o.command == "sweep") {
+            o.every_address_space = true;
+        } else if (arg == "--root" && (o.command == "run" || o.command == "sweep")) {
             o.user = RunAs::root;
         } else if (arg == "--pk-trace" && o.command == "run") {
             o.pk_trace_file = value();
@@ -247,6 +265,23 @@ Options parse_options(int argc, char** argv) {
     }
     if (o.command == "explore") {
         check_explore_options(o);
+    }
+    if (o.kernel_functions.empty()) {
+        for (const auto& [given, flag] :
+             {std::pair{!o.vmlinux.empty(), "--vmlinux"},
+              std::pair{o.every_address_space, "--every-address-space"},
+              std::pair{o.command == "sweep" && o.user == RunAs::root, "--root"}}) {
+            if (given) {
+                throw UsageError{std::string(flag) + " is for a kernel sweep (--kernel-function)"};
+            }
+        }
+    } else {
+        if (!o.libraries.empty()) {
+            throw UsageError{"--library is for an rseq sweep, not a kernel sweep"};
+        }
+        if (!o.events_given) {
+            o.events = kernel_event_names();
+        }
     }
     if (o.command == "replay" && o.repro_file.empty()) {
         throw UsageError{"replay needs a reproducer FILE"};

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "faultline/campaign/explore.hpp"
+#include "faultline/campaign/kernel_sweep.hpp"
 #include "faultline/campaign/replay.hpp"
 #include "faultline/campaign/reproducer.hpp"
 #include "faultline/campaign/sweep.hpp"
@@ -334,9 +335,16 @@ PYBIND11_MODULE(_faultline, m) {
                  return Trigger{vaddr, process.cr3, hit};
              }),
              py::arg("process"), py::arg("vaddr"), py::arg("hit") = 1)
+        .def_static("in_kernel",
+                    [](uint64_t vaddr, const Process* process, uint32_t hit) {
+                        return Trigger{vaddr, process ? process->cr3 : 0, hit, true};
+                    },
+                    py::arg("vaddr"), py::arg("process") = nullptr, py::arg("hit") = 1,
+                    "At CPL 0: while process's address space is current, or in every one.")
         .def_readwrite("vaddr", &Trigger::vaddr)
         .def_readwrite("cr3", &Trigger::cr3)
-        .def_readwrite("hit", &Trigger::hit);
+        .def_readwrite("hit", &Trigger::hit)
+        .def_readwrite("kernel", &Trigger::kernel);
 
     m.def("kernel_reports", &kernel_reports, py::arg("console"),
           "The lines of a guest console that open a kernel report (WARNING, BUG, Oops, KASAN...).");
@@ -353,6 +361,8 @@ PYBIND11_MODULE(_faultline, m) {
           "Every event kind, from FAULTLINE_EVENTS in linux/faultline.h.");
     m.def("swept_events", &swept_event_names,
           "The event names a sweep fires (SweepConfig.events' default), from the event table.");
+    m.def("kernel_events", &kernel_event_names,
+          "The event names a kernel sweep fires (KernelSweepConfig.events' default).");
 
     py::class_<Event>(m, "Event")
         .def_static("preempt", &Event::preempt)
@@ -376,6 +386,14 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("next_icount", &Firing::next_icount)
         .def_readonly("confirmed", &Firing::confirmed)
         .def_readonly("status", &Firing::status)
+        .def_readonly("pkrs", &Firing::pkrs)
+        .def_readonly("interrupts_enabled", &Firing::interrupts_enabled)
+        .def_readonly("nmis_blocked", &Firing::nmis_blocked)
+        .def_readonly("percpu", &Firing::percpu)
+        .def_readonly("handler_pkrs", &Firing::handler_pkrs)
+        .def_readonly("next_vcpu", &Firing::next_vcpu)
+        .def_readonly("next_pkrs", &Firing::next_pkrs)
+        .def_readonly("next_percpu", &Firing::next_percpu)
         .def("__repr__", [](const Firing& f) {
             return "<Firing entry=" + std::to_string(f.entry) + " icount=" +
                    std::to_string(f.icount) + " vcpu=" + std::to_string(f.vcpu) +
@@ -435,6 +453,14 @@ PYBIND11_MODULE(_faultline, m) {
     py::class_<Instruction>(m, "Instruction")
         .def_readonly("addr", &Instruction::addr)
         .def_readonly("text", &Instruction::text);
+    py::class_<FunctionSymbol>(m, "FunctionSymbol")
+        .def_readonly("name", &FunctionSymbol::name)
+        .def_readonly("addr", &FunctionSymbol::addr)
+        .def_readonly("size", &FunctionSymbol::size);
+    m.def("function_symbols", &function_symbols, py::arg("path"),
+          "The functions of an ELF file's symbol table (vmlinux's, for a kernel sweep).");
+    m.def("instructions_in", &instructions_in, py::arg("path"), py::arg("start"), py::arg("end"),
+          "The instructions decoded from [start, end) of the ELF's loaded image.");
     m.def("instructions_of", &instructions_of, py::arg("path"), py::arg("cs"),
           "A critical section's instructions, start through post-commit.");
     m.def("abort_handler_of", &abort_handler_of, py::arg("path"), py::arg("cs"),
@@ -536,6 +562,69 @@ PYBIND11_MODULE(_faultline, m) {
              "Runs a command; returns its 'return' value, raises QmpError on 'error'.")
         .def("close", &QmpClient::close);
 
+    py::class_<KernelSweepConfig>(m, "KernelSweepConfig")
+        .def(py::init<>())
+        .def_readwrite("vmlinux", &KernelSweepConfig::vmlinux)
+        .def_readwrite("functions", &KernelSweepConfig::functions)
+        .def_readwrite("guest_program", &KernelSweepConfig::guest_program)
+        .def_readwrite("args", &KernelSweepConfig::args)
+        .def_readwrite("uploads", &KernelSweepConfig::uploads)
+        .def_property("run_as_root",
+                      [](const KernelSweepConfig& c) { return c.user == RunAs::root; },
+                      [](KernelSweepConfig& c, bool root) {
+                          c.user = root ? RunAs::root : RunAs::nobody;
+                      })
+        .def_readwrite("events", &KernelSweepConfig::events)
+        .def_readwrite("hit", &KernelSweepConfig::hit)
+        .def_readwrite("every_address_space", &KernelSweepConfig::every_address_space)
+        .def_readwrite("budget_ms", &KernelSweepConfig::budget_ms)
+        .def_property(
+            "shard", [](const KernelSweepConfig& c) { return c.shard.text(); },
+            [](KernelSweepConfig& c, const std::string& text) { c.shard = parse_shard(text); },
+            "\"I/N\": the I-th of N near-equal parts of the instruction rows");
+    py::class_<KernelSweepCell>(m, "KernelSweepCell")
+        .def_readonly("function", &KernelSweepCell::function)
+        .def_readonly("insn_addr", &KernelSweepCell::insn_addr)
+        .def_readonly("insn_text", &KernelSweepCell::insn_text)
+        .def_readonly("event", &KernelSweepCell::event)
+        .def_readonly("raised", &KernelSweepCell::raised)
+        .def_readonly("guest_status", &KernelSweepCell::guest_status)
+        .def_readonly("fired_icount", &KernelSweepCell::fired_icount)
+        .def_readonly("vcpu", &KernelSweepCell::vcpu)
+        .def_property_readonly("taken", [](const KernelSweepCell& c) { return c.verdict.taken; })
+        .def_property_readonly("failed_checks",
+                               [](const KernelSweepCell& c) {
+                                   std::vector<std::string> names;
+                                   for (models::PksCheck check : c.verdict.failed) {
+                                       names.emplace_back(models::pks_check_name(check));
+                                   }
+                                   return names;
+                               })
+        .def_readonly("kernel_reports", &KernelSweepCell::kernel_reports)
+        .def_readonly("program_ok", &KernelSweepCell::program_ok)
+        .def_readonly("outcome", &KernelSweepCell::outcome)
+        .def_readonly("ok", &KernelSweepCell::ok);
+    py::class_<KernelSweepResult>(m, "KernelSweepResult")
+        .def_readonly("cells", &KernelSweepResult::cells)
+        .def_readonly("trials_per_s", &KernelSweepResult::trials_per_s)
+        .def_readonly("notes", &KernelSweepResult::notes)
+        .def_property_readonly("reached", &KernelSweepResult::reached)
+        .def_property_readonly("failed", &KernelSweepResult::failed)
+        .def_property_readonly("passed", &KernelSweepResult::passed)
+        .def("json", [](const KernelSweepResult& r) { return kernel_sweep_json(r).dump(); })
+        .def("table", [](const KernelSweepResult& r, const std::vector<std::string>& events) {
+                 return kernel_sweep_table(r, events);
+             },
+             py::arg("events"));
+    m.def("kernel_sweep", [](Machine& machine, const KernelSweepConfig& config) {
+              KernelSweepPlan plan = plan_kernel_sweep(config);
+              py::gil_scoped_release unlocked;
+              return run_kernel_sweep(machine, plan);
+          },
+          py::arg("machine"), py::arg("config"),
+          "Every instruction of config.functions x each kernel event while\n"
+          "config.guest_program runs, judged by the PKS interrupt model, on a booted\n"
+          "machine; ConfigError for bad input.");
     m.def("sweep", [](Machine& machine, const SweepConfig& config) {
               SweepPlan plan = plan_sweep(config);
               py::gil_scoped_release unlocked;
@@ -586,19 +675,23 @@ PYBIND11_MODULE(_faultline, m) {
         .def("arm", [](Machine& self, const std::vector<py::tuple>& schedule) {
                  std::vector<ScheduleEntry> entries;
                  for (const auto& item : schedule) {
-                     if (item.size() != 2 && item.size() != 3) {
-                         throw ConfigError("a schedule entry is (Trigger, Event[, watch])");
+                     if (item.size() < 2 || item.size() > 4) {
+                         throw ConfigError(
+                             "a schedule entry is (Trigger, Event[, watch[, percpu]])");
                      }
                      entries.push_back({item[0].cast<Trigger>(), item[1].cast<Event>(),
-                                        item.size() == 3 ? item[2].cast<uint64_t>() : 0});
+                                        item.size() >= 3 ? item[2].cast<uint64_t>() : 0,
+                                        item.size() == 4 ? item[3].cast<uint64_t>() : 0});
                  }
                  py::gil_scoped_release unlocked;
                  self.arm(entries);
              },
              py::arg("schedule"),
-             "Arm [(Trigger, Event[, watch]), ...]; entries fire in order. With a watch\n"
-             "address the firing also records where that thread went next: back to\n"
-             "the trigger (next_rip == rip) or to watch.")
+             "Arm [(Trigger, Event[, watch[, percpu]]), ...]; entries fire in order. With a\n"
+             "watch address the firing also records where that thread went next: back to\n"
+             "the trigger (next_rip == rip) or to watch. A kernel trigger whose event\n"
+             "interrupts records the return to its instruction (next_vcpu, next_pkrs) and,\n"
+             "with a percpu offset, that per-CPU u32 then and when it fired.")
         .def("disarm", &Machine::disarm, release)
         .def("firings", &Machine::firings, release)
         .def("trace_pk", [](Machine& self, const std::vector<std::string>& kinds,

@@ -13,4 +13,6 @@ from ._faultline import (  # noqa: F401
     Reproducer, ReproFiring, ReproOutcome, read_reproducer, prepare_replay, replay_once,
     ExploreConfig, ExploreEvent, ExploreFinding, ExploreResult, explore,
     Upload, program_closure,
+    KernelSweepCell, KernelSweepConfig, KernelSweepResult, kernel_events, kernel_sweep,
+    FunctionSymbol, function_symbols, instructions_in,
 )

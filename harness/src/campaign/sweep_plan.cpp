@@ -66,6 +66,16 @@ std::vector<Instruction> abort_handler_of(const std::string& elf_path, const Cri
     });
 }
 
+std::vector<Instruction> instructions_in(const std::string& elf_path, uint64_t start,
+                                         uint64_t end) {
+    std::vector<Instruction> out = disassemble(
+        elf_path, start, end - start, [&](const cs_insn& insn) { return insn.address + insn.size >= end; });
+    if (out.empty()) {
+        throw ConfigError(elf_path + ": no instruction decodes at " + std::to_string(start));
+    }
+    return out;
+}
+
 Event swept_event(const std::string& name, int signo) {
     for (const auto& kind : event_kinds()) {
         if (kind.swept() && kind.name == name) {

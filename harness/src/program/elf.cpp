@@ -168,8 +168,10 @@ public:
         throw ConfigError(path_ + ": no section holds address " + std::to_string(vaddr));
     }
 
-    // The value of a symbol in the symbol table; nullopt when absent.
-    std::optional<uint64_t> symbol(const std::string& name) const {
+    // Calls visit(symbol, name) for each defined symbol of the symbol
+    // table until it returns true; returns whether one did.
+    template <typename Visit>
+    bool find_symbol(Visit&& visit) const {
         for (const auto& sh : sections_) {
             if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= sections_.size() ||
                 sh.sh_entsize != sizeof(Elf64_Sym)) {
@@ -180,12 +182,24 @@ public:
                 Elf64_Sym sym;
                 read(sh.sh_offset + off, &sym, sizeof(sym), "symbol");
                 if (sym.st_shndx != SHN_UNDEF && sym.st_name < strings.sh_size &&
-                    name == name_at(strings.sh_offset + sym.st_name)) {
-                    return sym.st_value;
+                    visit(sym, name_at(strings.sh_offset + sym.st_name))) {
+                    return true;
                 }
             }
         }
-        return std::nullopt;
+        return false;
+    }
+
+    // The value of a symbol in the symbol table; nullopt when absent.
+    std::optional<uint64_t> symbol(const std::string& name) const {
+        std::optional<uint64_t> value;
+        find_symbol([&](const Elf64_Sym& sym, const std::string& sym_name) {
+            if (sym_name == name) {
+                value = sym.st_value;
+            }
+            return value.has_value();
+        });
+        return value;
     }
 
     void read(uint64_t offset, void* out, size_t len, const char* what) const {
@@ -271,6 +285,17 @@ uint64_t symbol_address(const std::string& path, const std::string& name) {
         return *value;
     }
     throw ConfigError(path + ": no symbol '" + name + "'");
+}
+
+std::vector<FunctionSymbol> function_symbols(const std::string& path) {
+    std::vector<FunctionSymbol> functions;
+    ElfImage(path).find_symbol([&](const Elf64_Sym& sym, const std::string& name) {
+        if (ELF64_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_size != 0) {
+            functions.push_back({name, sym.st_value, sym.st_size});
+        }
+        return false;
+    });
+    return functions;
 }
 
 ElfLayout elf_layout(const std::string& path) { return ElfImage(path).layout(); }

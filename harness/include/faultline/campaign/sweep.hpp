@@ -41,6 +41,9 @@ std::vector<Instruction> instructions_of(const std::string& elf_path, const Crit
 // The abort handler's own instructions: from its address through its first
 // unconditional jump or return (at most 256 bytes of it).
 std::vector<Instruction> abort_handler_of(const std::string& elf_path, const CriticalSection& cs);
+// The instructions decoded from [start, end) of the ELF's loaded image (a
+// function of its symbol table): ConfigError when they end short of end.
+std::vector<Instruction> instructions_in(const std::string& elf_path, uint64_t start, uint64_t end);
 
 // A file whose critical sections are swept: its ELF on the host, and where
 // the program finds it in the guest.

@@ -37,6 +37,17 @@ ElfLayout elf_layout(const std::string& path);
 // put a trigger or a page_fault event. Throws ConfigError when absent.
 uint64_t symbol_address(const std::string& path, const std::string& name);
 
+// A function of the symbol table (STT_FUNC with a size): what the compiler
+// inlined into it is in [addr, addr + size) too.
+struct FunctionSymbol {
+    std::string name;
+    uint64_t addr = 0;
+    uint64_t size = 0;
+};
+// Every such function, in symbol-table order (a static function's name may
+// come more than once, from several files).
+std::vector<FunctionSymbol> function_symbols(const std::string& path);
+
 // What the dynamic loader reads of a file to load it and what it needs
 // (its program headers and dynamic section).
 struct DynamicInfo {

@@ -1,0 +1,115 @@
+// The kernel sweep: for every instruction of the named kernel functions
+// (with what the compiler inlined into them) and each event that can meet
+// kernel code (an irq through the local APIC, an NMI, a preemption), fire
+// the event before that instruction while a program runs in the guest, and
+// judge what QEMU recorded around it by models::PksInterruptRule: the
+// handler runs with the default IA32_PKRS, the interrupted context gets its
+// own back (register and the kernel's per-CPU cache agreeing), and the
+// kernel reports nothing. The values come from QEMU's records (the
+// register when the event came and at the return, the cache read from
+// guest memory then); only the handler's own register is the guest's
+// report, read with RDMSR.
+//
+// Every trial is one program run from the snapshot taken after the
+// baseline, with one kernel trigger armed: at the hit-th execution of the
+// instruction while the program's address space is current (or, with
+// every_address_space, in any).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "faultline/campaign/shard.hpp"
+#include "faultline/campaign/sweep.hpp"
+#include "faultline/injection/inject.hpp"
+#include "faultline/machine/machine.hpp"
+#include "faultline/models/pks_interrupt_rule.hpp"
+#include "faultline/program/closure.hpp"
+
+namespace faultline {
+
+struct KernelSweepConfig {
+    std::string vmlinux;                 // the guest kernel's, with its symbols
+    std::vector<std::string> functions;  // names in vmlinux's symbol table
+    std::string guest_program;           // the workload, in the guest
+    std::vector<std::string> args;
+    std::vector<Upload> uploads;         // put in the guest before the baseline
+    RunAs user = RunAs::nobody;
+    std::vector<std::string> events = kernel_event_names();
+    uint32_t hit = 1;
+    // Count executions in every address space, not only while the
+    // program's is current.
+    bool every_address_space = false;
+    uint32_t budget_ms = 5000;
+    Shard shard;  // of the instruction rows, all functions in order
+    // The kernel's per-CPU cache of IA32_PKRS (asm/pkrs.h); absent from a
+    // kernel without PKS, whose cells then check no cache.
+    std::string pkrs_cache_symbol = "pkrs_cached";
+    uint32_t default_pkrs = models::kPkrsDefault;
+};
+
+struct KernelFunction {
+    std::string name;
+    uint64_t addr = 0;
+    uint64_t size = 0;
+    std::vector<Instruction> instructions;
+};
+
+struct KernelSweepPlan {
+    KernelSweepConfig config;
+    std::vector<KernelFunction> functions;
+    std::vector<std::pair<std::string, Event>> events;
+    uint64_t pkrs_cache_offset = 0;  // 0: the kernel has none
+};
+
+// Reads vmlinux and checks what the sweep needs before anything boots:
+// ConfigError for a missing or symbol-less vmlinux, a name that is no
+// function there (naming the nearest ones), an event that cannot fire at a
+// kernel instruction. A static function defined in several files is swept
+// once per definition.
+KernelSweepPlan plan_kernel_sweep(const KernelSweepConfig& config);
+
+struct KernelSweepCell {
+    std::string function;
+    uint64_t insn_addr = 0;
+    std::string insn_text;
+    std::string event;
+    // The workload reached the instruction and QEMU raised the event; a
+    // cell not reached has no verdict.
+    bool raised = false;
+    std::string guest_status;  // the guest's answer
+    uint64_t fired_icount = 0;
+    int vcpu = -1;
+    models::PksInterruptSituation situation;  // what was observed
+    models::PksInterruptVerdict verdict;       // the model's judgement of it
+    std::vector<std::string> kernel_reports;   // during this trial's run
+    bool program_ok = false;                   // the workload's own check passed
+    std::string outcome;
+    bool ok = false;
+};
+
+struct KernelSweepResult {
+    std::vector<KernelSweepCell> cells;  // function, instruction, event
+    Shard shard;
+    double trials_per_s = 0;
+    std::vector<std::string> notes;
+
+    size_t reached() const;
+    size_t failed() const;  // reached and not ok
+    bool passed() const { return failed() == 0; }
+};
+
+// On a booted machine: puts the uploads, runs the baseline (the workload
+// must pass its own check), snapshots, then each trial from the snapshot. A
+// trial that panics the guest fails its cell, and the machine boots again
+// for the next.
+KernelSweepResult run_kernel_sweep(Machine& machine, const KernelSweepPlan& plan);
+
+// What `faultline sweep --kernel-function` prints, and its --json.
+std::string kernel_sweep_table(const KernelSweepResult& result, const std::vector<std::string>& events);
+nlohmann::json kernel_sweep_json(const KernelSweepResult& result);
+
+}  // namespace faultline

@@ -1,0 +1,402 @@
+// The kernel sweep: planning from vmlinux, one trial per program run, each
+// judged by models::PksInterruptRule; its table and JSON.
+#include "faultline/campaign/kernel_sweep.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "faultline/machine/console.hpp"
+#include "faultline/machine/errors.hpp"
+#include "faultline/program/elf.hpp"
+
+namespace faultline {
+
+namespace {
+
+std::string hex(uint64_t v) {
+    char text[19];
+    std::snprintf(text, sizeof text, "%#llx", (unsigned long long)v);
+    return text;
+}
+
+// Levenshtein distance, for naming the functions nearest a mistyped one.
+size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) {
+        row[j] = j;
+    }
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diagonal = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string nearest_names(const std::vector<FunctionSymbol>& symbols, const std::string& name) {
+    std::vector<std::pair<size_t, std::string>> ranked;
+    for (const auto& f : symbols) {
+        // A name that holds the one asked for is as near as a typo.
+        size_t distance = f.name.find(name) != std::string::npos ? 1 : edit_distance(f.name, name);
+        ranked.emplace_back(distance, f.name);
+    }
+    std::sort(ranked.begin(), ranked.end());
+    ranked.erase(std::unique(ranked.begin(), ranked.end()), ranked.end());
+    std::string text;
+    for (size_t k = 0; k < ranked.size() && k < 5; ++k) {
+        text += (text.empty() ? "" : ", ") + ranked[k].second;
+    }
+    return text;
+}
+
+// A kernel report as it reads on any run: the CPU and PID that printed it,
+// and addresses, vary with where it came from, not with what it says.
+std::string report_gist(const std::string& line) {
+    static const std::regex where("CPU: [0-9]+ PID: [0-9]+ |\\[#[0-9]+\\] "), address("[0-9a-f]{12,16}");
+    return std::regex_replace(std::regex_replace(line, where, ""), address, "ADDR");
+}
+
+// The reports of a trial beyond what the workload prints on its own (its
+// baseline's, each as often as there): a workload may test the kernel's
+// reports themselves (pks-selftest's relaxed-mode warnings and strict-mode
+// Oops).
+std::vector<std::string> reports_beyond(const std::vector<std::string>& reports,
+                                        const std::vector<std::string>& baseline) {
+    std::multiset<std::string> expected;
+    for (const auto& line : baseline) {
+        expected.insert(report_gist(line));
+    }
+    std::vector<std::string> beyond;
+    for (const auto& line : reports) {
+        auto it = expected.find(report_gist(line));
+        if (it == expected.end()) {
+            beyond.push_back(line);
+        } else {
+            expected.erase(it);
+        }
+    }
+    return beyond;
+}
+
+models::KernelEvent model_event(Event::Kind kind) {
+    switch (kind) {
+    case Event::Kind::irq: return models::KernelEvent::irq;
+    case Event::Kind::nmi: return models::KernelEvent::nmi;
+    default: return models::KernelEvent::preempt;
+    }
+}
+
+}  // namespace
+
+KernelSweepPlan plan_kernel_sweep(const KernelSweepConfig& config) {
+    if (!std::filesystem::is_regular_file(config.vmlinux)) {
+        throw ConfigError("vmlinux not found: " + config.vmlinux +
+                          " (the kernel sweep reads the guest kernel's symbols from it)");
+    }
+    if (config.functions.empty()) {
+        throw ConfigError("no kernel function to sweep");
+    }
+    std::vector<FunctionSymbol> symbols = function_symbols(config.vmlinux);
+    if (symbols.empty()) {
+        throw ConfigError(config.vmlinux + ": no function symbols (a stripped kernel): the "
+                          "kernel sweep needs vmlinux as the kernel build leaves it");
+    }
+    KernelSweepPlan plan{config, {}, {}, 0};
+    for (const auto& name : config.functions) {
+        size_t before = plan.functions.size();
+        for (const auto& f : symbols) {
+            if (f.name == name) {
+                plan.functions.push_back({f.name, f.addr, f.size,
+                                          instructions_in(config.vmlinux, f.addr, f.addr + f.size)});
+            }
+        }
+        if (plan.functions.size() == before) {
+            throw ConfigError("no function '" + name + "' in " + config.vmlinux +
+                              " (nearest: " + nearest_names(symbols, name) + ")");
+        }
+    }
+    for (const auto& name : config.events) {
+        const EventKind& kind = event_kind_named(name);
+        if (!kind.kernel_swept()) {
+            throw ConfigError("event '" + name + "' cannot fire at a kernel instruction (" +
+                              kernel_event_list() + ")");
+        }
+        plan.events.emplace_back(name, Event{kind.kind, 0});
+    }
+    try {
+        plan.pkrs_cache_offset = symbol_address(config.vmlinux, config.pkrs_cache_symbol);
+    } catch (const ConfigError&) {
+        plan.pkrs_cache_offset = 0;
+    }
+    return plan;
+}
+
+size_t KernelSweepResult::reached() const {
+    return size_t(std::count_if(cells.begin(), cells.end(),
+                                [](const KernelSweepCell& c) { return c.raised; }));
+}
+
+size_t KernelSweepResult::failed() const {
+    return size_t(std::count_if(cells.begin(), cells.end(),
+                                [](const KernelSweepCell& c) { return c.raised && !c.ok; }));
+}
+
+namespace {
+
+class KernelSweeper {
+public:
+    KernelSweeper(Machine& machine, const KernelSweepPlan& plan) : machine_(machine), plan_(plan) {}
+
+    KernelSweepResult run() {
+        const KernelSweepConfig& config = plan_.config;
+        if (plan_.pkrs_cache_offset == 0) {
+            result_.notes.push_back(config.vmlinux + " has no " + config.pkrs_cache_symbol +
+                                    ": the cache-agrees check is left out");
+        }
+        size_t rows = 0;
+        for (const auto& f : plan_.functions) {
+            rows += f.instructions.size();
+        }
+        const auto [first_row, end_row] = config.shard.range(rows);
+        prepare();
+        auto started = std::chrono::steady_clock::now();
+        size_t row = 0;
+        for (const auto& f : plan_.functions) {
+            for (const auto& insn : f.instructions) {
+                if (row >= first_row && row < end_row) {
+                    for (const auto& [name, event] : plan_.events) {
+                        result_.cells.push_back(trial(f, insn, name, event));
+                    }
+                }
+                ++row;
+            }
+        }
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        result_.shard = config.shard;
+        result_.trials_per_s = seconds > 0 ? double(result_.cells.size()) / seconds : 0;
+        return result_;
+    }
+
+private:
+    // The files, the baseline and the snapshot every trial starts from.
+    void prepare() {
+        const KernelSweepConfig& config = plan_.config;
+        for (const auto& upload : config.uploads) {
+            machine_.put_file(upload.host_path, upload.guest_path, upload.mode);
+        }
+        size_t console_before = machine_.console().size();
+        RunResult baseline =
+            machine_.run(config.guest_program, config.args, config.budget_ms, config.user);
+        if (!check_passed(baseline)) {
+            throw ConfigError("the workload fails without any event: " + config.guest_program +
+                              " " + outcome_of(baseline) + "\n" + baseline.stdout_text +
+                              baseline.stderr_text);
+        }
+        baseline_reports_ = reports_since(console_before);
+        machine_.snapshot();
+    }
+
+    KernelSweepCell trial(const KernelFunction& f, const Instruction& insn, const std::string& name,
+                          const Event& event) {
+        const KernelSweepConfig& config = plan_.config;
+        KernelSweepCell c;
+        c.function = f.name;
+        c.insn_addr = insn.addr;
+        c.insn_text = insn.text;
+        c.event = name;
+        machine_.restore();
+        size_t console_before = machine_.console().size();
+        // The whole budget, not a multiple of the baseline's instructions: a
+        // workload that sleeps (pks-selftest's cases wait for kthreads)
+        // spends guest time those do not count.
+        RunResult run;
+        std::vector<Firing> firings;
+        try {
+            Process p = machine_.spawn(config.guest_program, config.args, config.budget_ms,
+                                       config.user, Hold::program_entry);
+            Trigger trigger{insn.addr, config.every_address_space ? 0 : p.cr3, config.hit, true};
+            machine_.arm({{trigger, event, 0, plan_.pkrs_cache_offset}});
+            run = machine_.run_spawned();
+            firings = machine_.firings();
+        } catch (const GuestPanic& panic) {
+            // The snapshot went with the machine: boot again for the next trial.
+            c.raised = true;
+            c.kernel_reports = kernel_reports(panic.what());
+            c.outcome = "the guest kernel panicked";
+            c.situation.kernel_reports = unsigned(std::max<size_t>(c.kernel_reports.size(), 1));
+            c.verdict.failed.push_back(models::PksCheck::no_kernel_report);
+            machine_.shutdown();
+            machine_.boot();
+            prepare();
+            return c;
+        }
+        c.kernel_reports = reports_beyond(reports_since(console_before), baseline_reports_);
+        c.program_ok = check_passed(run);
+        if (firings.empty()) {
+            c.outcome = "not reached: the program " + outcome_of(run);
+            return c;
+        }
+        const Firing& firing = firings.front();
+        c.raised = true;
+        c.guest_status = firing.status;
+        c.fired_icount = firing.icount;
+        c.vcpu = firing.vcpu;
+        models::PksInterruptSituation& s = c.situation;
+        s.event = model_event(event.kind);
+        s.default_pkrs = config.default_pkrs;
+        s.interrupted_pkrs = firing.pkrs;
+        s.interrupted_cache = firing.percpu;
+        s.interrupts_enabled = firing.interrupts_enabled;
+        s.preemptible = firing.status != "preemption-off";
+        s.handler_pkrs = firing.handler_pkrs;
+        s.returned = firing.next_vcpu.has_value();
+        s.return_pkrs = firing.next_pkrs;
+        s.return_cache = s.returned ? firing.next_percpu : std::nullopt;
+        s.kernel_reports = unsigned(c.kernel_reports.size());
+        c.verdict = models::pks_interrupt_verdict(s);
+        c.ok = c.verdict.passed() && c.program_ok;
+        c.outcome = models::to_string(c.verdict) + "; the program " + outcome_of(run);
+        return c;
+    }
+
+    std::vector<std::string> reports_since(size_t console_offset) const {
+        std::string console = machine_.console();
+        return kernel_reports(
+            std::string_view(console).substr(std::min(console_offset, console.size())));
+    }
+
+    Machine& machine_;
+    const KernelSweepPlan& plan_;
+    KernelSweepResult result_;
+    std::vector<std::string> baseline_reports_;
+};
+
+// One letter per cell, as the rseq sweep's picture: what the model made of it.
+char mark(const KernelSweepCell& c) {
+    if (!c.raised) {
+        return '.';
+    }
+    if (!c.ok) {
+        return 'X';
+    }
+    return c.verdict.taken ? 'o' : '-';
+}
+
+}  // namespace
+
+KernelSweepResult run_kernel_sweep(Machine& machine, const KernelSweepPlan& plan) {
+    return KernelSweeper(machine, plan).run();
+}
+
+std::string kernel_sweep_table(const KernelSweepResult& result,
+                               const std::vector<std::string>& events) {
+    std::ostringstream out;
+    out << "kernel sweep: " << result.cells.size() << " cells, " << result.reached()
+        << " reached, " << result.failed() << " failed";
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.1f", result.trials_per_s);
+    out << " (" << rate << " trials/s)\n";
+    out << "  o taken, checks passed   - not taken there (interrupts or preemption off)"
+           "   X failed   . not reached\n";
+    out << "  " << std::string(40, ' ');
+    for (const auto& e : events) {
+        out << ' ' << e.substr(0, 7) << std::string(e.size() < 7 ? 7 - e.size() : 0, ' ');
+    }
+    out << '\n';
+    size_t events_per_row = events.empty() ? 1 : events.size();
+    for (size_t k = 0; k + events_per_row <= result.cells.size(); k += events_per_row) {
+        const KernelSweepCell& first = result.cells[k];
+        char label[128];
+        std::snprintf(label, sizeof label, "%-18s %-21.21s", hex(first.insn_addr).c_str(),
+                      first.insn_text.c_str());
+        out << "  " << label;
+        for (size_t e = 0; e < events_per_row; ++e) {
+            out << ' ' << mark(result.cells[k + e]) << "      ";
+        }
+        out << '\n';
+    }
+    for (const auto& c : result.cells) {
+        if (c.raised && !c.ok) {
+            out << "FAIL " << c.function << " " << hex(c.insn_addr) << " " << c.insn_text << " ["
+                << c.event << "]: " << c.outcome;
+            if (c.verdict.taken && !c.verdict.passed()) {
+                out << " (interrupted with PKRS " << hex(c.situation.interrupted_pkrs)
+                    << ", handler " << (c.situation.handler_pkrs ? hex(*c.situation.handler_pkrs)
+                                                                 : std::string("no report"))
+                    << ", returned with " << hex(c.situation.return_pkrs) << ", cache "
+                    << (c.situation.return_cache ? hex(*c.situation.return_cache)
+                                                 : std::string("unread"))
+                    << ")";
+            }
+            for (const auto& report : c.kernel_reports) {
+                out << "\n    kernel: " << report;
+            }
+            out << '\n';
+        }
+    }
+    for (const auto& note : result.notes) {
+        out << "note: " << note << '\n';
+    }
+    return out.str();
+}
+
+nlohmann::json kernel_sweep_json(const KernelSweepResult& result) {
+    nlohmann::json cells = nlohmann::json::array();
+    for (const auto& c : result.cells) {
+        const models::PksInterruptSituation& s = c.situation;
+        nlohmann::json failed = nlohmann::json::array();
+        for (models::PksCheck check : c.verdict.failed) {
+            failed.push_back(models::pks_check_name(check));
+        }
+        nlohmann::json cell{{"function", c.function},
+                            {"insn_addr", c.insn_addr},
+                            {"insn", c.insn_text},
+                            {"event", c.event},
+                            {"reached", c.raised},
+                            {"guest_status", c.guest_status},
+                            {"fired_icount", c.fired_icount},
+                            {"vcpu", c.vcpu},
+                            {"program_ok", c.program_ok},
+                            {"kernel_reports", c.kernel_reports},
+                            {"outcome", c.outcome},
+                            {"ok", c.ok}};
+        if (c.raised) {
+            cell["taken"] = c.verdict.taken;
+            cell["not_taken_because"] =
+                c.verdict.not_taken_because ? c.verdict.not_taken_because : "";
+            cell["failed_checks"] = failed;
+            cell["interrupted_pkrs"] = s.interrupted_pkrs;
+            cell["interrupted_cache"] =
+                s.interrupted_cache ? nlohmann::json(*s.interrupted_cache) : nullptr;
+            cell["interrupts_enabled"] = s.interrupts_enabled;
+            cell["handler_pkrs"] = s.handler_pkrs ? nlohmann::json(*s.handler_pkrs) : nullptr;
+            cell["returned"] = s.returned;
+            cell["return_pkrs"] = s.return_pkrs;
+            cell["return_cache"] = s.return_cache ? nlohmann::json(*s.return_cache) : nullptr;
+            cell["expected_handler_pkrs"] = c.verdict.expected_handler_pkrs;
+            cell["expected_return_pkrs"] = c.verdict.expected_return_pkrs;
+        }
+        cells.push_back(cell);
+    }
+    return {{"kind", "kernel-sweep"},
+            {"cells", cells},
+            {"reached", result.reached()},
+            {"failed", result.failed()},
+            {"passed", result.passed()},
+            {"trials_per_s", result.trials_per_s},
+            {"shard", {{"index", result.shard.index}, {"count", result.shard.count}}},
+            {"notes", result.notes}};
+}
+
+}  // namespace faultline

@@ -1,0 +1,192 @@
+"""Exact events inside kernel code: kernel triggers (counted at CPL 0), the
+irq, nmi and preempt events there, what QEMU records for a PKS check, and
+`faultline sweep --kernel-function`, with the model's verdicts, on the
+project's kernel and on kernels broken on purpose (pytests/kernel-patches)."""
+import json
+import subprocess
+
+import pytest
+
+import faultline
+from conftest import BUILD, cli
+from test_conformance import build_kernel_under_test
+
+VMLINUX = str(BUILD / "linux" / "vmlinux")
+PKRS_DEFAULT = 0x55555554
+# Strict-mode cases that change rights in the task's own context (debugfs
+# pks/test, patch 0012): the workload of the rights-change path.
+WORKLOAD = ["/bin/pks-selftest", "readonly_blocks_write_allows_read",
+            "per_task_rights_survive_context_switch"]
+
+
+@pytest.fixture(scope="module")
+def sites():
+    """pks_set_rights (patch 0008): its instructions, where interrupts are
+    off (after its cli, through its sti and the instruction after it, the
+    STI shadow), and pkrs_write()'s WRMSR inlined into it."""
+    (f,) = [f for f in faultline.function_symbols(VMLINUX) if f.name == "pks_set_rights"]
+    return faultline.instructions_in(VMLINUX, f.addr, f.addr + f.size)
+
+
+@pytest.fixture(scope="module")
+def pkrs_cache():
+    return faultline.symbol_address(VMLINUX, "pkrs_cached")
+
+
+def run_one(machine, trigger_addr, event, pkrs_cache, every_address_space=False):
+    process = machine.spawn(WORKLOAD[0], WORKLOAD[1:], run_as_root=True, at_entry=True)
+    trigger = faultline.Trigger.in_kernel(trigger_addr, None if every_address_space else process)
+    machine.arm([(trigger, faultline.Event.named(event), 0, pkrs_cache)])
+    result = machine.run_spawned()
+    return result, machine.firings()
+
+
+def test_an_nmi_before_a_kernel_instruction_records_the_handler_and_the_return(
+        machine, sites, pkrs_cache):
+    entry = sites[0].addr
+    r, firings = run_one(machine, entry, "nmi", pkrs_cache)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    (f,) = firings
+    assert f.rip == entry and f.confirmed and f.status == "done"
+    # The handler runs with the default, read with RDMSR in it.
+    assert f.handler_pkrs == PKRS_DEFAULT
+    # Control came back to the instruction, with the register and the cache
+    # as they were when the NMI came.
+    assert f.next_rip == entry and f.next_icount > f.icount
+    assert f.next_vcpu == f.vcpu
+    assert f.next_pkrs == f.pkrs and f.next_percpu == f.pkrs == f.percpu
+
+
+def test_the_same_trigger_fires_at_the_same_instruction_count_every_time(
+        machine, sites, pkrs_cache):
+    machine.snapshot()
+    counts = []
+    for _ in range(2):
+        machine.restore()
+        _, (f,) = run_one(machine, sites[0].addr, "irq", pkrs_cache)
+        counts.append((f.icount, f.vcpu, f.next_icount, f.next_pkrs))
+    assert counts[0] == counts[1]
+
+
+def test_an_irq_where_interrupts_are_off_waits_and_nothing_returns(machine, sites, pkrs_cache):
+    # The instruction after pks_set_rights' cli: the irq is held pending.
+    after_cli = sites[[i.text for i in sites].index("cli") + 1].addr
+    r, (f,) = run_one(machine, after_cli, "irq", pkrs_cache)
+    assert r.exit_code == 0
+    assert not f.interrupts_enabled
+    # Its handler still ran, later, and answered; no return was watched.
+    assert f.status == "done" and f.handler_pkrs == PKRS_DEFAULT
+    assert f.next_vcpu is None and f.next_rip == 0
+
+
+def test_a_preemption_where_interrupts_are_off_says_so(machine, sites, pkrs_cache):
+    after_cli = sites[[i.text for i in sites].index("cli") + 1].addr
+    _, (f,) = run_one(machine, after_cli, "preempt", pkrs_cache)
+    assert f.status == "interrupts-off" and not f.confirmed
+
+
+def test_a_preemption_where_it_can_be_taken_switches_and_comes_back(machine, sites, pkrs_cache):
+    r, (f,) = run_one(machine, sites[0].addr, "preempt", pkrs_cache)
+    assert r.exit_code == 0
+    assert f.status == "done" and f.next_rip == f.rip and f.next_pkrs == f.pkrs
+
+
+def test_kernel_and_user_events_fire_only_where_they_can(machine, sites):
+    process = machine.spawn(WORKLOAD[0], WORKLOAD[1:], run_as_root=True)
+    try:
+        with pytest.raises(faultline.QmpError, match="signal fires at user instructions only"):
+            machine.arm([(faultline.Trigger.in_kernel(sites[0].addr, process),
+                          faultline.Event.signal(10))])
+        with pytest.raises(faultline.QmpError, match="irq fires at kernel instructions only"):
+            machine.arm([(faultline.Trigger(process, 0x401000), faultline.Event.named("irq"))])
+    finally:
+        machine.run_spawned()
+
+
+def sweep_json(tmp_path, *options):
+    report = tmp_path / "sweep.json"
+    p = cli("sweep", "--kernel-function", "pks_set_rights", "--root", "--json", str(report),
+            *options, "--", *WORKLOAD)
+    return p, json.loads(report.read_text()) if report.exists() else None
+
+
+def test_the_sweep_of_the_rights_change_path_passes_on_the_projects_kernel(tmp_path):
+    p, report = sweep_json(tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    cells = report["cells"]
+    instructions = len({c["insn_addr"] for c in cells})
+    assert len(cells) == 3 * instructions == 279
+    assert report["reached"] == 162 and report["failed"] == 0
+    by = {(c["insn"], c["event"]): c for c in cells if c["reached"]}
+    # Between cli and the instruction after sti, only the NMI is taken.
+    assert not by[("wrmsr", "irq")]["taken"] and by[("wrmsr", "irq")]["not_taken_because"] == \
+        "interrupts off"
+    assert by[("wrmsr", "nmi")]["taken"]
+    # An NMI inside pkrs_write(), after its cache store, gives back the
+    # value being written (patch 0006's design), and is held to it.
+    windows = [c for c in cells if c["reached"] and c["event"] == "nmi"
+               and c["interrupted_cache"] != c["interrupted_pkrs"]]
+    assert windows and all(c["ok"] and c["expected_return_pkrs"] == c["interrupted_cache"]
+                           for c in windows)
+
+
+def test_bad_input_is_refused_before_the_boot():
+    p = cli("sweep", "--kernel-function", "pks_set_right", "--", "/bin/true")
+    assert p.returncode == 2
+    assert "no function 'pks_set_right'" in p.stderr and "pks_set_rights" in p.stderr
+    p = cli("sweep", "--kernel-function", "pks_set_rights", "--events", "signal", "--",
+            "/bin/true")
+    assert p.returncode == 2 and "event 'signal' cannot fire at a kernel instruction" in p.stderr
+    p = cli("sweep", "--kernel-function", "pks_set_rights")
+    assert p.returncode == 2 and "needs a workload" in p.stderr
+    p = cli("sweep", "--kernel-function", "pks_set_rights", "--vmlinux", "/nonexistent", "--",
+            "/bin/true")
+    assert p.returncode == 2 and "vmlinux not found: /nonexistent" in p.stderr
+    p = cli("sweep", "--every-address-space")
+    assert p.returncode == 2 and "--every-address-space is for a kernel sweep" in p.stderr
+
+
+def test_a_stripped_kernel_is_refused(tmp_path):
+    stripped = tmp_path / "vmlinux"
+    subprocess.run(["strip", "-o", str(stripped), VMLINUX], check=True)
+    p = cli("sweep", "--kernel-function", "pks_set_rights", "--vmlinux", str(stripped), "--",
+            "/bin/true")
+    assert p.returncode == 2 and "no function symbols (a stripped kernel)" in p.stderr
+
+
+def sweep_kernel_under_test(mutant, tmp_path, *options):
+    built, out = build_kernel_under_test(mutant, mutant + ".patch")
+    assert built.returncode == 0, built.stderr
+    p, report = sweep_json(tmp_path, "--kernel", str(out / "vmlinux"),
+                           "--initrd", str(out / "initramfs.cpio"), *options)
+    assert p.returncode == 1, p.stdout + p.stderr
+    return p, [c for c in report["cells"] if c["reached"] and not c["ok"]]
+
+
+def test_a_rights_change_with_interrupts_on_fails_the_irq_column(tmp_path):
+    p, failed = sweep_kernel_under_test("pks-rights-change-with-interrupts-on", tmp_path)
+    # An irq anywhere from the record's update through pkrs_write() returns
+    # with the new rights written; preemption is off there (preempt_disable).
+    assert len(failed) == 18
+    assert all(c["event"] == "irq" and c["failed_checks"] == ["return-restores"]
+               and c["return_pkrs"] != c["interrupted_pkrs"] for c in failed)
+    assert "return-restores" in p.stdout
+
+
+def test_the_projects_kernel_passes_the_second_rights_change_too(tmp_path):
+    p, report = sweep_json(tmp_path, "--hit", "2", "--events", "nmi")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert report["reached"] == 54 and report["failed"] == 0
+
+
+def test_an_nmi_entry_that_trusts_the_cache_fails_only_inside_pkrs_write(tmp_path, sites):
+    # The second call closes the key again (back to the default): an NMI
+    # between the cache store and the WRMSR runs with the key still open.
+    # pks-selftest passes on this kernel.
+    p, failed = sweep_kernel_under_test("pks-nmi-entry-trusts-the-cache", tmp_path,
+                                        "--hit", "2", "--events", "nmi")
+    texts = [i.text for i in sites]
+    wrmsr = texts.index("wrmsr")
+    assert [c["insn_addr"] for c in failed] == [i.addr for i in sites[wrmsr - 2:wrmsr + 1]]
+    assert all(c["failed_checks"] == ["handler-default"]
+               and c["handler_pkrs"] == c["interrupted_pkrs"] != PKRS_DEFAULT for c in failed)
