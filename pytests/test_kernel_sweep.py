@@ -190,3 +190,34 @@ def test_an_nmi_entry_that_trusts_the_cache_fails_only_inside_pkrs_write(tmp_pat
     assert [c["insn_addr"] for c in failed] == [i.addr for i in sites[wrmsr - 2:wrmsr + 1]]
     assert all(c["failed_checks"] == ["handler-default"]
                and c["handler_pkrs"] == c["interrupted_pkrs"] != PKRS_DEFAULT for c in failed)
+
+
+def conformance_pks(*options):
+    p = cli("conformance", "pks", *options)
+    return p, [line for line in p.stdout.splitlines() if " FAIL " in line]
+
+
+def test_conformance_pks_passes_on_the_projects_kernel():
+    p, failing = conformance_pks()
+    assert p.returncode == 0 and not failing, p.stdout + p.stderr
+    assert p.stdout.splitlines()[-1].startswith("pks conformance: 9 of 9 checks passed")
+
+
+@pytest.mark.parametrize("mutant,failing_checks", [
+    ("pks-rights-change-with-interrupts-on", {
+        "rights change, opening a key": "18 of 147 reached cells failed: irq return-restores",
+        "rights change, closing it again":
+            "18 of 147 reached cells failed: irq cache-agrees handler-default return-restores"}),
+    ("pks-nmi-entry-trusts-the-cache", {
+        "rights change, closing it again": "3 of 162 reached cells failed: nmi handler-default",
+        "softirq entry and exit": "1 of 168 reached cells failed: nmi handler-default",
+        "interrupt entry and exit": "1 of 384 reached cells failed: nmi handler-default"}),
+])
+def test_conformance_pks_fails_on_a_broken_kernel_naming_what_caught_it(mutant, failing_checks):
+    built, out = build_kernel_under_test(mutant, mutant + ".patch")
+    assert built.returncode == 0, built.stderr
+    p, failing = conformance_pks("--kernel", str(out / "vmlinux"),
+                                 "--initrd", str(out / "initramfs.cpio"))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert {line.split(":")[0]: line.split(" FAIL ")[1].strip() for line in failing} == \
+        failing_checks

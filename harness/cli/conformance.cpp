@@ -1,12 +1,13 @@
-// faultline conformance rseq|pk: what a kernel under test must pass for
-// rseq, and QEMU's page-permission and protection-key check against the
-// model.
+// faultline conformance rseq|pk|pks: what a kernel under test must pass for
+// rseq, QEMU's page-permission and protection-key check against the model,
+// and what a kernel under test must pass for supervisor protection keys.
 #include <chrono>
 #include <cstdio>
 #include <set>
 
 #include "cli.hpp"
 #include "faultline/conformance/pk_conformance.hpp"
+#include "faultline/conformance/pks_conformance.hpp"
 
 namespace faultline::cli {
 
@@ -15,7 +16,9 @@ namespace {
 std::string synopsis() {
     return "faultline conformance rseq [OPTIONS]   (e.g. --kernel a kernel under test)\n"
            "       faultline conformance pk [--json FILE] [OPTIONS]   (QEMU's page-permission and\n"
-           "                       protection-key check against models/ PkCheck, every case)\n";
+           "                       protection-key check against models/ PkCheck, every case)\n"
+           "       faultline conformance pks [--json FILE] [OPTIONS]   (e.g. --kernel a kernel\n"
+           "                       under test: pks-selftest, kernel sweeps of the PKS paths, pk)\n";
 }
 
 // What a kernel under test must pass for rseq, on one boot: the sweep of the
@@ -114,7 +117,31 @@ int conformance_pk(const Options& o) {
     return result.mismatches() == 0 && reports == 0 ? 0 : 1;
 }
 
+// What a kernel under test must pass for PKS
+// (faultline/conformance/pks_conformance.hpp): a table, one line a check,
+// each failing one naming the event and the rule that caught it; 0 only
+// when every check passed. The kernel reports the cases print on purpose
+// (pks-selftest's relaxed-mode warnings and strict-mode Oops) are the
+// workload's; a sweep's cell fails on any beyond them.
+int conformance_pks(const Options& o) {
+    auto start = std::chrono::steady_clock::now();
+    Machine machine(o.config);
+    stop_on_signal(machine);
+    machine.boot();
+    PksConformance result = run_pks_conformance(machine, o.config.kernel);
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fputs(pks_conformance_table(result).c_str(), stdout);
+    if (!o.json_file.empty()) {
+        write_report(o.json_file, pks_conformance_json(result).dump(1) + "\n");
+    }
+    return result.passed() ? 0 : 1;
+}
+
 int conformance(const Options& o) {
+    if (o.conformance_target == "pks") {
+        return conformance_pks(o);
+    }
     return o.conformance_target == "pk" ? conformance_pk(o) : conformance_rseq(o);
 }
 

@@ -26,7 +26,7 @@ std::string pk_kind_list(PkKinds which) {
 }
 
 // What `faultline conformance TARGET` checks.
-const std::vector<std::string> kConformanceTargets{"rseq", "pk"};
+const std::vector<std::string> kConformanceTargets{"rseq", "pk", "pks"};
 
 int parse_int(const std::string& flag, const std::string& value) {
     try {
@@ -143,7 +143,7 @@ Options parse_options(int argc, char** argv) {
             throw UsageError{(argc < 3 ? std::string("conformance needs a target")
                                        : "unknown conformance target '" + o.conformance_target +
                                              "'") +
-                             " (known: rseq, pk)"};
+                             " (known: rseq, pk, pks)"};
         }
         first = 3;
     }
@@ -180,7 +180,8 @@ Options parse_options(int argc, char** argv) {
                    (arg == "--cpus" || arg == "--memory" || arg == "--kernel-arg")) {
             throw UsageError{"replay takes " + arg + " from the reproducer, not the command line"};
         } else if (arg == "--json" && (o.command == "sweep" || o.command == "explore" ||
-                                       o.conformance_target == "pk")) {
+                                       o.conformance_target == "pk" ||
+                                       o.conformance_target == "pks")) {
             o.json_file = value();
         } else if (arg == "--json") {
             o.json = true;

@@ -174,9 +174,7 @@ public:
         for (const auto& f : plan_.functions) {
             for (const auto& insn : f.instructions) {
                 if (row >= first_row && row < end_row) {
-                    for (const auto& [name, event] : plan_.events) {
-                        result_.cells.push_back(trial(f, insn, name, event));
-                    }
+                    sweep_row(f, insn);
                 }
                 ++row;
             }
@@ -189,7 +187,9 @@ public:
     }
 
 private:
-    // The files, the baseline and the snapshot every trial starts from.
+    // The files, the baseline, and the snapshot every trial starts from: the
+    // workload spawned and held at its entry (a spawn is most of a short
+    // workload's run: exec, and the loader for a dynamic one).
     void prepare() {
         const KernelSweepConfig& config = plan_.config;
         for (const auto& upload : config.uploads) {
@@ -204,7 +204,27 @@ private:
                               baseline.stderr_text);
         }
         baseline_reports_ = reports_since(console_before);
+        // The whole budget, not a multiple of the baseline's instructions: a
+        // workload that sleeps (pks-selftest's cases wait for kthreads)
+        // spends guest time those do not count.
+        held_ = machine_.spawn(config.guest_program, config.args, config.budget_ms, config.user,
+                               Hold::program_entry);
         machine_.snapshot();
+    }
+
+    // Until its trigger fires, a run does what the baseline did whatever
+    // the event: one that never fires for the first event never does.
+    void sweep_row(const KernelFunction& f, const Instruction& insn) {
+        for (size_t e = 0; e < plan_.events.size(); ++e) {
+            const auto& [name, event] = plan_.events[e];
+            if (e > 0 && !result_.cells.back().raised) {
+                KernelSweepCell unreached = result_.cells.back();
+                unreached.event = name;
+                result_.cells.push_back(unreached);
+            } else {
+                result_.cells.push_back(trial(f, insn, name, event));
+            }
+        }
     }
 
     KernelSweepCell trial(const KernelFunction& f, const Instruction& insn, const std::string& name,
@@ -217,15 +237,11 @@ private:
         c.event = name;
         machine_.restore();
         size_t console_before = machine_.console().size();
-        // The whole budget, not a multiple of the baseline's instructions: a
-        // workload that sleeps (pks-selftest's cases wait for kthreads)
-        // spends guest time those do not count.
         RunResult run;
         std::vector<Firing> firings;
         try {
-            Process p = machine_.spawn(config.guest_program, config.args, config.budget_ms,
-                                       config.user, Hold::program_entry);
-            Trigger trigger{insn.addr, config.every_address_space ? 0 : p.cr3, config.hit, true};
+            Trigger trigger{insn.addr, config.every_address_space ? 0 : held_.cr3, config.hit,
+                            true};
             machine_.arm({{trigger, event, 0, plan_.pkrs_cache_offset}});
             run = machine_.run_spawned();
             firings = machine_.firings();
@@ -280,6 +296,7 @@ private:
     const KernelSweepPlan& plan_;
     KernelSweepResult result_;
     std::vector<std::string> baseline_reports_;
+    Process held_;  // the workload in the snapshot, held at its entry
 };
 
 // One letter per cell, as the rseq sweep's picture: what the model made of it.

@@ -10,10 +10,10 @@
 // guest memory then); only the handler's own register is the guest's
 // report, read with RDMSR.
 //
-// Every trial is one program run from the snapshot taken after the
-// baseline, with one kernel trigger armed: at the hit-th execution of the
-// instruction while the program's address space is current (or, with
-// every_address_space, in any).
+// Every trial is one program run from a snapshot taken after the baseline,
+// with the program spawned and held at its entry, and one kernel trigger
+// armed: at the hit-th execution of the instruction while the program's
+// address space is current (or, with every_address_space, in any).
 #pragma once
 
 #include <cstdint>
