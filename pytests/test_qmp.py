@@ -76,6 +76,8 @@ def test_bad_entries_are_refused_and_change_nothing(qemu, entry, error):
 @pytest.mark.parametrize("kind", faultline.event_kinds(), ids=lambda k: k.name)
 def test_every_event_of_the_shared_table_is_armed_by_its_qmp_name(qemu, kind):
     entry = {"vaddr": 0x401000, "event": kind.qmp_name}
+    if not kind.fires_at_user:
+        entry["kernel"] = True
     if kind.takes_arg and kind.sweep_arg(10) != 2**64 - 1:
         entry["arg"] = kind.sweep_arg(10)
     qemu("faultline-arm", cr3=0x1234000, entries=[entry])
