@@ -144,6 +144,9 @@ def test_bad_input_is_refused_before_the_boot():
     assert p.returncode == 2 and "vmlinux not found: /nonexistent" in p.stderr
     p = cli("sweep", "--every-address-space")
     assert p.returncode == 2 and "--every-address-space is for a kernel sweep" in p.stderr
+    p = cli("sweep", "--kernel-function", "pks_set_rights", "--html", "x.html", "--",
+            "/bin/true")
+    assert p.returncode == 2 and "--html is for an rseq sweep, not a kernel sweep" in p.stderr
 
 
 def test_a_stripped_kernel_is_refused(tmp_path):
@@ -221,3 +224,29 @@ def test_conformance_pks_fails_on_a_broken_kernel_naming_what_caught_it(mutant, 
     assert p.returncode == 1, p.stdout + p.stderr
     assert {line.split(":")[0]: line.split(" FAIL ")[1].strip() for line in failing} == \
         failing_checks
+
+
+def test_a_failing_kernel_cell_is_a_reproducer_that_replays_bit_for_bit(tmp_path):
+    mutant = "pks-nmi-entry-trusts-the-cache"
+    built, out = build_kernel_under_test(mutant, mutant + ".patch")
+    assert built.returncode == 0, built.stderr
+    kernel = ["--kernel", str(out / "vmlinux"), "--initrd", str(out / "initramfs.cpio")]
+    p, _ = sweep_json(tmp_path, *kernel, "--hit", "2", "--events", "nmi",
+                      "--repro-dir", str(tmp_path / "repro"))
+    assert p.returncode == 1
+    files = sorted((tmp_path / "repro").glob("*.json"))
+    assert len(files) == 3
+    assert [line.split(": ")[1] for line in p.stdout.splitlines()
+            if line.startswith("reproducer: ")] == [str(f) for f in files]
+    r = cli("replay", str(files[-1]), *kernel)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "handler IA32_PKRS 0x55555558, returned with 0x55555554" in r.stdout
+    assert r.stdout.splitlines()[-1] == "reproduced, every firing at its recorded instruction"
+    # On the project's kernel the handler gets the default: the fix holds.
+    r = cli("replay", str(files[-1]), "--force")
+    assert r.returncode == 0
+    assert "differs: firing 0: the handler's IA32_PKRS 0x55555554 (recorded: 0x55555558)" \
+        in r.stdout
+    assert r.stdout.splitlines()[-1] == "not reproduced"
+    r = cli("replay", str(files[-1]), "--gdb", "1234", *kernel)
+    assert r.returncode == 2 and "the schedule has a kernel trigger" in r.stderr

@@ -120,16 +120,22 @@ void put_guest_files(Machine& machine, const std::vector<Upload>& uploads);
 // A report file (--json, --html), whole or with an error naming it.
 void write_report(const std::string& path, const std::string& text);
 
-// The options sweep and explore share, into either's config.
-template <typename CampaignConfig>
-void take_campaign_options(const Options& o, CampaignConfig& config) {
+// The options every campaign takes (the rseq and the kernel sweep, explore).
+template <typename Config>
+void take_trial_options(const Options& o, Config& config) {
     config.events = o.events;
-    config.signo = o.signo;
     config.shard = o.shard;
-    config.repro_dir = o.repro_dir;
     if (o.budget_ms >= 0) {
         config.budget_ms = uint32_t(o.budget_ms);
     }
+}
+
+// The options sweep and explore share, into either's config.
+template <typename CampaignConfig>
+void take_campaign_options(const Options& o, CampaignConfig& config) {
+    take_trial_options(o, config);
+    config.signo = o.signo;
+    config.repro_dir = o.repro_dir;
 }
 
 // The built-in sweep target: the rseq counter with one pinned thread per vCPU.

@@ -277,8 +277,14 @@ Options parse_options(int argc, char** argv) {
             }
         }
     } else {
-        if (!o.libraries.empty()) {
-            throw UsageError{"--library is for an rseq sweep, not a kernel sweep"};
+        for (const auto& [given, flag] :
+             {std::pair{!o.libraries.empty(), "--library"},
+              std::pair{!o.html_file.empty(), "--html"},
+              std::pair{o.signo != SweepConfig().signo, "--signal"},
+              std::pair{o.require_coverage != 0, "--require-coverage"}}) {
+            if (given) {
+                throw UsageError{std::string(flag) + " is for an rseq sweep, not a kernel sweep"};
+            }
         }
         if (!o.events_given) {
             o.events = kernel_event_names();

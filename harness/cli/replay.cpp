@@ -40,12 +40,40 @@ std::string notes() {
            "           the run under gdb was the recorded one\n";
 }
 
+template <typename T>
+nlohmann::json optional_json(const std::optional<T>& value) {
+    return value ? nlohmann::json(*value) : nlohmann::json();
+}
+
 nlohmann::json firing_json(const ReproFiring& f) {
     return {{"icount", f.icount},
             {"vcpu", f.vcpu},
             {"rip", f.rip},
-            {"aborted", f.aborted ? nlohmann::json(*f.aborted) : nlohmann::json()},
-            {"status", f.status}};
+            {"aborted", optional_json(f.aborted)},
+            {"status", f.status},
+            {"handler_pkrs", optional_json(f.handler_pkrs)},
+            {"return_pkrs", optional_json(f.return_pkrs)},
+            {"return_percpu", optional_json(f.return_percpu)}};
+}
+
+std::string optional_hex(const std::optional<uint32_t>& value) {
+    char text[16] = "none";
+    if (value) {
+        std::snprintf(text, sizeof text, "%#x", *value);
+    }
+    return text;
+}
+
+// What the thread did after the firing: the rseq watch's answer, or what a
+// kernel trigger recorded around its event.
+std::string what_followed(const ReproFiring& f, const ScheduleEntry& entry) {
+    if (entry.trigger.kernel) {
+        return "handler IA32_PKRS " + optional_hex(f.handler_pkrs) + ", " +
+               (f.return_pkrs ? "returned with " + optional_hex(f.return_pkrs) + ", cache " +
+                                    optional_hex(f.return_percpu)
+                              : std::string("did not return there"));
+    }
+    return !f.aborted ? "went neither way" : *f.aborted ? "aborted" : "did not abort";
 }
 
 // "schedule entry 2 of 3: migrate before 0x401395, hit 1"
@@ -232,6 +260,12 @@ int replay(const Options& o) {
         return kUsageError;
     }
     if (o.gdb_port) {
+        if (std::any_of(reproducer.schedule.begin(), reproducer.schedule.end(),
+                        [](const ReproEntry& e) { return e.kernel; })) {
+            std::cerr << "faultline: error: --gdb: the schedule has a kernel trigger; the gdb "
+                         "script stops at user instructions only\n";
+            return kUsageError;
+        }
         config.command_timeout_s = 7 * 24 * 3600;  // a person at a debugger holds the guest
     }
     Machine machine(config);
@@ -258,11 +292,12 @@ int replay(const Options& o) {
                   << "\n";
     } else {
         std::cout << "finding: " << reproducer.finding << "\n";
-        for (const auto& f : replayed.recorded()) {
+        const std::vector<ReproFiring> recorded = replayed.recorded();
+        for (size_t k = 0; k < recorded.size(); ++k) {
+            const ReproFiring& f = recorded[k];
             std::printf("fired at icount %llu on vCPU %d, rip %#llx: %s (guest: %s)\n",
                         (unsigned long long)f.icount, f.vcpu, (unsigned long long)f.rip,
-                        !f.aborted ? "went neither way" : *f.aborted ? "aborted" : "did not abort",
-                        f.status.c_str());
+                        what_followed(f, replayed.armed[k]).c_str(), f.status.c_str());
         }
         std::cout << "the program " << outcome.text() << "\n";
         for (const auto& d : verdict.differences) {

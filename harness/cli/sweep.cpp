@@ -22,7 +22,7 @@ std::string synopsis() {
            "       faultline sweep --kernel-function SYM[,SYM...] [--events " +
            kernel_event_list() + "]\n"
            "                       [--vmlinux PATH] [--every-address-space] [--root]\n"
-           "                       [--json FILE] [--hit N] [--shard I/N] [OPTIONS]\n"
+           "                       [--json FILE] [--hit N] [--repro-dir DIR] [--shard I/N] [OPTIONS]\n"
            "                       (--binary PATH [-- ARGS...] | -- PROGRAM [ARGS...])\n";
 }
 
@@ -38,25 +38,36 @@ std::string notes() {
 
 int kernel_sweep(const Options& o) {
     KernelSweepConfig config;
+    take_trial_options(o, config);
     config.functions = o.kernel_functions;
-    config.events = o.events;
     config.hit = o.hit;
-    config.shard = o.shard;
     config.user = o.user;
     config.every_address_space = o.every_address_space;
-    if (o.budget_ms >= 0) {
-        config.budget_ms = uint32_t(o.budget_ms);
-    }
     // The guest boots vmlinux itself (PVH): its symbols are at hand.
     config.vmlinux = o.vmlinux.empty() ? o.config.kernel : o.vmlinux;
+    config.repro_dir = o.repro_dir;
     if (!o.binary.empty()) {
         config.guest_program = uploaded_path(o.binary);
+        config.host_program = o.binary;
+        config.program_put = true;
         config.args = o.program;
-        config.uploads = guest_files(o).uploads;
+        config.uploads = guest_files(o).others(config.guest_program);
     } else if (!o.program.empty()) {
         config.guest_program = o.program.front();
         config.args.assign(o.program.begin() + 1, o.program.end());
         config.uploads = guest_files(o).uploads;
+        // The initramfs's programs are beside it on the host, by base name
+        // (build/linux/initramfs/pks-selftest is /bin/pks-selftest).
+        std::filesystem::path beside =
+            std::filesystem::path(o.config.initrd).replace_extension("") /
+            std::filesystem::path(config.guest_program).filename();
+        if (std::filesystem::is_regular_file(beside)) {
+            config.host_program = beside.string();
+        } else if (!o.repro_dir.empty()) {
+            throw UsageError{"--repro-dir: no host copy of " + config.guest_program + " (" +
+                             beside.string() + "), which a reproducer carries; --binary "
+                             "uploads one"};
+        }
     } else {
         throw UsageError{"a kernel sweep needs a workload: --binary PATH or -- PROGRAM [ARGS...]"};
     }
@@ -66,6 +77,11 @@ int kernel_sweep(const Options& o) {
     machine.boot();
     KernelSweepResult result = run_kernel_sweep(machine, plan);
     std::fputs(kernel_sweep_table(result, config.events).c_str(), stdout);
+    for (const auto& c : result.cells) {
+        if (!c.reproducer.empty()) {
+            std::printf("reproducer: %s\n", c.reproducer.c_str());
+        }
+    }
     if (!o.json_file.empty()) {
         write_report(o.json_file, kernel_sweep_json(result).dump(2) + "\n");
     }

@@ -354,6 +354,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_property_readonly("qmp_name", [](const EventKind& k) { return std::string(k.qmp_name); })
         .def_property_readonly("takes_arg", &EventKind::takes_arg)
         .def_property_readonly("swept", &EventKind::swept)
+        .def_property_readonly("fires_at_user", &EventKind::fires_at_user)
+        .def_property_readonly("fires_at_kernel", &EventKind::fires_at_kernel)
         .def("sweep_arg", &EventKind::sweep_arg, py::arg("signo"),
              "The argument a sweep gives it; all ones: the default target.")
         .def("__repr__", [](const EventKind& k) { return "<EventKind " + std::string(k.name) + ">"; });
@@ -567,6 +569,9 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("vmlinux", &KernelSweepConfig::vmlinux)
         .def_readwrite("functions", &KernelSweepConfig::functions)
         .def_readwrite("guest_program", &KernelSweepConfig::guest_program)
+        .def_readwrite("host_program", &KernelSweepConfig::host_program)
+        .def_readwrite("program_put", &KernelSweepConfig::program_put)
+        .def_readwrite("repro_dir", &KernelSweepConfig::repro_dir)
         .def_readwrite("args", &KernelSweepConfig::args)
         .def_readwrite("uploads", &KernelSweepConfig::uploads)
         .def_property("run_as_root",
@@ -585,6 +590,8 @@ PYBIND11_MODULE(_faultline, m) {
     py::class_<KernelSweepCell>(m, "KernelSweepCell")
         .def_readonly("function", &KernelSweepCell::function)
         .def_readonly("insn_addr", &KernelSweepCell::insn_addr)
+        .def_readonly("offset", &KernelSweepCell::offset)
+        .def_property_readonly("where", &KernelSweepCell::where)
         .def_readonly("insn_text", &KernelSweepCell::insn_text)
         .def_readonly("event", &KernelSweepCell::event)
         .def_readonly("raised", &KernelSweepCell::raised)
@@ -603,7 +610,8 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("kernel_reports", &KernelSweepCell::kernel_reports)
         .def_readonly("program_ok", &KernelSweepCell::program_ok)
         .def_readonly("outcome", &KernelSweepCell::outcome)
-        .def_readonly("ok", &KernelSweepCell::ok);
+        .def_readonly("ok", &KernelSweepCell::ok)
+        .def_readonly("reproducer", &KernelSweepCell::reproducer);
     py::class_<KernelSweepResult>(m, "KernelSweepResult")
         .def_readonly("cells", &KernelSweepResult::cells)
         .def_readonly("trials_per_s", &KernelSweepResult::trials_per_s)

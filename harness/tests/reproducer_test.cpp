@@ -103,6 +103,42 @@ TEST_F(ReproducerFile, RoundTripsEveryField) {
     EXPECT_EQ(read.qemu.path, (dir_ / "from" / "qemu").string());
 }
 
+TEST_F(ReproducerFile, AKernelTriggerRoundTripsWithWhatItRecorded) {
+    Reproducer written = sample();
+    written.files.resize(1);
+    ReproEntry entry;
+    entry.addr = 0xffffffff81035647;
+    entry.event = "nmi";
+    entry.kernel = true;
+    entry.percpu = 0x1bcec;
+    written.schedule = {entry};
+    ReproFiring firing{89465550, 0, 0xffffffff81035647, std::nullopt, "done"};
+    firing.handler_pkrs = 0x55555558;
+    firing.return_pkrs = 0x55555554;
+    firing.return_percpu = 0x55555554;
+    written.firings = {firing};
+    std::string path = write_reproducer((dir_ / "out").string(), written);
+    auto document = nlohmann::json::parse(read_text(path));
+    EXPECT_TRUE(document["schedule"][0]["file"].is_null());
+    EXPECT_EQ(document["schedule"][0]["percpu"], "0x1bcec");
+    EXPECT_EQ(fs::path(path).filename().string().substr(0, 41),
+              "rseq-buggy-nmi-kernel-0xffffffff81035647-");
+    Reproducer read = read_reproducer(path);
+    written.files[0].host_path = read.files[0].host_path;
+    written.files[0].sha256 = read.files[0].sha256;
+    EXPECT_EQ(read, written);
+    // An event that cannot fire at a kernel instruction is no kernel entry.
+    document["schedule"][0]["event"] = "signal";
+    document["schedule"][0]["arg"] = 10;
+    write_file(path, document.dump(2));
+    try {
+        read_reproducer(path);
+        ADD_FAILURE() << "a signal at a kernel trigger was read";
+    } catch (const ReproducerError& e) {
+        EXPECT_EQ(e.field(), "schedule[0].event");
+    }
+}
+
 TEST_F(ReproducerFile, Sha256IsTheStandardDigest) {
     write_file(dir_ / "abc", "abc");
     EXPECT_EQ(sha256_of_file((dir_ / "abc").string()),

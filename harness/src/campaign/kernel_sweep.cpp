@@ -6,11 +6,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
 
+#include "faultline/campaign/replay.hpp"
+#include "faultline/campaign/reproducer.hpp"
 #include "faultline/machine/console.hpp"
 #include "faultline/machine/errors.hpp"
 #include "faultline/program/elf.hpp"
@@ -141,6 +142,12 @@ KernelSweepPlan plan_kernel_sweep(const KernelSweepConfig& config) {
     return plan;
 }
 
+std::string KernelSweepCell::where() const {
+    char text[24];
+    std::snprintf(text, sizeof text, "+0x%llx", (unsigned long long)offset);
+    return function + text;
+}
+
 size_t KernelSweepResult::reached() const {
     return size_t(std::count_if(cells.begin(), cells.end(),
                                 [](const KernelSweepCell& c) { return c.raised; }));
@@ -192,6 +199,10 @@ private:
     // workload's run: exec, and the loader for a dynamic one).
     void prepare() {
         const KernelSweepConfig& config = plan_.config;
+        // In the order a reproducer's replay puts them (prepare_replay).
+        if (config.program_put) {
+            machine_.put_file(config.host_program, config.guest_program, 0755);
+        }
         for (const auto& upload : config.uploads) {
             machine_.put_file(upload.host_path, upload.guest_path, upload.mode);
         }
@@ -233,16 +244,17 @@ private:
         KernelSweepCell c;
         c.function = f.name;
         c.insn_addr = insn.addr;
+        c.offset = insn.addr - f.addr;
         c.insn_text = insn.text;
         c.event = name;
         machine_.restore();
         size_t console_before = machine_.console().size();
         RunResult run;
         std::vector<Firing> firings;
+        Trigger trigger{insn.addr, config.every_address_space ? 0 : held_.cr3, config.hit, true};
+        ScheduleEntry armed{trigger, event, 0, plan_.pkrs_cache_offset};
         try {
-            Trigger trigger{insn.addr, config.every_address_space ? 0 : held_.cr3, config.hit,
-                            true};
-            machine_.arm({{trigger, event, 0, plan_.pkrs_cache_offset}});
+            machine_.arm({armed});
             run = machine_.run_spawned();
             firings = machine_.firings();
         } catch (const GuestPanic& panic) {
@@ -283,7 +295,39 @@ private:
         c.verdict = models::pks_interrupt_verdict(s);
         c.ok = c.verdict.passed() && c.program_ok;
         c.outcome = models::to_string(c.verdict) + "; the program " + outcome_of(run);
+        if (!c.ok && !config.repro_dir.empty() && !config.host_program.empty()) {
+            c.reproducer = write_reproducer(
+                config.repro_dir,
+                reproducer_of(c, ScheduledRun{held_, run, {armed}, firings, {}}));
+        }
         return c;
+    }
+
+    // The trial as a reproducer: the machine, the program and files as
+    // prepare() put them, its baseline, and the run from the held program.
+    Reproducer reproducer_of(const KernelSweepCell& c, const ScheduledRun& trial) const {
+        const KernelSweepConfig& config = plan_.config;
+        Reproducer r;
+        r.take_machine(machine_.config());
+        r.files.push_back({config.guest_program, config.host_program, "", config.program_put});
+        r.take_uploads(config.uploads);
+        r.args = config.args;
+        r.user = config.user;
+        r.baseline_runs = 1;
+        r.baseline_budget_ms = config.budget_ms;
+        r.budget_ms = config.budget_ms;
+        ReproEntry entry;
+        entry.addr = c.insn_addr;
+        entry.hit = config.hit;
+        entry.event = c.event;
+        entry.kernel = true;
+        entry.every_address_space = config.every_address_space;
+        entry.percpu = plan_.pkrs_cache_offset;
+        r.schedule = {entry};
+        r.firings = trial.recorded();
+        r.outcome = ReproOutcome::of(trial.run);
+        r.finding = c.event + " before " + c.where() + " (" + c.insn_text + "): " + c.outcome;
+        return r;
     }
 
     std::vector<std::string> reports_since(size_t console_offset) const {
@@ -318,35 +362,46 @@ KernelSweepResult run_kernel_sweep(Machine& machine, const KernelSweepPlan& plan
 
 std::string kernel_sweep_table(const KernelSweepResult& result,
                                const std::vector<std::string>& events) {
+    constexpr size_t kColumn = 8;  // an event's column
+    constexpr int kInsnWidth = 32;
     std::ostringstream out;
-    out << "kernel sweep: " << result.cells.size() << " cells, " << result.reached()
-        << " reached, " << result.failed() << " failed";
     char rate[32];
     std::snprintf(rate, sizeof rate, "%.1f", result.trials_per_s);
-    out << " (" << rate << " trials/s)\n";
-    out << "  o taken, checks passed   - not taken there (interrupts or preemption off)"
-           "   X failed   . not reached\n";
-    out << "  " << std::string(40, ' ');
-    for (const auto& e : events) {
-        out << ' ' << e.substr(0, 7) << std::string(e.size() < 7 ? 7 - e.size() : 0, ' ');
+    out << "kernel sweep: " << result.cells.size() << " cells, " << result.reached()
+        << " reached, " << result.failed() << " failed (" << rate << " trials/s)\n";
+    size_t where_width = 5;
+    for (const auto& c : result.cells) {
+        where_width = std::max(where_width, c.where().size());
     }
-    out << '\n';
-    size_t events_per_row = events.empty() ? 1 : events.size();
-    for (size_t k = 0; k + events_per_row <= result.cells.size(); k += events_per_row) {
+    char label[256];
+    std::snprintf(label, sizeof label, "%-*s  %-*s", int(where_width), "where", kInsnWidth,
+                  "instruction");
+    // An event's column: its name, or the mark under it, padded alike.
+    auto column = [&](const std::string& text, size_t e) {
+        return ' ' + text + std::string(std::max(events[e].size(), kColumn) - text.size(), ' ');
+    };
+    std::string header = label;
+    for (size_t e = 0; e < events.size(); ++e) {
+        header += column(events[e], e);
+    }
+    out << header.substr(0, header.find_last_not_of(' ') + 1) << '\n';
+    size_t per_row = events.empty() ? 1 : events.size();
+    for (size_t k = 0; k + per_row <= result.cells.size(); k += per_row) {
         const KernelSweepCell& first = result.cells[k];
-        char label[128];
-        std::snprintf(label, sizeof label, "%-18s %-21.21s", hex(first.insn_addr).c_str(),
-                      first.insn_text.c_str());
-        out << "  " << label;
-        for (size_t e = 0; e < events_per_row; ++e) {
-            out << ' ' << mark(result.cells[k + e]) << "      ";
+        std::snprintf(label, sizeof label, "%-*s  %-*.*s", int(where_width),
+                      first.where().c_str(), kInsnWidth, kInsnWidth, first.insn_text.c_str());
+        std::string row = label;
+        for (size_t e = 0; e < per_row; ++e) {
+            row += column(std::string(1, mark(result.cells[k + e])), e);
         }
-        out << '\n';
+        out << row.substr(0, row.find_last_not_of(' ') + 1) << '\n';
     }
+    out << "o taken, every check passed   - not taken there (interrupts or preemption off)   "
+           "X failed   . not reached\n";
     for (const auto& c : result.cells) {
         if (c.raised && !c.ok) {
-            out << "FAIL " << c.function << " " << hex(c.insn_addr) << " " << c.insn_text << " ["
-                << c.event << "]: " << c.outcome;
+            out << "FAIL " << c.where() << " " << c.insn_text << " [" << c.event
+                << "]: " << c.outcome;
             if (c.verdict.taken && !c.verdict.passed()) {
                 out << " (interrupted with PKRS " << hex(c.situation.interrupted_pkrs)
                     << ", handler " << (c.situation.handler_pkrs ? hex(*c.situation.handler_pkrs)
@@ -377,6 +432,7 @@ nlohmann::json kernel_sweep_json(const KernelSweepResult& result) {
             failed.push_back(models::pks_check_name(check));
         }
         nlohmann::json cell{{"function", c.function},
+                            {"offset", c.offset},
                             {"insn_addr", c.insn_addr},
                             {"insn", c.insn_text},
                             {"event", c.event},
@@ -387,7 +443,8 @@ nlohmann::json kernel_sweep_json(const KernelSweepResult& result) {
                             {"program_ok", c.program_ok},
                             {"kernel_reports", c.kernel_reports},
                             {"outcome", c.outcome},
-                            {"ok", c.ok}};
+                            {"ok", c.ok},
+                            {"reproducer", c.reproducer}};
         if (c.raised) {
             cell["taken"] = c.verdict.taken;
             cell["not_taken_because"] =

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <tuple>
 
 #include "faultline/machine/errors.hpp"
 #include "faultline/program/address_space.hpp"
@@ -14,6 +15,10 @@ std::string hex(uint64_t value) {
     std::ostringstream out;
     out << "0x" << std::hex << value;
     return out.str();
+}
+
+std::string optional_hex(const std::optional<uint32_t>& value) {
+    return value ? hex(*value) : "none";
 }
 
 std::string aborted_text(const std::optional<bool>& aborted) {
@@ -35,6 +40,12 @@ ScheduledRun arm_schedule(Machine& machine, const std::vector<SweptFile>& files,
             result.biases.push_back(load_bias(file.host_path, p.mappings, file.guest_path));
         }
         for (const auto& e : schedule) {
+            if (e.kernel) {
+                armed.push_back({{e.addr, e.every_address_space ? 0 : p.cr3, e.hit, true},
+                                 Event::named(e.event, e.arg.value_or(FAULTLINE_ARG_DEFAULT)), 0,
+                                 e.percpu});
+                continue;
+            }
             size_t k = 0;
             while (k < files.size() && files[k].guest_path != e.file) {
                 ++k;
@@ -73,7 +84,15 @@ std::vector<ReproFiring> ScheduledRun::recorded() const {
         if (entry.watch != 0 && f.next_rip != 0) {
             aborted = f.next_rip == entry.watch;
         }
-        out.push_back({f.icount, f.vcpu, f.rip, aborted, f.status});
+        ReproFiring firing{f.icount, f.vcpu, f.rip, aborted, f.status};
+        if (entry.trigger.kernel) {
+            firing.handler_pkrs = f.handler_pkrs;
+            if (f.next_vcpu) {
+                firing.return_pkrs = f.next_pkrs;
+                firing.return_percpu = f.next_percpu;
+            }
+        }
+        out.push_back(firing);
     }
     return out;
 }
@@ -160,6 +179,17 @@ ReplayVerdict judge_replay(const Reproducer& r, const ScheduledRun& run) {
             same_course = false;
             v.differences.push_back(entry + "the guest answered \"" + got.status +
                                     "\" (recorded: \"" + want.status + "\")");
+        }
+        for (const auto& [what, g, w] :
+             {std::tuple{"the handler's IA32_PKRS", got.handler_pkrs, want.handler_pkrs},
+              std::tuple{"IA32_PKRS at the return", got.return_pkrs, want.return_pkrs},
+              std::tuple{"the per-CPU value at the return", got.return_percpu,
+                         want.return_percpu}}) {
+            if (g != w) {
+                same_course = false;
+                v.differences.push_back(entry + what + " " + optional_hex(g) + " (recorded: " +
+                                        optional_hex(w) + ")");
+            }
         }
         if (got.icount != want.icount || got.vcpu != want.vcpu || got.rip != want.rip) {
             same_places = false;

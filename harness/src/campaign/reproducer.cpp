@@ -132,7 +132,8 @@ const char* user_name(RunAs user) { return user == RunAs::root ? "root" : "nobod
 
 json identity_json(const FileIdentity& id) { return {{"path", id.path}, {"sha256", id.sha256}}; }
 
-json optional_json(const std::optional<bool>& value) { return value ? json(*value) : json(); }
+template <typename T>
+json optional_json(const std::optional<T>& value) { return value ? json(*value) : json(); }
 
 // The copy's name: base name and the start of the content hash.
 std::string copy_name(const ReproFile& file) {
@@ -157,20 +158,33 @@ json to_json(const Reproducer& r, const std::vector<std::string>& copies) {
     }
     json schedule = json::array();
     for (const auto& e : r.schedule) {
-        schedule.push_back({{"file", e.file},
-                            {"addr", hex(e.addr)},
-                            {"hit", e.hit},
-                            {"event", e.event},
-                            {"arg", e.arg ? json(*e.arg) : json()},
-                            {"watch", e.watch ? json(hex(*e.watch)) : json()}});
+        json entry{{"file", e.kernel ? json() : json(e.file)},
+                   {"addr", hex(e.addr)},
+                   {"hit", e.hit},
+                   {"event", e.event},
+                   {"arg", e.arg ? json(*e.arg) : json()},
+                   {"watch", e.watch ? json(hex(*e.watch)) : json()}};
+        if (e.kernel) {
+            entry["kernel"] = true;
+            entry["every_address_space"] = e.every_address_space;
+            entry["percpu"] = e.percpu ? json(hex(e.percpu)) : json();
+        }
+        schedule.push_back(entry);
     }
     json firings = json::array();
-    for (const auto& f : r.firings) {
-        firings.push_back({{"icount", f.icount},
-                           {"vcpu", f.vcpu},
-                           {"rip", hex(f.rip)},
-                           {"aborted", optional_json(f.aborted)},
-                           {"status", f.status}});
+    for (size_t k = 0; k < r.firings.size(); ++k) {
+        const ReproFiring& f = r.firings[k];
+        json firing{{"icount", f.icount},
+                    {"vcpu", f.vcpu},
+                    {"rip", hex(f.rip)},
+                    {"aborted", optional_json(f.aborted)},
+                    {"status", f.status}};
+        if (r.schedule[k].kernel) {
+            firing["handler_pkrs"] = optional_json(f.handler_pkrs);
+            firing["return_pkrs"] = optional_json(f.return_pkrs);
+            firing["return_percpu"] = optional_json(f.return_percpu);
+        }
+        firings.push_back(firing);
     }
     const ReproFile& program = r.files.front();
     return {
@@ -209,8 +223,9 @@ std::string file_name(const Reproducer& r, const std::string& schedule_json) {
     std::string name = fs::path(r.files.front().guest_path).filename().string();
     if (!r.schedule.empty()) {
         const ReproEntry& first = r.schedule.front();
-        name += "-" + first.event + "-" + fs::path(first.file).filename().string() + "-" +
-                hex(first.addr);
+        name += "-" + first.event + "-" +
+                (first.kernel ? std::string("kernel") : fs::path(first.file).filename().string()) +
+                "-" + hex(first.addr);
         if (r.schedule.size() > 1) {
             name += "-and-" + std::to_string(r.schedule.size() - 1);
         }
@@ -258,6 +273,14 @@ public:
     }
     std::optional<bool> optional_boolean(const std::string& key) const {
         return at(key).is_null() ? std::nullopt : std::optional<bool>(boolean(key));
+    }
+    // A key that only some entries carry (a kernel trigger's).
+    bool has(const std::string& key) const { return node_.contains(key); }
+    std::optional<uint32_t> optional_u32(const std::string& key) const {
+        if (!has(key) || at(key).is_null()) {
+            return std::nullopt;
+        }
+        return uint32_t(unsigned_number(key, 0, UINT32_MAX));
     }
     uint64_t unsigned_number(const std::string& key, uint64_t low, uint64_t high) const {
         const json& v = at(key);
@@ -458,14 +481,20 @@ Reproducer read_reproducer(const std::string& path, std::vector<std::string>* ch
 
     for (const Fields& entry : top.objects("schedule")) {
         ReproEntry e;
-        e.file = entry.string("file");
-        bool carried = false;
-        for (const auto& file : r.files) {
-            carried |= file.guest_path == e.file;
-        }
-        if (!carried) {
-            entry.fail(entry.name("file"), "\"" + e.file + "\" is neither the program nor one "
-                                           "of the libraries");
+        e.kernel = entry.has("kernel") && entry.boolean("kernel");
+        if (e.kernel) {
+            e.every_address_space = entry.boolean("every_address_space");
+            e.percpu = entry.optional_address("percpu").value_or(0);
+        } else {
+            e.file = entry.string("file");
+            bool carried = false;
+            for (const auto& file : r.files) {
+                carried |= file.guest_path == e.file;
+            }
+            if (!carried) {
+                entry.fail(entry.name("file"), "\"" + e.file + "\" is neither the program nor "
+                                               "one of the libraries");
+            }
         }
         e.addr = entry.address("addr");
         e.hit = uint32_t(entry.unsigned_number("hit", 1, UINT32_MAX));
@@ -481,6 +510,10 @@ Reproducer read_reproducer(const std::string& path, std::vector<std::string>* ch
         } else if (kind->arg == FAULTLINE_ARG_SIGNAL) {
             entry.fail(entry.name("arg"), "a " + e.event + " event needs a signal number");
         }
+        if (!(e.kernel ? kind->fires_at_kernel() : kind->fires_at_user())) {
+            entry.fail(entry.name("event"), e.event + " does not fire at a " +
+                                                (e.kernel ? "kernel" : "user") + " instruction");
+        }
         e.watch = entry.optional_address("watch");
         if (e.watch == e.addr) {
             entry.fail(entry.name("watch"), "the same address as the trigger's");
@@ -495,7 +528,10 @@ Reproducer read_reproducer(const std::string& path, std::vector<std::string>* ch
     for (const Fields& firing : expected.objects("firings")) {
         r.firings.push_back({firing.unsigned_number("icount", 0, UINT64_MAX),
                              firing.integer("vcpu", 0, r.cpus - 1), firing.address("rip"),
-                             firing.optional_boolean("aborted"), firing.string("status")});
+                             firing.optional_boolean("aborted"), firing.string("status"),
+                             firing.optional_u32("handler_pkrs"),
+                             firing.optional_u32("return_pkrs"),
+                             firing.optional_u32("return_percpu")});
     }
     if (r.firings.size() > r.schedule.size()) {
         expected.fail("expected.firings", std::to_string(r.firings.size()) +

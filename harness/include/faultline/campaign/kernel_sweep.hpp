@@ -35,8 +35,12 @@ struct KernelSweepConfig {
     std::string vmlinux;                 // the guest kernel's, with its symbols
     std::vector<std::string> functions;  // names in vmlinux's symbol table
     std::string guest_program;           // the workload, in the guest
+    // Its host copy, for reproducers (the initramfs's own file when
+    // program_put is false); empty: none are written.
+    std::string host_program;
+    bool program_put = false;            // put in the guest first, before the uploads
     std::vector<std::string> args;
-    std::vector<Upload> uploads;         // put in the guest before the baseline
+    std::vector<Upload> uploads;         // put in the guest after it, before the baseline
     RunAs user = RunAs::nobody;
     std::vector<std::string> events = kernel_event_names();
     uint32_t hit = 1;
@@ -45,6 +49,9 @@ struct KernelSweepConfig {
     bool every_address_space = false;
     uint32_t budget_ms = 5000;
     Shard shard;  // of the instruction rows, all functions in order
+    // Non-empty: a directory that gets a reproducer of each failing cell
+    // (faultline replay runs it again, compared bit for bit)
+    std::string repro_dir;
     // The kernel's per-CPU cache of IA32_PKRS (asm/pkrs.h); absent from a
     // kernel without PKS, whose cells then check no cache.
     std::string pkrs_cache_symbol = "pkrs_cached";
@@ -75,6 +82,9 @@ KernelSweepPlan plan_kernel_sweep(const KernelSweepConfig& config);
 struct KernelSweepCell {
     std::string function;
     uint64_t insn_addr = 0;
+    uint64_t offset = 0;  // from the function's start
+    // "function+0x1a", the name the kernel's reports and objdump give it.
+    std::string where() const;
     std::string insn_text;
     std::string event;
     // The workload reached the instruction and QEMU raised the event; a
@@ -89,6 +99,7 @@ struct KernelSweepCell {
     bool program_ok = false;                   // the workload's own check passed
     std::string outcome;
     bool ok = false;
+    std::string reproducer;  // its file, for a failing cell with repro_dir
 };
 
 struct KernelSweepResult {

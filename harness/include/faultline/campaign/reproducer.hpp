@@ -76,6 +76,13 @@ struct ReproEntry {
     std::string event;
     std::optional<uint64_t> arg;
     std::optional<uint64_t> watch;
+    // A kernel trigger: addr is the kernel's own (vmlinux is not relocated)
+    // and file is empty; counted while the program's address space is
+    // current, or in every one; percpu: the per-CPU u32 read when it fires
+    // and at the return (0: none).
+    bool kernel = false;
+    bool every_address_space = false;
+    uint64_t percpu = 0;
     bool operator==(const ReproEntry&) const = default;
 };
 
@@ -88,6 +95,12 @@ struct ReproFiring {
     uint64_t rip = 0;
     std::optional<bool> aborted;
     std::string status;  // the guest's answer (Firing::status)
+    // A kernel trigger's record: the IA32_PKRS its handler reported, and
+    // the register and per-CPU u32 when the context came back (unset: no
+    // report, no return, not read).
+    std::optional<uint32_t> handler_pkrs = std::nullopt;
+    std::optional<uint32_t> return_pkrs = std::nullopt;
+    std::optional<uint32_t> return_percpu = std::nullopt;
     bool operator==(const ReproFiring&) const = default;
 };
 
