@@ -19,7 +19,10 @@ which every thread loops through, about 8 million executions):
     a sweep's trigger is in. The workload's page-table root is read once
     from a run stopped while a vCPU is in user mode (PID 1 and its threads
     are the only user-mode code), and checked there by a trigger that
-    fires; boot is deterministic, so it is the same in every run.
+    fires; boot is deterministic, so it is the same in every run;
+  - a kernel trigger at irqentry_enter, counted in every address space and
+    never firing: every interrupt's entry is an arrival, and the kernel
+    code sharing its page runs in TBs that end before the hook.
 
 usage: slowdown.py [UPDATES (2000000)] [RUNS (3)]"""
 import os
@@ -36,6 +39,7 @@ BUILD = pathlib.Path(os.environ.get("FAULTLINE_BUILD", ROOT / "build"))
 PATCHED = BUILD / "qemu" / "build" / "qemu-system-x86_64"
 UNPATCHED = BUILD / "qemu-unpatched" / "build" / "qemu-system-x86_64"
 COUNTER = BUILD / "linux" / "initramfs" / "rseq-counter"
+VMLINUX = BUILD / "linux" / "vmlinux"
 sys.path.insert(0, str(BUILD / "python"))
 import faultline  # noqa: E402
 
@@ -163,6 +167,9 @@ def main():
     elsewhere = {"cr3": 0, "entries": [{"vaddr": hot, "event": "none"}]}
     counted = {"cr3": workload_cr3(init_of(updates), hot),
                "entries": [{"vaddr": hot, "hit": 2**32 - 1, "event": "none"}]}
+    in_kernel = {"cr3": 0, "entries": [{"vaddr": faultline.symbol_address(str(VMLINUX),
+                                                                          "irqentry_enter"),
+                                        "hit": 2**32 - 1, "event": "none", "kernel": True}]}
     setups = [
         ("unpatched QEMU", UNPATCHED, {"faultline_devices": False}),
         ("faultline QEMU, nothing armed", PATCHED, {}),
@@ -170,6 +177,8 @@ def main():
          {"commands": [("faultline-arm", elsewhere)]}),
         ("armed, the workload's, never fires", PATCHED,
          {"commands": [("faultline-arm", counted)]}),
+        ("armed in the kernel, never fires", PATCHED,
+         {"commands": [("faultline-arm", in_kernel)]}),
     ]
     compare(setups, init_of, updates, runs, f"rseq-counter 2 {updates}")
     return 0
