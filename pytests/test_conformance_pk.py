@@ -67,9 +67,9 @@ def test_each_not_covered_case_says_why(run):
 def test_an_unknown_target_is_refused_naming_the_known_ones():
     p = cli("conformance", "foo")
     assert p.returncode == 2
-    assert "unknown conformance target 'foo' (known: rseq, pk)" in p.stderr
+    assert "unknown conformance target 'foo' (known: rseq, pk, pks)" in p.stderr
     p = cli("conformance")
-    assert p.returncode == 2 and "(known: rseq, pk)" in p.stderr
+    assert p.returncode == 2 and "(known: rseq, pk, pks)" in p.stderr
 
 
 def test_a_json_file_in_no_directory_is_refused_before_boot(tmp_path):

@@ -45,15 +45,19 @@ nlohmann::json optional_json(const std::optional<T>& value) {
     return value ? nlohmann::json(*value) : nlohmann::json();
 }
 
-nlohmann::json firing_json(const ReproFiring& f) {
-    return {{"icount", f.icount},
-            {"vcpu", f.vcpu},
-            {"rip", f.rip},
-            {"aborted", optional_json(f.aborted)},
-            {"status", f.status},
-            {"handler_pkrs", optional_json(f.handler_pkrs)},
-            {"return_pkrs", optional_json(f.return_pkrs)},
-            {"return_percpu", optional_json(f.return_percpu)}};
+// A kernel trigger's firing also says what QEMU recorded around it.
+nlohmann::json firing_json(const ReproFiring& f, const ScheduleEntry& entry) {
+    nlohmann::json firing{{"icount", f.icount},
+                          {"vcpu", f.vcpu},
+                          {"rip", f.rip},
+                          {"aborted", optional_json(f.aborted)},
+                          {"status", f.status}};
+    if (entry.trigger.kernel) {
+        firing["handler_pkrs"] = optional_json(f.handler_pkrs);
+        firing["return_pkrs"] = optional_json(f.return_pkrs);
+        firing["return_percpu"] = optional_json(f.return_percpu);
+    }
+    return firing;
 }
 
 std::string optional_hex(const std::optional<uint32_t>& value) {
@@ -277,8 +281,9 @@ int replay(const Options& o) {
     ReproOutcome outcome = ReproOutcome::of(replayed.run);
     if (o.json) {
         nlohmann::json firings = nlohmann::json::array();
-        for (const auto& f : replayed.recorded()) {
-            firings.push_back(firing_json(f));
+        const std::vector<ReproFiring> recorded = replayed.recorded();
+        for (size_t k = 0; k < recorded.size(); ++k) {
+            firings.push_back(firing_json(recorded[k], replayed.armed[k]));
         }
         std::cout << nlohmann::json{{"reproduced", verdict.reproduced},
                                     {"identical", verdict.identical},
