@@ -60,26 +60,6 @@ nlohmann::json firing_json(const ReproFiring& f, const ScheduleEntry& entry) {
     return firing;
 }
 
-std::string optional_hex(const std::optional<uint32_t>& value) {
-    char text[16] = "none";
-    if (value) {
-        std::snprintf(text, sizeof text, "%#x", *value);
-    }
-    return text;
-}
-
-// What the thread did after the firing: the rseq watch's answer, or what a
-// kernel trigger recorded around its event.
-std::string what_followed(const ReproFiring& f, const ScheduleEntry& entry) {
-    if (entry.trigger.kernel) {
-        return "handler IA32_PKRS " + optional_hex(f.handler_pkrs) + ", " +
-               (f.return_pkrs ? "returned with " + optional_hex(f.return_pkrs) + ", cache " +
-                                    optional_hex(f.return_percpu)
-                              : std::string("did not return there"));
-    }
-    return !f.aborted ? "went neither way" : *f.aborted ? "aborted" : "did not abort";
-}
-
 // "schedule entry 2 of 3: migrate before 0x401395, hit 1"
 std::string entry_title(const ScheduledRun& held, size_t k) {
     const ScheduleEntry& e = held.armed[k];

@@ -27,6 +27,16 @@ std::string aborted_text(const std::optional<bool>& aborted) {
 
 }  // namespace
 
+std::string what_followed(const ReproFiring& f, const ScheduleEntry& entry) {
+    if (entry.trigger.kernel) {
+        return "handler IA32_PKRS " + optional_hex(f.handler_pkrs) + ", " +
+               (f.return_pkrs ? "returned with " + optional_hex(f.return_pkrs) + ", cache " +
+                                    optional_hex(f.return_percpu)
+                              : std::string("did not return there"));
+    }
+    return aborted_text(f.aborted);
+}
+
 ScheduledRun arm_schedule(Machine& machine, const std::vector<SweptFile>& files,
                           const std::vector<std::string>& args, uint32_t budget_ms, RunAs user,
                           const std::vector<ReproEntry>& schedule) {

@@ -27,6 +27,11 @@ struct ScheduledRun {
     std::vector<ReproFiring> recorded() const;
 };
 
+// What followed firing f of entry: where the watched thread went ("aborted",
+// "did not abort", "went neither way"), or what a kernel trigger recorded
+// ("handler IA32_PKRS 0x55555554, returned with 0x55555558, cache ...").
+std::string what_followed(const ReproFiring& f, const ScheduleEntry& entry);
+
 // Spawns files[0].guest_path held at its entry point (its libraries
 // mapped) and arms every entry at its file's load base; the program stays
 // held (Machine::run_spawned() lets it go). ConfigError when a file of the
