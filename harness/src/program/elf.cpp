@@ -169,9 +169,9 @@ public:
     }
 
     // Calls visit(symbol, name) for each defined symbol of the symbol
-    // table until it returns true; returns whether one did.
+    // table, until it returns true.
     template <typename Visit>
-    bool find_symbol(Visit&& visit) const {
+    void for_each_symbol(Visit&& visit) const {
         for (const auto& sh : sections_) {
             if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= sections_.size() ||
                 sh.sh_entsize != sizeof(Elf64_Sym)) {
@@ -183,17 +183,16 @@ public:
                 read(sh.sh_offset + off, &sym, sizeof(sym), "symbol");
                 if (sym.st_shndx != SHN_UNDEF && sym.st_name < strings.sh_size &&
                     visit(sym, name_at(strings.sh_offset + sym.st_name))) {
-                    return true;
+                    return;
                 }
             }
         }
-        return false;
     }
 
     // The value of a symbol in the symbol table; nullopt when absent.
     std::optional<uint64_t> symbol(const std::string& name) const {
         std::optional<uint64_t> value;
-        find_symbol([&](const Elf64_Sym& sym, const std::string& sym_name) {
+        for_each_symbol([&](const Elf64_Sym& sym, const std::string& sym_name) {
             if (sym_name == name) {
                 value = sym.st_value;
             }
@@ -289,7 +288,7 @@ uint64_t symbol_address(const std::string& path, const std::string& name) {
 
 std::vector<FunctionSymbol> function_symbols(const std::string& path) {
     std::vector<FunctionSymbol> functions;
-    ElfImage(path).find_symbol([&](const Elf64_Sym& sym, const std::string& name) {
+    ElfImage(path).for_each_symbol([&](const Elf64_Sym& sym, const std::string& name) {
         if (ELF64_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_size != 0) {
             functions.push_back({name, sym.st_value, sym.st_size});
         }
