@@ -133,17 +133,20 @@ PksConformance run_pks_conformance(Machine& machine, const std::string& vmlinux)
     return result;
 }
 
+// A line a check: its name padded to 78, the verdict padded to 4, the
+// detail whole (it may list every failing case).
 std::string pks_conformance_table(const PksConformance& result) {
+    constexpr size_t kNameWidth = 78;
     std::string out;
-    char line[512];
     for (const auto& c : result.checks) {
-        std::snprintf(line, sizeof line, "%-78s %-4s %s\n", c.name.c_str(),
-                      c.passed ? "ok" : "FAIL", c.detail.c_str());
-        out += line;
+        std::string name = c.name;
+        name.resize(std::max(name.size(), kNameWidth), ' ');
+        out += name + (c.passed ? " ok   " : " FAIL ") + c.detail + "\n";
     }
-    std::snprintf(line, sizeof line, "pks conformance: %zu of %zu checks passed (%.1f s)\n",
+    char total[96];
+    std::snprintf(total, sizeof total, "pks conformance: %zu of %zu checks passed (%.1f s)\n",
                   result.checks.size() - result.failed(), result.checks.size(), result.seconds);
-    return out + line;
+    return out + total;
 }
 
 nlohmann::json pks_conformance_json(const PksConformance& result) {
