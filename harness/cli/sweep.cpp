@@ -22,7 +22,8 @@ std::string synopsis() {
            "       faultline sweep --kernel-function SYM[,SYM...] [--events " +
            kernel_event_list() + "]\n"
            "                       [--vmlinux PATH] [--every-address-space] [--root]\n"
-           "                       [--json FILE] [--hit N] [--repro-dir DIR] [--shard I/N] [OPTIONS]\n"
+           "                       [--json FILE] [--hit N] [--repro-dir DIR] [--shard I/N]\n"
+           "                       [OPTIONS]\n"
            "                       (--binary PATH [-- ARGS...] | -- PROGRAM [ARGS...])\n";
 }
 

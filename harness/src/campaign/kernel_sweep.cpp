@@ -63,7 +63,8 @@ std::string nearest_names(const std::vector<FunctionSymbol>& symbols, const std:
 // A kernel report as it reads on any run: the CPU and PID that printed it,
 // and addresses, vary with where it came from, not with what it says.
 std::string report_gist(const std::string& line) {
-    static const std::regex where("CPU: [0-9]+ PID: [0-9]+ |\\[#[0-9]+\\] "), address("[0-9a-f]{12,16}");
+    static const std::regex where("CPU: [0-9]+ PID: [0-9]+ |\\[#[0-9]+\\] ");
+    static const std::regex address("[0-9a-f]{12,16}");
     return std::regex_replace(std::regex_replace(line, where, ""), address, "ADDR");
 }
 
@@ -117,8 +118,9 @@ KernelSweepPlan plan_kernel_sweep(const KernelSweepConfig& config) {
         size_t before = plan.functions.size();
         for (const auto& f : symbols) {
             if (f.name == name) {
-                plan.functions.push_back({f.name, f.addr, f.size,
-                                          instructions_in(config.vmlinux, f.addr, f.addr + f.size)});
+                plan.functions.push_back(
+                    {f.name, f.addr, f.size,
+                     instructions_in(config.vmlinux, f.addr, f.addr + f.size)});
             }
         }
         if (plan.functions.size() == before) {

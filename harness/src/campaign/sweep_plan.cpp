@@ -68,8 +68,9 @@ std::vector<Instruction> abort_handler_of(const std::string& elf_path, const Cri
 
 std::vector<Instruction> instructions_in(const std::string& elf_path, uint64_t start,
                                          uint64_t end) {
-    std::vector<Instruction> out = disassemble(
-        elf_path, start, end - start, [&](const cs_insn& insn) { return insn.address + insn.size >= end; });
+    std::vector<Instruction> out =
+        disassemble(elf_path, start, end - start,
+                    [&](const cs_insn& insn) { return insn.address + insn.size >= end; });
     if (out.empty()) {
         throw ConfigError(elf_path + ": no instruction decodes at " + std::to_string(start));
     }

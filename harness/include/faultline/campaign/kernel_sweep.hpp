@@ -120,7 +120,8 @@ struct KernelSweepResult {
 KernelSweepResult run_kernel_sweep(Machine& machine, const KernelSweepPlan& plan);
 
 // What `faultline sweep --kernel-function` prints, and its --json.
-std::string kernel_sweep_table(const KernelSweepResult& result, const std::vector<std::string>& events);
+std::string kernel_sweep_table(const KernelSweepResult& result,
+                               const std::vector<std::string>& events);
 nlohmann::json kernel_sweep_json(const KernelSweepResult& result);
 
 }  // namespace faultline
