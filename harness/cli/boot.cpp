@@ -14,7 +14,7 @@ std::string synopsis() { return "faultline boot [--json] [OPTIONS]\n"; }
 int boot(const Options& o) {
     Machine machine(o.config);
     stop_on_signal(machine);
-    BootInfo info = machine.boot();
+    BootInfo info = boot_machine(machine);
     if (o.json) {
         std::cout << nlohmann::json{{"ready_s", info.ready_s},
                                     {"icount_at_ready", info.icount_at_ready},

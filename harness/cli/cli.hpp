@@ -100,6 +100,10 @@ void stop_on_signal(Machine& machine);
 // suspect: each report line goes to stderr. Returns how many there were.
 size_t tell_kernel_reports(const std::vector<std::string>& reports);
 
+// machine.boot(), and a line on stderr when the boot cache could not be
+// used or filled.
+BootInfo boot_machine(Machine& machine);
+
 void describe_boot(std::ostream& out, const BootInfo& info);
 
 // Where --binary puts a host program in the guest.

@@ -42,6 +42,14 @@ size_t tell_kernel_reports(const std::vector<std::string>& reports) {
     return reports.size();
 }
 
+BootInfo boot_machine(Machine& machine) {
+    BootInfo info = machine.boot();
+    if (!info.boot_cache_note.empty()) {
+        std::cerr << "faultline: " << info.boot_cache_note << "\n";
+    }
+    return info;
+}
+
 void describe_boot(std::ostream& out, const BootInfo& info) {
     out << "faultline: guest ready in " << info.ready_s << " s at instruction "
         << info.icount_at_ready << ": Linux " << info.kernel_release << ", " << info.cpus

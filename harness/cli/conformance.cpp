@@ -34,7 +34,7 @@ int conformance_rseq(const Options& o) {
     std::vector<Check> checks;
     Machine machine(o.config);
     stop_on_signal(machine);
-    machine.boot();
+    boot_machine(machine);
     const std::string programs = build_dir() + "/linux/initramfs/";
     auto sweep_check = [&](const std::string& program, const std::string& guest,
                            const std::vector<std::string>& args,
@@ -105,7 +105,7 @@ int conformance_pk(const Options& o) {
     auto start = std::chrono::steady_clock::now();
     Machine machine(o.config);
     stop_on_signal(machine);
-    machine.boot();
+    boot_machine(machine);
     PkConformance result = run_pk_conformance(machine);
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -127,7 +127,7 @@ int conformance_pks(const Options& o) {
     auto start = std::chrono::steady_clock::now();
     Machine machine(o.config);
     stop_on_signal(machine);
-    machine.boot();
+    boot_machine(machine);
     PksConformance result = run_pks_conformance(machine, o.config.kernel);
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

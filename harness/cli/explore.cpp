@@ -29,7 +29,7 @@ int explore(const Options& o) {
     ExplorePlan plan = plan_explore(config);
     Machine machine(o.config);
     stop_on_signal(machine);
-    machine.boot();
+    boot_machine(machine);
     put_guest_files(machine, files.uploads);
     ExploreResult result = run_explore(machine, plan);
     std::fputs(explore_table(result).c_str(), stdout);

@@ -100,6 +100,8 @@ std::string options_usage() {
            "                at most twice the run without plus 20 ms, 20 per\n"
            "                page_fault_blocking, 1 per other event)\n"
            "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n"
+           "  --no-boot-cache   boot the guest rather than load its state at ready from\n"
+           "                ~/.cache/faultline/boot (FAULTLINE_CACHE), and do not save it\n"
            "  --root        run, sweep: run the program as root (default: nobody, uid 65534)\n"
            "  --binary HOST_FILE   run, sweep, explore: upload this program as /tmp/NAME with\n"
            "                the shared libraries it needs, found as this host's loader finds\n"
@@ -258,6 +260,8 @@ Options parse_options(int argc, char** argv) {
             o.config.command_timeout_s = parse_int(arg, value());
         } else if (arg == "--kernel-arg") {
             o.config.kernel_args.push_back(value());
+        } else if (arg == "--no-boot-cache") {
+            o.config.boot_cache_dir.clear();
         } else if (arg == "--precise-xinuse" && (o.command == "run" || o.command == "sweep")) {
             o.config.precise_xinuse = true;
         } else {

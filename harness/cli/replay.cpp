@@ -254,7 +254,7 @@ int replay(const Options& o) {
     }
     Machine machine(config);
     stop_on_signal(machine);
-    machine.boot();
+    boot_machine(machine);
     prepare_replay(machine, reproducer);
     ScheduledRun replayed = replay_once(machine, reproducer);
     ReplayVerdict verdict = judge_replay(reproducer, replayed);

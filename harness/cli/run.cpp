@@ -81,7 +81,7 @@ int run(const Options& o) {
     GuestFiles files = guest_files(o);
     Machine machine(o.config);
     stop_on_signal(machine);
-    BootInfo info = machine.boot();
+    BootInfo info = boot_machine(machine);
     put_guest_files(machine, files.uploads);
     std::string program;
     std::vector<std::string> args = o.program;

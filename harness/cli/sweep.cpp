@@ -75,7 +75,7 @@ int kernel_sweep(const Options& o) {
     KernelSweepPlan plan = plan_kernel_sweep(config);
     Machine machine(o.config);
     stop_on_signal(machine);
-    machine.boot();
+    boot_machine(machine);
     KernelSweepResult result = run_kernel_sweep(machine, plan);
     std::fputs(kernel_sweep_table(result, config.events).c_str(), stdout);
     for (const auto& c : result.cells) {
@@ -116,7 +116,7 @@ int sweep(const Options& o) {
     SweepPlan plan = plan_sweep(config);
     Machine machine(o.config);
     stop_on_signal(machine);
-    machine.boot();
+    boot_machine(machine);
     put_guest_files(machine, sweep_uploads(plan));
     SweepResult result = run_sweep(machine, plan);
 

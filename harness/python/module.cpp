@@ -288,7 +288,10 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readwrite("precise_xinuse", &MachineConfig::precise_xinuse)
         .def_readwrite("boot_timeout_s", &MachineConfig::boot_timeout_s)
         .def_readwrite("command_timeout_s", &MachineConfig::command_timeout_s)
-        .def_readwrite("run_dir", &MachineConfig::run_dir);
+        .def_readwrite("run_dir", &MachineConfig::run_dir)
+        .def_readwrite("boot_cache_dir", &MachineConfig::boot_cache_dir,
+                       "Where boot() keeps the state at ready between processes; "
+                       "empty: every boot() boots.");
     m.def("qemu_command_line", &qemu_command_line, py::arg("config"),
           "QEMU's argv for the machine config describes, stopped (-S), with qmp.sock and\n"
           "console.log in config.run_dir (which must be set).");
@@ -298,7 +301,9 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("icount_at_ready", &BootInfo::icount_at_ready)
         .def_readonly("cpus", &BootInfo::cpus)
         .def_readonly("kernel_release", &BootInfo::kernel_release)
-        .def_readonly("qemu_version", &BootInfo::qemu_version);
+        .def_readonly("qemu_version", &BootInfo::qemu_version)
+        .def_readonly("from_boot_cache", &BootInfo::from_boot_cache)
+        .def_readonly("boot_cache_note", &BootInfo::boot_cache_note);
 
     py::class_<RunResult>(m, "RunResult")
         .def_readonly("exit_code", &RunResult::exit_code)

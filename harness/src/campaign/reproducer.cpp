@@ -1,10 +1,6 @@
 #include "faultline/campaign/reproducer.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -20,52 +16,6 @@ using nlohmann::json;
 ReproducerError::ReproducerError(const std::string& path, const std::string& field,
                                  const std::string& why)
     : ConfigError(path + ": " + (field.empty() ? "" : field + ": ") + why), field_(field) {}
-
-namespace {
-
-// Hex SHA-256 of what read(buffer, size) yields until it returns 0.
-template <typename Read>
-std::string sha256_hex(Read read) {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-    std::array<char, 1 << 16> buffer;
-    for (size_t n; (n = read(buffer.data(), buffer.size())) > 0;) {
-        EVP_DigestUpdate(ctx.get(), buffer.data(), n);
-    }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(ctx.get(), digest, &length);
-    std::string hex;
-    for (unsigned int i = 0; i < length; ++i) {
-        char byte[3];
-        std::snprintf(byte, sizeof byte, "%02x", digest[i]);
-        hex += byte;
-    }
-    return hex;
-}
-
-std::string sha256_of_bytes(const std::string& bytes) {
-    size_t done = 0;
-    return sha256_hex([&](char* buffer, size_t size) {
-        size_t n = std::min(size, bytes.size() - done);
-        std::copy_n(bytes.data() + done, n, buffer);
-        done += n;
-        return n;
-    });
-}
-
-}  // namespace
-
-std::string sha256_of_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        throw FileMissing("file to hash", path);
-    }
-    return sha256_hex([&](char* buffer, size_t size) {
-        in.read(buffer, std::streamsize(size));
-        return size_t(in.gcount());
-    });
-}
 
 FileIdentity identify(const std::string& path) {
     return {fs::absolute(path).lexically_normal().string(), sha256_of_file(path)};

@@ -58,7 +58,8 @@ T number(const std::string& field, const char* reply, const char* what, int base
 
 AgentSession::AgentSession() : secret_(random_secret()) {}
 
-AgentSession::AgentSession(std::string secret) : secret_(std::move(secret)) {}
+AgentSession::AgentSession(std::string secret, uint64_t next_sequence)
+    : secret_(std::move(secret)), next_sequence_(next_sequence) {}
 
 Message AgentSession::greeting() const { return {"secret", secret_}; }
 

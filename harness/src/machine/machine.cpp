@@ -80,37 +80,145 @@ BootInfo Machine::boot() {
         fs::create_directories(config_.run_dir);
     }
 
+    BootCache cache(config_);
     auto started = Clock::now();
     auto deadline = deadline_after(config_.boot_timeout_s);
-    qemu_ = std::make_unique<QemuProcess>(qemu_command_line(config_), config_.run_dir + "/qemu.stdout",
-                                          config_.run_dir + "/qemu.stderr");
     auto tick = [&] {
         check_alive();
         if (Clock::now() > deadline) {
             broken_ = true;
-            throw BootTimeout("QEMU did not open its QMP socket within " +
+            throw BootTimeout("QEMU did not open its QMP socket or load its state within " +
                               seconds_text(config_.boot_timeout_s));
         }
     };
+    std::string problem;
+    if (auto entry = cache.load(problem)) {
+        try {
+            BootInfo info = load_ready_state(entry->ready, entry->qemu_uri, tick);
+            info.ready_s = std::chrono::duration<double>(Clock::now() - started).count();
+            return info;
+        } catch (const Error& e) {
+            problem = cache.path() + " did not load (" + e.what() + ")";
+            stop_qemu();
+            broken_ = false;
+        }
+    }
+    BootInfo info = boot_guest(tick, start_qemu(false, "", tick));
+    info.ready_s = std::chrono::duration<double>(Clock::now() - started).count();
+    if (!problem.empty()) {
+        info.boot_cache_note = "boot cache: " + problem + "; booted, saving it again";
+    }
+    if (cache.enabled()) {
+        try {
+            save_ready_state(cache, info, alive());
+        } catch (const Error& e) {
+            info.boot_cache_note = std::string("boot cache: not saved, the next command boots too: ") + e.what();
+        }
+    }
+    return info;
+}
+
+QmpClient::Json Machine::start_qemu(bool incoming, const std::string& console,
+                                    const QmpClient::Tick& tick) {
+    // QEMU appends to the log (qemu_command_line.cpp).
+    std::ofstream(config_.run_dir + "/console.log", std::ios::binary | std::ios::trunc) << console;
+    console_scanned_ = 0;
+    std::vector<std::string> command_line = qemu_command_line(config_);
+    if (incoming) {
+        command_line.insert(command_line.end(), {"-incoming", "defer"});
+    }
+    qemu_ = std::make_unique<QemuProcess>(command_line, config_.run_dir + "/qemu.stdout",
+                                          config_.run_dir + "/qemu.stderr");
     qmp_.connect(config_.run_dir + "/qmp.sock", tick);
-    Json version = qmp_.execute("query-version", Json::object(), tick);
+    return qmp_.execute("query-version", Json::object(), tick);
+}
+
+void Machine::stop_qemu() {
+    if (qemu_) {
+        qemu_->stop(std::chrono::milliseconds(0));
+        qemu_.reset();
+    }
+    qmp_.close();
+}
+
+namespace {
+
+std::string version_text(const Json& version) {
+    const Json& q = version["qemu"];
+    return std::to_string(q["major"].get<int>()) + "." + std::to_string(q["minor"].get<int>()) +
+           "." + std::to_string(q["micro"].get<int>());
+}
+
+}  // namespace
+
+BootInfo Machine::boot_guest(const QmpClient::Tick& tick, const Json& version) {
     // Before the guest runs, so no program in it can be there to read it.
     fill_inbox(agent_.greeting(), tick);
     qmp_.execute("cont", Json::object(), tick);
 
-    AgentReady ready = parsed(parse_ready, await_handshake(deadline, true));
+    AgentReady ready = parsed(parse_ready, await_handshake(deadline_after(config_.boot_timeout_s), true));
     booted_ = true;
     BootInfo info;
-    info.ready_s = std::chrono::duration<double>(Clock::now() - started).count();
     info.icount_at_ready = icount();
     info.kernel_release = ready.kernel_release;
     info.cpus = ready.cpus;
     cpus_ = info.cpus;
-    const Json& q = version["qemu"];
-    info.qemu_version = std::to_string(q["major"].get<int>()) + "." +
-                        std::to_string(q["minor"].get<int>()) + "." +
-                        std::to_string(q["micro"].get<int>());
+    info.qemu_version = version_text(version);
     return info;
+}
+
+BootInfo Machine::load_ready_state(const ReadyState& ready, const std::string& uri,
+                                   const QmpClient::Tick& tick) {
+    // What the boot printed, as if this QEMU had printed it.
+    Json version = start_qemu(true, ready.console, tick);
+    // After a load QEMU announces the machine's NICs (it has none) from
+    // main-loop timers for about a second; each wakes the main loop at a
+    // host-timed moment, where it may warp the virtual clock while the
+    // vCPUs look idle, and a 2-vCPU program then ran a different number of
+    // instructions on every load.
+    qmp_.execute("migrate-set-parameters", Json{{"announce-rounds", 0}}, tick);
+    qmp_.execute("migrate-incoming", Json{{"uri", uri}}, tick);
+    await_migration(tick);
+    agent_ = AgentSession(ready.agent_secret, ready.agent_next_sequence);
+    handshakes_ = ready.handshakes;
+    cpus_ = ready.cpus;
+    booted_ = true;
+    BootInfo info;
+    info.icount_at_ready = icount();
+    info.kernel_release = ready.kernel_release;
+    info.cpus = ready.cpus;
+    info.qemu_version = version_text(version);
+    info.from_boot_cache = true;
+    return info;
+}
+
+void Machine::save_ready_state(BootCache& cache, const BootInfo& info, const QmpClient::Tick& tick) {
+    qmp_.execute("migrate", Json{{"uri", cache.save_uri()}}, tick);
+    await_migration(tick);
+    ReadyState ready;
+    ready.agent_secret = agent_.secret();
+    ready.agent_next_sequence = agent_.next_sequence();
+    ready.handshakes = handshakes_;
+    ready.cpus = info.cpus;
+    ready.kernel_release = info.kernel_release;
+    ready.qemu_version = info.qemu_version;
+    ready.console = file_bytes(config_.run_dir + "/console.log").value_or("");
+    cache.commit(ready);
+}
+
+void Machine::await_migration(const QmpClient::Tick& tick) {
+    for (;;) {
+        Json state = qmp_.execute("query-migrate", Json::object(), tick);
+        std::string status = state.value("status", "");
+        if (status == "completed") {
+            return;
+        }
+        if (status == "failed" || status == "cancelled") {
+            throw Error("migration " + status + ": " + state.value("error-desc", "no reason given"));
+        }
+        tick();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
 }
 
 void Machine::check_interrupt() {

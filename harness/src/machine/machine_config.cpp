@@ -16,6 +16,13 @@ MachineConfig MachineConfig::defaults() {
     c.kernel = build + "/linux/vmlinux";
     c.initrd = build + "/linux/initramfs.cpio";
     c.firmware_dir = build + "/firmware";
+    const char* cache = std::getenv("FAULTLINE_CACHE");
+    const char* home = std::getenv("HOME");
+    if (cache && *cache) {
+        c.boot_cache_dir = std::string(cache) + "/boot";
+    } else if (home && *home) {
+        c.boot_cache_dir = std::string(home) + "/.cache/faultline/boot";
+    }
     return c;
 }
 

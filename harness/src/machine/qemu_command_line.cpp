@@ -46,7 +46,9 @@ std::vector<std::string> qemu_command_line(const MachineConfig& config) {
         "-rtc", "clock=vm,base=2025-01-01T00:00:00",
         "-L", config.firmware_dir,
         "-kernel", config.kernel, "-initrd", config.initrd, "-append", cmdline,
-        "-chardev", "file,id=console,path=" + run + "/console.log",
+        // Appended to: a machine loaded from the boot cache starts its log
+        // with what the boot printed.
+        "-chardev", "file,id=console,append=on,path=" + run + "/console.log",
         "-serial", "chardev:console",
         "-device", "faultline-mailbox,id=mailbox",
         "-device", "faultline-inject,id=inject",

@@ -20,6 +20,7 @@
 #include "faultline/injection/inject.hpp"
 #include "faultline/machine/agent.hpp"
 #include "faultline/machine/errors.hpp"
+#include "faultline/machine/files.hpp"
 #include "faultline/machine/machine_config.hpp"
 #include "faultline/program/closure.hpp"
 
@@ -38,9 +39,6 @@ public:
 private:
     std::string field_;
 };
-
-// Hex SHA-256 of a file's bytes; FileMissing when it is absent.
-std::string sha256_of_file(const std::string& path);
 
 // Which build a part of the machine was: its content, and where it was.
 struct FileIdentity {

@@ -44,13 +44,16 @@ class AgentSession {
 public:
     // A fresh secret from the host kernel's random pool.
     AgentSession();
-    explicit AgentSession(std::string secret);
+    explicit AgentSession(std::string secret, uint64_t next_sequence = 0);
 
     // The message the agent reads before the guest starts: the secret.
     Message greeting() const;
     // The reply's own fields, once its secret and sequence number are the
     // expected ones; throws AgentError otherwise.
     Message accept(const Message& reply);
+    // What a saved ready state (boot_cache.hpp) keeps of the session.
+    const std::string& secret() const { return secret_; }
+    uint64_t next_sequence() const { return next_sequence_; }
 
 private:
     std::string secret_;

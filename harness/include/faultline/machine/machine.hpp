@@ -18,6 +18,7 @@
 #include "faultline/injection/inject.hpp"
 #include "faultline/injection/trace.hpp"
 #include "faultline/machine/agent.hpp"
+#include "faultline/machine/boot_cache.hpp"
 #include "faultline/machine/machine_config.hpp"
 #include "faultline/machine/message.hpp"
 #include "faultline/machine/qemu_process.hpp"
@@ -31,6 +32,10 @@ struct BootInfo {
     int cpus = 0;                 // CPUs the guest kernel brought online
     std::string kernel_release;
     std::string qemu_version;
+    bool from_boot_cache = false;  // loaded, not booted (ready_s is the load)
+    // Why the boot cache was not used or not filled (a file rebuilt, a
+    // directory not writable), for the user; empty when all went well.
+    std::string boot_cache_note;
 };
 
 class Machine {
@@ -40,8 +45,10 @@ public:
     Machine(const Machine&) = delete;
     Machine& operator=(const Machine&) = delete;
 
-    // Starts QEMU and waits for the agent. Throws FileMissing, BootTimeout,
-    // GuestPanic, QemuDied.
+    // Starts QEMU and waits for the agent, or loads the state at ready from
+    // config.boot_cache_dir (and saves it there after a boot): from either,
+    // the guest runs the same instructions. Throws FileMissing,
+    // BootTimeout, GuestPanic, QemuDied.
     BootInfo boot();
     // Runs a program already in the guest: start() then wait(). A non-zero
     // budget_ms is guest time (instructions, at 1 ns each, plus skipped idle
@@ -127,6 +134,18 @@ public:
     const MachineConfig& config() const { return config_; }
 
 private:
+    // QEMU started (waiting for an incoming migration when asked), its
+    // console log beginning with `console`, and its QMP connected; returns
+    // query-version's answer.
+    QmpClient::Json start_qemu(bool incoming, const std::string& console,
+                               const QmpClient::Tick& tick);
+    void stop_qemu();
+    BootInfo boot_guest(const QmpClient::Tick& tick, const QmpClient::Json& version);
+    BootInfo load_ready_state(const ReadyState& ready, const std::string& uri,
+                              const QmpClient::Tick& tick);
+    void save_ready_state(BootCache& cache, const BootInfo& info, const QmpClient::Tick& tick);
+    // Waits for the migration QEMU runs (to or from a file) to end; Error when it failed.
+    void await_migration(const QmpClient::Tick& tick);
     // Puts request in the mailbox and, unless a debugger is to, continues the vCPUs.
     void send_request(const Message& request, bool continue_vcpus = true);
     Message receive_reply();

@@ -27,8 +27,12 @@ struct MachineConfig {
     // Holds the QMP socket and console.log. Empty: a fresh temporary
     // directory, removed at shutdown. A given directory is kept.
     std::string run_dir;
+    // Where the state at ready is kept between processes (boot_cache.hpp);
+    // empty: every boot() boots.
+    std::string boot_cache_dir;
 
-    // Paths of the tree `make` built; FAULTLINE_BUILD overrides its location.
+    // Paths of the tree `make` built (FAULTLINE_BUILD overrides its
+    // location), the boot cache in FAULTLINE_CACHE (~/.cache/faultline)/boot.
     static MachineConfig defaults();
 };
 
