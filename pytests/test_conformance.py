@@ -4,10 +4,11 @@ breaks rseq fails, naming what it broke."""
 import json
 import os
 import subprocess
+from xml.etree import ElementTree
 
 import pytest
 
-from conftest import BUILD, ROOT, cli, kernel_under_test_lock
+from conftest import BUILD, CLI, ROOT, cli, kernel_under_test_lock
 
 PATCHES = ROOT / "pytests" / "kernel-patches"
 
@@ -54,16 +55,47 @@ def test_a_kernel_that_does_not_restart_on_preemption_fails_the_preempt_column(
         assert "signal" not in columns, line
 
 
+@pytest.mark.parametrize("kernel_under_test", ["rseq-no-restart-on-preempt"], indirect=True)
+def test_a_kernel_under_test_loaded_from_the_boot_cache_runs_threads_as_booted(
+        kernel_under_test, tmp_path):
+    # Two threads on two vCPUs: the loaded machine must go on with the vCPU
+    # the saved one would have run next (qemu-patches/0014; this kernel's
+    # boot leaves it on the second), or the count differs.
+    env = dict(os.environ, FAULTLINE_CACHE=str(tmp_path))
+    param_test = ["--", "/selftests/rseq/param_test", "-T", "s", "-t", "2", "-r", "10"]
+
+    def icount(*options):
+        p = subprocess.run([str(CLI), "run", "--json", *options, *kernel_under_test, *param_test],
+                           env=env, capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)["icount"]
+
+    booted = icount("--no-boot-cache")
+    assert icount() == booted  # boots and saves
+    assert icount() == booted  # loads
+    assert len(list((tmp_path / "boot").glob("*.state"))) == 1
+
+
 @pytest.mark.parametrize("kernel_under_test", ["rseq-post-commit-inside"], indirect=True)
 def test_a_kernel_that_counts_post_commit_inside_fails_the_post_commit_rows(
         kernel_under_test, tmp_path):
     p = cli("conformance", "rseq", *kernel_under_test)
     assert p.returncode == 1, p.stdout + p.stderr
     report = tmp_path / "sweep.json"
-    p = cli("sweep", "--json", str(report), *kernel_under_test)
+    junit = tmp_path / "sweep.xml"
+    p = cli("sweep", "--json", str(report), "--junit", str(junit), *kernel_under_test)
     assert p.returncode == 1
     sweep = json.loads(report.read_text())
     failed = [c for c in sweep["cells"] if c["reached"] and not c["ok"]]
+    # A CI page shows each of them, with the model's answer and the observed one.
+    [suite] = ElementTree.parse(junit).getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == \
+        (str(len(sweep["cells"])), str(len(failed)), "0")
+    assert [(case.get("name"), case.find("failure").get("message")) for case in suite
+            if case.find("failure") is not None] == [
+        (f"{c['event']} before {c['insn_addr']:#x} {c['insn']}",
+         f"observed abort, the model says {c['model'][0]}; the program {c['outcome']}")
+        for c in failed]
     # Exactly the post-commit rows, for every event that aborts inside.
     assert failed and all(not c["expected_abort"] and not c["may_abort"] and c["aborted"]
                           for c in failed)
