@@ -4,6 +4,7 @@ irq, nmi and preempt events there, what QEMU records for a PKS check, and
 project's kernel and on kernels broken on purpose (pytests/kernel-patches)."""
 import json
 import subprocess
+from xml.etree import ElementTree
 
 import pytest
 
@@ -222,15 +223,22 @@ def test_conformance_pks_passes_on_the_projects_kernel():
         "pks-selftest, every case": "exited 1; failing: relaxed_unmapped_page_dies, "
         "fault_on_unmapped_page_of_a_mapped_key_dies"}),
 ])
-def test_conformance_pks_fails_on_a_broken_kernel_naming_what_caught_it(mutant, failing_checks):
+def test_conformance_pks_fails_on_a_broken_kernel_naming_what_caught_it(mutant, failing_checks,
+                                                                        tmp_path):
     built, out = build_kernel_under_test(mutant, mutant + ".patch")
     assert built.returncode == 0, built.stderr
+    junit = tmp_path / "pks.xml"
     p, failing = conformance_pks("--kernel", str(out / "vmlinux"),
-                                 "--initrd", str(out / "initramfs.cpio"))
+                                 "--initrd", str(out / "initramfs.cpio"), "--junit", str(junit))
     assert p.returncode == 1, p.stdout + p.stderr
     # "what: sweep ... FAIL detail", or "what FAIL detail".
     assert {line.split(" FAIL ")[0].split(":")[0].strip(): line.split(" FAIL ")[1].strip()
             for line in failing} == failing_checks
+    # The same verdicts for a CI page: a case a check, the detail as the failure's message.
+    [suite] = ElementTree.parse(junit).getroot()
+    assert (suite.get("tests"), suite.get("failures")) == ("9", str(len(failing_checks)))
+    assert {case.get("name").split(":")[0]: case.find("failure").get("message")
+            for case in suite if case.find("failure") is not None} == failing_checks
 
 
 def test_a_failing_kernel_cell_is_a_reproducer_that_replays_bit_for_bit(tmp_path):

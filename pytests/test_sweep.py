@@ -1,5 +1,6 @@
 """The every-instruction sweep through the CLI, as a user runs it."""
 import json
+from xml.etree import ElementTree
 
 import pytest
 
@@ -14,10 +15,14 @@ def sweep(*args):
 def test_builtin_sweep_matches_the_rseq_rule(tmp_path):
     out = tmp_path / "sweep.json"
     html = tmp_path / "sweep.html"
-    p = sweep("--json", str(out), "--html", str(html))
+    junit = tmp_path / "sweep.xml"
+    p = sweep("--json", str(out), "--html", str(html), "--junit", str(junit))
     assert p.returncode == 0, p.stdout + p.stderr
     report = json.loads(out.read_text())
     cells = report["cells"]
+    [suite] = ElementTree.parse(junit).getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == \
+        (str(len(cells)), "0", "0")
     assert report["trials_per_s"] > 0
     assert {c["event"] for c in cells} == {"preempt", "signal", "migrate", "page_fault",
                                            "page_fault_blocking"}

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "faultline/campaign/explore.hpp"
+#include "faultline/campaign/junit.hpp"
 #include "faultline/campaign/shard.hpp"
 #include "faultline/campaign/sweep.hpp"
 #include "faultline/machine/machine.hpp"
@@ -45,6 +46,7 @@ struct Options {
     std::string vmlinux;  // default: --kernel
     bool every_address_space = false;
     std::string json_file, html_file;
+    std::string junit_file;  // sweep (rseq), conformance rseq and pks
     uint32_t hit = SweepConfig().hit;
     int signo = SweepConfig().signo;
     int budget_ms = -1;  // not given
@@ -105,6 +107,9 @@ size_t tell_kernel_reports(const std::vector<std::string>& reports);
 BootInfo boot_machine(Machine& machine);
 
 void describe_boot(std::ostream& out, const BootInfo& info);
+
+// --junit: the cases as JUnit XML in o.junit_file, when given.
+void write_junit(const Options& o, const std::string& suite, const std::vector<JunitCase>& cases);
 
 // Where --binary puts a host program in the guest.
 std::string uploaded_path(const std::string& binary);

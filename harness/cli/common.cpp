@@ -50,6 +50,12 @@ BootInfo boot_machine(Machine& machine) {
     return info;
 }
 
+void write_junit(const Options& o, const std::string& suite, const std::vector<JunitCase>& cases) {
+    if (!o.junit_file.empty()) {
+        write_report(o.junit_file, junit_xml(suite, cases));
+    }
+}
+
 void describe_boot(std::ostream& out, const BootInfo& info) {
     out << "faultline: guest ready in " << info.ready_s << " s at instruction "
         << info.icount_at_ready << ": Linux " << info.kernel_release << ", " << info.cpus

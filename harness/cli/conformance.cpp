@@ -13,12 +13,25 @@ namespace faultline::cli {
 
 namespace {
 
+// A case a check: its detail is the failure's message.
+template <typename Check>
+std::vector<JunitCase> check_cases(const std::string& suite, const std::vector<Check>& checks) {
+    std::vector<JunitCase> cases;
+    for (const auto& c : checks) {
+        cases.push_back({suite, c.name,
+                         c.passed ? JunitCase::Verdict::passed : JunitCase::Verdict::failed,
+                         c.passed ? "" : c.detail, ""});
+    }
+    return cases;
+}
+
 std::string synopsis() {
-    return "faultline conformance rseq [OPTIONS]   (e.g. --kernel a kernel under test)\n"
+    return "faultline conformance rseq [--junit FILE] [OPTIONS]   (e.g. --kernel a kernel under test)\n"
            "       faultline conformance pk [--json FILE] [OPTIONS]   (QEMU's page-permission and\n"
            "                       protection-key check against models/ PkCheck, every case)\n"
-           "       faultline conformance pks [--json FILE] [OPTIONS]   (e.g. --kernel a kernel\n"
-           "                       under test: pks-selftest, kernel sweeps of the PKS paths, pk)\n";
+           "       faultline conformance pks [--json FILE] [--junit FILE] [OPTIONS]   (e.g. --kernel\n"
+           "                       a kernel under test: pks-selftest, kernel sweeps of the PKS\n"
+           "                       paths, pk)\n";
 }
 
 // What a kernel under test must pass for rseq, on one boot: the sweep of the
@@ -92,6 +105,7 @@ int conformance_rseq(const Options& o) {
         std::printf("%-58s %-4s %s\n", c.name.c_str(), c.passed ? "ok" : "FAIL", c.detail.c_str());
         failed += !c.passed;
     }
+    write_junit(o, "faultline conformance rseq", check_cases("conformance rseq", checks));
     size_t reports = tell_kernel_reports(machine.kernel_reports());
     std::printf("rseq conformance: %zu of %zu checks passed\n", checks.size() - failed,
                 checks.size());
@@ -135,6 +149,7 @@ int conformance_pks(const Options& o) {
     if (!o.json_file.empty()) {
         write_report(o.json_file, pks_conformance_json(result).dump(1) + "\n");
     }
+    write_junit(o, "faultline conformance pks", check_cases("conformance pks", result.checks));
     return result.passed() ? 0 : 1;
 }
 

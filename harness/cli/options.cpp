@@ -118,6 +118,8 @@ std::string options_usage() {
            "  --precise-xinuse   run, sweep: the vCPUs report an XSAVE component not in use\n"
            "                when it is in its initial configuration (PKRU 0, XMM/YMM 0), as\n"
            "                some CPUs do, instead of every component in use\n"
+           "  --junit FILE   sweep, conformance rseq, conformance pks: a JUnit XML report,\n"
+           "                one test case a cell or check (a cell not reached: skipped)\n"
            "  --repro-dir DIR   sweep, explore: write a reproducer (JSON, the program copied\n"
            "                beside it) for each finding into DIR\n"
            "  --kernel-function SYM[,SYM...]   sweep: a kernel sweep of these functions\n"
@@ -187,6 +189,9 @@ Options parse_options(int argc, char** argv) {
             o.json_file = value();
         } else if (arg == "--json") {
             o.json = true;
+        } else if (arg == "--junit" && (o.command == "sweep" || o.conformance_target == "rseq" ||
+                                        o.conformance_target == "pks")) {
+            o.junit_file = value();
         } else if (arg == "--html" && o.command == "sweep") {
             o.html_file = value();
         } else if (arg == "--hit" && o.command == "sweep") {
@@ -284,6 +289,7 @@ Options parse_options(int argc, char** argv) {
         for (const auto& [given, flag] :
              {std::pair{!o.libraries.empty(), "--library"},
               std::pair{!o.html_file.empty(), "--html"},
+              std::pair{!o.junit_file.empty(), "--junit"},
               std::pair{o.signo != SweepConfig().signo, "--signal"},
               std::pair{o.require_coverage != 0, "--require-coverage"}}) {
             if (given) {
@@ -314,7 +320,8 @@ Options parse_options(int argc, char** argv) {
     }
     // A report that cannot be written is found before the boot, not after
     // the whole run.
-    for (const auto& [flag, file] : {std::pair{"--json", o.json_file}, {"--html", o.html_file}}) {
+    for (const auto& [flag, file] : {std::pair{"--json", o.json_file}, {"--html", o.html_file},
+                                     {"--junit", o.junit_file}}) {
         std::filesystem::path parent = std::filesystem::path(file).parent_path();
         if (!file.empty() && !parent.empty() && !std::filesystem::is_directory(parent)) {
             throw UsageError{std::string(flag) + " " + file + ": no directory " + parent.string()};

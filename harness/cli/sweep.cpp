@@ -16,8 +16,9 @@ namespace {
 std::string synopsis() {
     return "faultline sweep [--binary PATH] [--library LIB.so]... [--file HOST[:GUEST]]...\n"
            "                       [--events " + swept_event_list() + "]\n"
-           "                       [--json FILE] [--html FILE] [--hit N] [--signal N]\n"
-           "                       [--require-coverage PCT] [--repro-dir DIR] [--shard I/N]\n"
+           "                       [--json FILE] [--html FILE] [--junit FILE] [--hit N]\n"
+           "                       [--signal N] [--require-coverage PCT] [--repro-dir DIR]\n"
+           "                       [--shard I/N]\n"
            "                       [OPTIONS] [-- ARGS...]\n"
            "       faultline sweep --kernel-function SYM[,SYM...] [--events " +
            kernel_event_list() + "]\n"
@@ -127,6 +128,7 @@ int sweep(const Options& o) {
     if (!o.html_file.empty()) {
         write_report(o.html_file, sweep_html(result, "faultline sweep: " + config.guest_program));
     }
+    write_junit(o, "faultline sweep " + config.guest_program, sweep_junit_cases(result));
     size_t reports = tell_kernel_reports(machine.kernel_reports());
     bool covered = result.reached() * 100 >= size_t(o.require_coverage) * result.cells.size();
     if (!covered) {

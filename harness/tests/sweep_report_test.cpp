@@ -156,3 +156,64 @@ TEST(SweepHtml, AFindingIsListedAndItsCellsLinkToIt) {
         << html;
     EXPECT_NE(html.find("3 failed, 1 findings, "), std::string::npos) << html;
 }
+
+// A reached cell is a case with the verdict; one not reached or left out
+// is skipped, without one; a failure names both answers and the reproducer.
+TEST(SweepJunit, ACaseACellWithTheModelsAndTheObservedAnswer) {
+    SweepResult r = two_rows();
+    r.cells[1].reproducer = "/tmp/repro/signal-0x401ca4.json";
+    std::vector<JunitCase> cases = sweep_junit_cases(r);
+    ASSERT_EQ(cases.size(), 6u);
+    using V = JunitCase::Verdict;
+    EXPECT_EQ(cases[0].classname, "/bin/rseq-counter sequence 0x401ca4");
+    EXPECT_EQ(cases[0].name, "preempt before 0x401ca4 cmpl %edi, %fs:4(%rcx)");
+    EXPECT_EQ(cases[0].verdict, V::passed);
+    EXPECT_EQ(cases[1].verdict, V::failed);
+    EXPECT_EQ(cases[1].message,
+              "observed commit, the model says aborts to 0x401cd0; the program exited 0");
+    EXPECT_EQ(cases[1].details, "reproducer: /tmp/repro/signal-0x401ca4.json");
+    EXPECT_EQ(cases[2].verdict, V::failed);
+    EXPECT_EQ(cases[3].verdict, V::passed);
+    EXPECT_EQ(cases[4].verdict, V::skipped);
+    EXPECT_EQ(cases[4].message, "not reached by the workload: no verdict");
+    EXPECT_EQ(cases[5].verdict, V::failed);
+}
+
+TEST(SweepJunit, AFindingIsAFailedCaseListingItsTrials) {
+    SweepResult r = two_rows();
+    r.findings = {{{0, 3}, "exited 1", 4}};
+    std::vector<JunitCase> cases = sweep_junit_cases(r);
+    ASSERT_EQ(cases.size(), 7u);
+    EXPECT_EQ(cases[6].classname, "findings");
+    EXPECT_EQ(cases[6].name, "finding 1");
+    EXPECT_EQ(cases[6].verdict, JunitCase::Verdict::failed);
+    EXPECT_EQ(cases[6].message,
+              "2 trials break the program's check together, none alone; the program exited 1");
+    EXPECT_EQ(cases[6].details,
+              "preempt before 0x401ca4 (cmpl %edi, %fs:4(%rcx))\n"
+              "preempt before 0x401cb8 (xorl %eax, %eax)\n");
+}
+
+TEST(JunitXml, CountsEachVerdictAndEscapesWhatXmlCannotCarry) {
+    using V = JunitCase::Verdict;
+    std::vector<JunitCase> cases = {
+        {"conformance pks", "pks-selftest", V::passed, "", ""},
+        {"conformance pks", "kmap <a & b>", V::failed, "3 of 54 \"cells\"\nfailed",
+         std::string("bell \a")},
+        {"sweep", "preempt before 0x1", V::skipped, "not reached", ""}};
+    EXPECT_EQ(junit_xml("suite & co", cases),
+              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+              "<testsuites>\n"
+              "  <testsuite name=\"suite &amp; co\" tests=\"3\" failures=\"1\" errors=\"0\" "
+              "skipped=\"1\">\n"
+              "    <testcase classname=\"conformance pks\" name=\"pks-selftest\"/>\n"
+              "    <testcase classname=\"conformance pks\" name=\"kmap &lt;a &amp; b&gt;\">\n"
+              "      <failure message=\"3 of 54 &quot;cells&quot;&#10;failed\">bell "
+              "\xef\xbf\xbd</failure>\n"
+              "    </testcase>\n"
+              "    <testcase classname=\"sweep\" name=\"preempt before 0x1\">\n"
+              "      <skipped message=\"not reached\"/>\n"
+              "    </testcase>\n"
+              "  </testsuite>\n"
+              "</testsuites>\n");
+}

@@ -262,6 +262,41 @@ __attribute__((format(printf, 2, 3))) void append(std::string& out, const char* 
 
 }  // namespace
 
+std::vector<JunitCase> sweep_junit_cases(const SweepResult& result) {
+    using V = JunitCase::Verdict;
+    std::vector<JunitCase> cases;
+    for (const auto& c : result.cells) {
+        JunitCase k;
+        k.classname = c.file + " sequence " + hex(c.cs);
+        k.name = c.event + " before " + hex(c.insn_addr) + " " + c.insn_text;
+        if (c.skipped || !c.raised) {
+            k.verdict = V::skipped;
+            k.message = c.skipped ? c.outcome : "not reached by the workload: no verdict";
+        } else if (!c.ok) {
+            k.verdict = V::failed;
+            k.message = std::string("observed ") + observed_word(c) + ", the model says " +
+                        model_answer(c) + "; the program " + c.outcome;
+            k.details = c.reproducer.empty() ? "" : "reproducer: " + c.reproducer;
+        }
+        cases.push_back(k);
+    }
+    for (size_t n = 0; n < result.findings.size(); ++n) {
+        const SweepFinding& f = result.findings[n];
+        JunitCase k;
+        k.classname = "findings";
+        k.name = "finding " + std::to_string(n + 1);
+        k.verdict = V::failed;
+        k.message = std::to_string(f.cells.size()) +
+                    " trials break the program's check together, none alone; the program " +
+                    f.outcome;
+        for (size_t cell : f.cells) {
+            k.details += trial_text(result.cells[cell]) + "\n";
+        }
+        cases.push_back(k);
+    }
+    return cases;
+}
+
 std::string sweep_table(const SweepResult& result, const std::vector<std::string>& events) {
     std::string t;
     append(t, "%-10s %-28s", "address", "instruction");
