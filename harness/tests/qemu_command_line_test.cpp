@@ -78,7 +78,7 @@ TEST(QemuCommandLine, PreciseXinuseIsACpuProperty) {
 
 TEST(QemuCommandLine, ConsoleAndQmpSocketAreInTheRunDirectory) {
     Args argv = qemu_command_line(config_in("/run/b"));
-    EXPECT_EQ(values_of(argv, "-chardev"), Args{"file,id=console,path=/run/b/console.log"});
+    EXPECT_EQ(values_of(argv, "-chardev"), Args{"file,id=console,append=on,path=/run/b/console.log"});
     EXPECT_EQ(values_of(argv, "-serial"), Args{"chardev:console"});
     EXPECT_EQ(values_of(argv, "-qmp"), Args{"unix:/run/b/qmp.sock,server=on,wait=off"});
 }
