@@ -246,13 +246,25 @@ def test_a_failing_kernel_cell_is_a_reproducer_that_replays_bit_for_bit(tmp_path
     built, out = build_kernel_under_test(mutant, mutant + ".patch")
     assert built.returncode == 0, built.stderr
     kernel = ["--kernel", str(out / "vmlinux"), "--initrd", str(out / "initramfs.cpio")]
-    p, _ = sweep_json(tmp_path, *kernel, "--hit", "2", "--events", "nmi",
-                      "--repro-dir", str(tmp_path / "repro"))
+    junit = tmp_path / "sweep.xml"
+    p, report = sweep_json(tmp_path, *kernel, "--hit", "2", "--events", "nmi",
+                           "--repro-dir", str(tmp_path / "repro"), "--junit", str(junit))
     assert p.returncode == 1
     files = sorted((tmp_path / "repro").glob("*.json"))
     assert len(files) == 3
     assert [line.split(": ")[1] for line in p.stdout.splitlines()
             if line.startswith("reproducer: ")] == [str(f) for f in files]
+    # For a CI page: the FAIL lines of the table, each with its reproducer;
+    # the cells not reached skipped.
+    [suite] = ElementTree.parse(junit).getroot()
+    reached = sum(c["reached"] for c in report["cells"])
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == \
+        (str(len(report["cells"])), "3", str(len(report["cells"]) - reached))
+    failures = [case.find("failure") for case in suite if case.find("failure") is not None]
+    assert [f"FAIL {case.get('name').split(' before ')[1]} [nmi]: {f.get('message')}"
+            for case, f in zip([c for c in suite if c.find("failure") is not None], failures)] \
+        == [line for line in p.stdout.splitlines() if line.startswith("FAIL ")]
+    assert [f.text for f in failures] == [f"reproducer: {f}" for f in files]
     r = cli("replay", str(files[-1]), *kernel)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "handler IA32_PKRS 0x55555558, returned with 0x55555554" in r.stdout

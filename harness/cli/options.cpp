@@ -118,7 +118,7 @@ std::string options_usage() {
            "  --precise-xinuse   run, sweep: the vCPUs report an XSAVE component not in use\n"
            "                when it is in its initial configuration (PKRU 0, XMM/YMM 0), as\n"
            "                some CPUs do, instead of every component in use\n"
-           "  --junit FILE   sweep, conformance rseq, conformance pks: a JUnit XML report,\n"
+           "  --junit FILE   sweep (rseq and kernel), conformance rseq, conformance pks: JUnit XML,\n"
            "                one test case a cell or check (a cell not reached: skipped)\n"
            "  --repro-dir DIR   sweep, explore: write a reproducer (JSON, the program copied\n"
            "                beside it) for each finding into DIR\n"
@@ -289,7 +289,6 @@ Options parse_options(int argc, char** argv) {
         for (const auto& [given, flag] :
              {std::pair{!o.libraries.empty(), "--library"},
               std::pair{!o.html_file.empty(), "--html"},
-              std::pair{!o.junit_file.empty(), "--junit"},
               std::pair{o.signo != SweepConfig().signo, "--signal"},
               std::pair{o.require_coverage != 0, "--require-coverage"}}) {
             if (given) {

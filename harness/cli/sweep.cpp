@@ -23,7 +23,8 @@ std::string synopsis() {
            "       faultline sweep --kernel-function SYM[,SYM...] [--events " +
            kernel_event_list() + "]\n"
            "                       [--vmlinux PATH] [--every-address-space] [--root]\n"
-           "                       [--json FILE] [--hit N] [--repro-dir DIR] [--shard I/N]\n"
+           "                       [--json FILE] [--junit FILE] [--hit N] [--repro-dir DIR]\n"
+           "                       [--shard I/N]\n"
            "                       [OPTIONS]\n"
            "                       (--binary PATH [-- ARGS...] | -- PROGRAM [ARGS...])\n";
 }
@@ -87,6 +88,7 @@ int kernel_sweep(const Options& o) {
     if (!o.json_file.empty()) {
         write_report(o.json_file, kernel_sweep_json(result).dump(2) + "\n");
     }
+    write_junit(o, "faultline sweep --kernel-function", kernel_sweep_junit_cases(result));
     return result.passed() ? 0 : 1;
 }
 

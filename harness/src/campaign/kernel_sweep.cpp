@@ -362,6 +362,26 @@ KernelSweepResult run_kernel_sweep(Machine& machine, const KernelSweepPlan& plan
     return KernelSweeper(machine, plan).run();
 }
 
+namespace {
+
+// Why a failing cell failed: the outcome, and the PKRS values the checks
+// were given when the event was taken.
+std::string failure_text(const KernelSweepCell& c) {
+    std::ostringstream out;
+    out << c.outcome;
+    if (c.verdict.taken && !c.verdict.passed()) {
+        out << " (interrupted with PKRS " << hex(c.situation.interrupted_pkrs) << ", handler "
+            << (c.situation.handler_pkrs ? hex(*c.situation.handler_pkrs)
+                                         : std::string("no report"))
+            << ", returned with " << hex(c.situation.return_pkrs) << ", cache "
+            << (c.situation.return_cache ? hex(*c.situation.return_cache) : std::string("unread"))
+            << ")";
+    }
+    return out.str();
+}
+
+}  // namespace
+
 std::string kernel_sweep_table(const KernelSweepResult& result,
                                const std::vector<std::string>& events) {
     constexpr size_t kColumn = 8;  // an event's column
@@ -403,16 +423,7 @@ std::string kernel_sweep_table(const KernelSweepResult& result,
     for (const auto& c : result.cells) {
         if (c.raised && !c.ok) {
             out << "FAIL " << c.where() << " " << c.insn_text << " [" << c.event
-                << "]: " << c.outcome;
-            if (c.verdict.taken && !c.verdict.passed()) {
-                out << " (interrupted with PKRS " << hex(c.situation.interrupted_pkrs)
-                    << ", handler " << (c.situation.handler_pkrs ? hex(*c.situation.handler_pkrs)
-                                                                 : std::string("no report"))
-                    << ", returned with " << hex(c.situation.return_pkrs) << ", cache "
-                    << (c.situation.return_cache ? hex(*c.situation.return_cache)
-                                                 : std::string("unread"))
-                    << ")";
-            }
+                << "]: " << failure_text(c);
             for (const auto& report : c.kernel_reports) {
                 out << "\n    kernel: " << report;
             }
@@ -423,6 +434,30 @@ std::string kernel_sweep_table(const KernelSweepResult& result,
         out << "note: " << note << '\n';
     }
     return out.str();
+}
+
+std::vector<JunitCase> kernel_sweep_junit_cases(const KernelSweepResult& result) {
+    std::vector<JunitCase> cases;
+    for (const auto& c : result.cells) {
+        JunitCase k;
+        k.classname = c.function;
+        k.name = c.event + " before " + c.where() + " " + c.insn_text;
+        if (!c.raised) {
+            k.verdict = JunitCase::Verdict::skipped;
+            k.message = "not reached by the workload: no verdict";
+        } else if (!c.ok) {
+            k.verdict = JunitCase::Verdict::failed;
+            k.message = failure_text(c);
+            for (const auto& report : c.kernel_reports) {
+                k.details += "kernel: " + report + "\n";
+            }
+            if (!c.reproducer.empty()) {
+                k.details += "reproducer: " + c.reproducer;
+            }
+        }
+        cases.push_back(k);
+    }
+    return cases;
 }
 
 nlohmann::json kernel_sweep_json(const KernelSweepResult& result) {

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faultline/campaign/junit.hpp"
 #include "faultline/campaign/shard.hpp"
 #include "faultline/campaign/sweep.hpp"
 #include "faultline/injection/inject.hpp"
@@ -123,5 +124,7 @@ KernelSweepResult run_kernel_sweep(Machine& machine, const KernelSweepPlan& plan
 std::string kernel_sweep_table(const KernelSweepResult& result,
                                const std::vector<std::string>& events);
 nlohmann::json kernel_sweep_json(const KernelSweepResult& result);
+// --junit: a case a cell (not reached: skipped, without a verdict).
+std::vector<JunitCase> kernel_sweep_junit_cases(const KernelSweepResult& result);
 
 }  // namespace faultline
