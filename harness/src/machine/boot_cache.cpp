@@ -38,6 +38,16 @@ constexpr auto kAbandonedAfter = std::chrono::hours(1);
 
 std::string system_error(const std::string& what) { return what + ": " + std::strerror(errno); }
 
+// A descriptor closed however the scope is left.
+struct OpenFile {
+    int fd;
+    ~OpenFile() {
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+};
+
 // The key: everything the booted state depends on, files by content (a
 // fresh clone elsewhere finds the same key), nothing by path.
 std::string key_of(const MachineConfig& config) {
@@ -81,7 +91,6 @@ json to_json(const ReadyState& r, const std::string& key) {
             {"handshakes", r.handshakes},
             {"cpus", r.cpus},
             {"kernel_release", r.kernel_release},
-            {"qemu_version", r.qemu_version},
             {"console", r.console}};
 }
 
@@ -92,7 +101,6 @@ ReadyState ready_of(const json& j) {
     r.handshakes = j.at("handshakes").get<uint64_t>();
     r.cpus = j.at("cpus").get<int>();
     r.kernel_release = j.at("kernel_release").get<std::string>();
-    r.qemu_version = j.at("qemu_version").get<std::string>();
     r.console = j.at("console").get<std::string>();
     return r;
 }
@@ -221,27 +229,17 @@ void BootCache::commit(const ReadyState& ready) {
         throw Error("boot cache: commit() without save_uri()");
     }
     std::string header_json = to_json(ready, key_).dump();
-    int fd = open(saving_.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
+    OpenFile file{open(saving_.c_str(), O_RDWR | O_CLOEXEC)};
+    if (file.fd < 0) {
         throw Error(system_error("cannot write " + saving_));
     }
-    std::string header;
-    try {
-        header = std::string(kMagic) + "\n" + checksum(fd, header_json) + "\n" + header_json + "\n";
-    } catch (...) {
-        close(fd);
-        throw;
-    }
+    std::string header =
+        std::string(kMagic) + "\n" + checksum(file.fd, header_json) + "\n" + header_json + "\n";
     if (header.size() > kStreamOffset) {
-        close(fd);
         throw Error("boot cache: the boot's header (its console) is larger than " +
                     std::to_string(kStreamOffset) + " bytes");
     }
-    bool written = pwrite(fd, header.data(), header.size(), 0) == ssize_t(header.size());
-    int saved_errno = errno;
-    close(fd);
-    if (!written) {
-        errno = saved_errno;
+    if (pwrite(file.fd, header.data(), header.size(), 0) != ssize_t(header.size())) {
         throw Error(system_error("cannot write " + saving_));
     }
     if (rename(saving_.c_str(), path_.c_str()) != 0) {

@@ -103,7 +103,7 @@ BootInfo Machine::boot() {
             broken_ = false;
         }
     }
-    BootInfo info = boot_guest(tick, start_qemu(false, "", tick));
+    BootInfo info = boot_guest(tick, start_qemu(false, "", tick), deadline);
     info.ready_s = std::chrono::duration<double>(Clock::now() - started).count();
     if (!problem.empty()) {
         info.boot_cache_note = "boot cache: " + problem + "; booted, saving it again";
@@ -141,30 +141,14 @@ void Machine::stop_qemu() {
     qmp_.close();
 }
 
-namespace {
-
-std::string version_text(const Json& version) {
-    const Json& q = version["qemu"];
-    return std::to_string(q["major"].get<int>()) + "." + std::to_string(q["minor"].get<int>()) +
-           "." + std::to_string(q["micro"].get<int>());
-}
-
-}  // namespace
-
-BootInfo Machine::boot_guest(const QmpClient::Tick& tick, const Json& version) {
+BootInfo Machine::boot_guest(const QmpClient::Tick& tick, const Json& version,
+                             Clock::time_point deadline) {
     // Before the guest runs, so no program in it can be there to read it.
     fill_inbox(agent_.greeting(), tick);
     qmp_.execute("cont", Json::object(), tick);
 
-    AgentReady ready = parsed(parse_ready, await_handshake(deadline_after(config_.boot_timeout_s), true));
-    booted_ = true;
-    BootInfo info;
-    info.icount_at_ready = icount();
-    info.kernel_release = ready.kernel_release;
-    info.cpus = ready.cpus;
-    cpus_ = info.cpus;
-    info.qemu_version = version_text(version);
-    return info;
+    AgentReady ready = parsed(parse_ready, await_handshake(deadline, true));
+    return ready_at(ready.cpus, ready.kernel_release, version);
 }
 
 BootInfo Machine::load_ready_state(const ReadyState& ready, const std::string& uri,
@@ -181,14 +165,22 @@ BootInfo Machine::load_ready_state(const ReadyState& ready, const std::string& u
     await_migration(tick);
     agent_ = AgentSession(ready.agent_secret, ready.agent_next_sequence);
     handshakes_ = ready.handshakes;
-    cpus_ = ready.cpus;
+    BootInfo info = ready_at(ready.cpus, ready.kernel_release, version);
+    info.from_boot_cache = true;
+    return info;
+}
+
+BootInfo Machine::ready_at(int cpus, const std::string& kernel_release, const Json& version) {
     booted_ = true;
+    cpus_ = cpus;
     BootInfo info;
     info.icount_at_ready = icount();
-    info.kernel_release = ready.kernel_release;
-    info.cpus = ready.cpus;
-    info.qemu_version = version_text(version);
-    info.from_boot_cache = true;
+    info.kernel_release = kernel_release;
+    info.cpus = cpus;
+    const Json& q = version["qemu"];
+    info.qemu_version = std::to_string(q["major"].get<int>()) + "." +
+                        std::to_string(q["minor"].get<int>()) + "." +
+                        std::to_string(q["micro"].get<int>());
     return info;
 }
 
@@ -201,7 +193,6 @@ void Machine::save_ready_state(BootCache& cache, const BootInfo& info, const Qmp
     ready.handshakes = handshakes_;
     ready.cpus = info.cpus;
     ready.kernel_release = info.kernel_release;
-    ready.qemu_version = info.qemu_version;
     ready.console = file_bytes(config_.run_dir + "/console.log").value_or("");
     cache.commit(ready);
 }

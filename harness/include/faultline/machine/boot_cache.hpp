@@ -18,14 +18,14 @@
 namespace faultline {
 
 // What the harness knows at ready, besides what QEMU saves: the agent's
-// session, the mailbox's handshake count, and what the boot printed.
+// session and ready message, the mailbox's handshake count, and what the
+// boot printed.
 struct ReadyState {
     std::string agent_secret;
     uint64_t agent_next_sequence = 0;
     uint64_t handshakes = 0;
     int cpus = 0;
     std::string kernel_release;
-    std::string qemu_version;
     std::string console;
 };
 

@@ -140,9 +140,12 @@ private:
     QmpClient::Json start_qemu(bool incoming, const std::string& console,
                                const QmpClient::Tick& tick);
     void stop_qemu();
-    BootInfo boot_guest(const QmpClient::Tick& tick, const QmpClient::Json& version);
+    BootInfo boot_guest(const QmpClient::Tick& tick, const QmpClient::Json& version,
+                        std::chrono::steady_clock::time_point deadline);
     BootInfo load_ready_state(const ReadyState& ready, const std::string& uri,
                               const QmpClient::Tick& tick);
+    // The machine at ready, booted or loaded: what boot() returns of it.
+    BootInfo ready_at(int cpus, const std::string& kernel_release, const QmpClient::Json& version);
     void save_ready_state(BootCache& cache, const BootInfo& info, const QmpClient::Tick& tick);
     // Waits for the migration QEMU runs (to or from a file) to end; Error when it failed.
     void await_migration(const QmpClient::Tick& tick);
