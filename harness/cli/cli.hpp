@@ -46,7 +46,7 @@ struct Options {
     std::string vmlinux;  // default: --kernel
     bool every_address_space = false;
     std::string json_file, html_file;
-    std::string junit_file;  // sweep (rseq), conformance rseq and pks
+    std::string junit_file;  // sweep (rseq and kernel), conformance rseq and pks
     uint32_t hit = SweepConfig().hit;
     int signo = SweepConfig().signo;
     int budget_ms = -1;  // not given

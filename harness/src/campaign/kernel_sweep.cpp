@@ -444,7 +444,7 @@ std::vector<JunitCase> kernel_sweep_junit_cases(const KernelSweepResult& result)
         k.name = c.event + " before " + c.where() + " " + c.insn_text;
         if (!c.raised) {
             k.verdict = JunitCase::Verdict::skipped;
-            k.message = "not reached by the workload: no verdict";
+            k.message = kJunitNotReached;
         } else if (!c.ok) {
             k.verdict = JunitCase::Verdict::failed;
             k.message = failure_text(c);

@@ -271,7 +271,7 @@ std::vector<JunitCase> sweep_junit_cases(const SweepResult& result) {
         k.name = c.event + " before " + hex(c.insn_addr) + " " + c.insn_text;
         if (c.skipped || !c.raised) {
             k.verdict = V::skipped;
-            k.message = c.skipped ? c.outcome : "not reached by the workload: no verdict";
+            k.message = c.skipped ? c.outcome : kJunitNotReached;
         } else if (!c.ok) {
             k.verdict = V::failed;
             k.message = std::string("observed ") + observed_word(c) + ", the model says " +

@@ -18,6 +18,9 @@ struct JunitCase {
     std::string details;  // failed: the rest (the reproducer's path...)
 };
 
+// The message of a cell the workload did not reach: it has no verdict.
+constexpr const char* kJunitNotReached = "not reached by the workload: no verdict";
+
 // A <testsuites> document with one <testsuite name="suite">.
 std::string junit_xml(const std::string& suite, const std::vector<JunitCase>& cases);
 

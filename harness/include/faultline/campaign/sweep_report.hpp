@@ -16,9 +16,9 @@ std::string sweep_json(const SweepResult& result);
 std::string sweep_html(const SweepResult& result, const std::string& title);
 // Instructions down, events across (the sweep's events, in its order), one
 // word per cell; then the totals, and one line for each failed cell.
-// One case a cell (not reached or left out: skipped, without a verdict),
-// then one failed case a finding.
-std::vector<JunitCase> sweep_junit_cases(const SweepResult& result);
 std::string sweep_table(const SweepResult& result, const std::vector<std::string>& events);
+// --junit: one case a cell (not reached or left out: skipped, without a
+// verdict), then one failed case a finding.
+std::vector<JunitCase> sweep_junit_cases(const SweepResult& result);
 
 }  // namespace faultline
