@@ -145,4 +145,36 @@ std::string to_string(const RseqVerdict& v) {
     return "?";
 }
 
+std::optional<RseqVerdict> parse_rseq_verdict(const std::string& text) {
+    auto address_after = [&](const std::string& head) -> std::optional<uint64_t> {
+        if (text.rfind(head + "0x", 0) != 0) {
+            return std::nullopt;
+        }
+        std::string digits = text.substr(head.size() + 2);
+        if (digits.empty() || digits.size() > 16 ||
+            digits.find_first_not_of("0123456789abcdef") != std::string::npos) {
+            return std::nullopt;
+        }
+        return std::stoull(digits, nullptr, 16);
+    };
+    RseqVerdict verdict;
+    if (auto ip = address_after("resumes at ")) {
+        verdict.next_ip = *ip;
+    } else if (auto abort_ip = address_after("aborts to ")) {
+        verdict.outcome = RseqOutcome::aborts;
+        verdict.next_ip = *abort_ip;
+    } else {
+        verdict.outcome = RseqOutcome::sigsegv;
+        for (int e = int(RseqError::none); e <= int(RseqError::thread_flags); ++e) {
+            verdict.error = RseqError(e);
+            if (text == to_string(verdict)) {
+                return verdict;
+            }
+        }
+        return std::nullopt;
+    }
+    // Only what to_string() writes: "0x0041", or 0 (written "0"), is not.
+    return to_string(verdict) == text ? std::optional(verdict) : std::nullopt;
+}
+
 }  // namespace faultline::models

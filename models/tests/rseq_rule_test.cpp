@@ -205,6 +205,20 @@ TEST(RseqRuleKernel, VerdictsReadAsWhatTheThreadDoes) {
     EXPECT_EQ(to_string(sigsegv(RseqError::signature_mismatch)), "SIGSEGV (signature_mismatch)");
 }
 
+// A sweep report holds the verdicts as text; faultline merge reads them back.
+TEST(RseqRuleKernel, VerdictsReadBackFromTheirText) {
+    for (const RseqVerdict& v :
+         {aborts_to(0x401040), resumes_at(0x401000), resumes_at(0x7fffffffefff),
+          sigsegv(RseqError::signature_mismatch), sigsegv(RseqError::thread_flags)}) {
+        EXPECT_EQ(parse_rseq_verdict(to_string(v)), v) << to_string(v);
+    }
+    for (const char* text : {"", "aborts to", "aborts to 0x", "aborts to 0x0041", "aborts to 0xg",
+                             "resumes at 401000", "SIGSEGV (none2)", "SIGSEGV", "commit",
+                             "aborts to 0x401040 ", "aborts to 0x10000000000000000"}) {
+        EXPECT_EQ(parse_rseq_verdict(text), std::nullopt) << text;
+    }
+}
+
 // The module answers through its socket what the function does, for every
 // event at every ip from before the sequence to past the abort handler, with
 // a valid descriptor, a bad signature and a deprecated flag.

@@ -95,5 +95,8 @@ std::string to_string(RseqEvent event);
 std::string to_string(RseqError error);
 // "resumes at 0x401000", "aborts to 0x401040", "SIGSEGV (signature_mismatch)".
 std::string to_string(const RseqVerdict& verdict);
+// The verdict whose to_string() is text (a report read back); nullopt for
+// any other text.
+std::optional<RseqVerdict> parse_rseq_verdict(const std::string& text);
 
 }  // namespace faultline::models
