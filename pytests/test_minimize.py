@@ -5,6 +5,7 @@ does not restart a section (pytests/kernel-patches), each run the program
 did not survive becomes a finding of two trials (a preemption, then a
 signal), instead of every trial of those runs failing."""
 import json
+import pathlib
 import re
 
 import pytest
@@ -15,8 +16,10 @@ from test_conformance import build_kernel_under_test
 
 SIGNAL_KERNEL = "rseq-no-restart-on-signal"
 # The program runs delta debugging took for each finding, the first of them
-# the failing run's trials together again (3: two trials, then each alone).
-TESTS = [3, 7, 7, 7, 7, 9, 7, 7, 7, 7, 9, 7, 7, 7, 7, 7, 7, 7, 3, 7, 7]
+# the failing run's trials together again (3: a run of just the two trials,
+# then each alone).
+TESTS = [3, 7, 7, 7, 7, 9, 7, 3, 7, 7, 9, 7, 7, 7, 3, 7, 7, 7, 3, 7, 7]
+SHARDS = 3
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +29,16 @@ def signal_kernel_sweep(tmp_path_factory):
     kernel = ["--kernel", str(out / "vmlinux"), "--initrd", str(out / "initramfs.cpio")]
     tmp = tmp_path_factory.mktemp("signal")
     # Uploaded, as a user's program is: the replay puts it where the sweep did.
-    p = cli("sweep", "--binary", str(GUEST_PROGRAMS / "rseq-counter"), "--json",
-            str(tmp / "sweep.json"), "--html", str(tmp / "sweep.html"), "--repro-dir",
-            str(tmp / "repro"), *kernel, "--", "1", "1000")
+    p = cli(*sweep_command(tmp, "sweep", kernel))
     return p, json.loads((tmp / "sweep.json").read_text()), kernel, (tmp / "sweep.html").read_text()
+
+
+def sweep_command(tmp, name, kernel, *options):
+    """The sweep, its reports named name.json and name.html, its
+    reproducers in tmp/repro."""
+    return ("sweep", "--binary", str(GUEST_PROGRAMS / "rseq-counter"), "--json",
+            str(tmp / f"{name}.json"), "--html", str(tmp / f"{name}.html"), "--repro-dir",
+            str(tmp / "repro"), *kernel, *options, "--", "1", "1000")
 
 
 def test_each_run_it_did_not_survive_is_one_minimal_pair_with_a_signal(signal_kernel_sweep):
@@ -112,3 +121,22 @@ def test_gdb_stops_at_both_firings_at_one_instruction(signal_kernel_sweep):
     assert code == 1, err
     assert "under gdb the program was killed by signal 11, every firing at its recorded " \
         "instruction" in err, err
+
+
+def test_its_shards_merged_are_the_whole_sweep_findings_renumbered(signal_kernel_sweep):
+    p, report, kernel, html = signal_kernel_sweep
+    # The fixture's directory: its reproducers are in tmp/repro.
+    tmp = pathlib.Path(report["cells"][report["findings"][0]["cells"][0]]["reproducer"]).parent.parent
+    shards = []
+    for i in range(1, SHARDS + 1):
+        shard = cli(*sweep_command(tmp, f"shard{i}", kernel, "--shard", f"{i}/{SHARDS}"))
+        assert shard.returncode == 1, shard.stdout + shard.stderr
+        shards.append(str(tmp / f"shard{i}.json"))
+    # Each shard numbers its own findings from 1.
+    assert [len(json.loads(open(s).read())["findings"]) for s in shards] == [7, 7, 7]
+    merged = cli("merge", *shards, "--json", str(tmp / "merged.json"), "--html",
+                 str(tmp / "merged.html"))
+    assert merged.returncode == p.returncode == 1, merged.stdout + merged.stderr
+    assert (tmp / "merged.json").read_bytes() == (tmp / "sweep.json").read_bytes()
+    assert (tmp / "merged.html").read_text() == html
+    assert merged.stdout == re.sub(r", [\d.]+ trials/s\n", "\n", p.stdout)

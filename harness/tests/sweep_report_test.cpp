@@ -88,7 +88,7 @@ TEST(SweepReport, NamesTheModelsAnswer) {
               "address    instruction                  preempt     \n"
               "/bin/rseq-counter\n"
               "0x401ca4   cmpl %edi, %fs:4(%rcx)       SIGSEGV     \n"
-              "1 trials in 0 program runs, 0 failed, 0 findings, 0.0 trials/s\n"
+              "1 trials in 0 program runs, 0 failed, 0 findings\n"
               "reached 1 of 1 cells\n");
     auto json = nlohmann::json::parse(sweep_json(r))["cells"][0];
     EXPECT_EQ(json["model"], nlohmann::json::array({"SIGSEGV (signature_mismatch)"}));
@@ -154,7 +154,7 @@ TEST(SweepHtml, AFindingIsListedAndItsCellsLinkToIt) {
                         "<br>reproducer: repro/signal.json</td>"),
               std::string::npos)
         << html;
-    EXPECT_NE(html.find("3 failed, 1 findings, "), std::string::npos) << html;
+    EXPECT_NE(html.find("3 failed, 1 findings. "), std::string::npos) << html;
 }
 
 // A reached cell is a case with the verdict; one not reached or left out

@@ -14,6 +14,7 @@
 #include "faultline/campaign/replay.hpp"
 #include "faultline/campaign/reproducer.hpp"
 #include "faultline/machine/errors.hpp"
+#include "faultline/machine/files.hpp"
 
 namespace faultline {
 
@@ -98,7 +99,10 @@ public:
         for (const auto& sequence : plan.sequences) {
             rows += sequence.instructions.size();
         }
-        const auto [first_row, end_row] = plan.config.shard.range(rows);
+        const auto [first_group, end_group] =
+            plan.config.shard.range((rows + kRowsPerRunGroup - 1) / kRowsPerRunGroup);
+        const size_t first_row = first_group * kRowsPerRunGroup;
+        const size_t end_row = std::min(rows, end_group * kRowsPerRunGroup);
         size_t row = 0;
         for (size_t s = 0; s < plan.sequences.size(); ++s) {
             const auto& [file, cs, instructions] = plan.sequences[s];
@@ -109,7 +113,7 @@ public:
                     continue;
                 }
                 for (size_t e = 0; e < plan.events.size(); ++e) {
-                    trials_.push_back({s, i, e});
+                    trials_.push_back({s, i, e, row / kRowsPerRunGroup});
                     SweepCell c;
                     c.file = guest_path(file);
                     c.cs = cs.start;
@@ -149,7 +153,7 @@ public:
         std::vector<size_t> todo(trials_.size());
         std::iota(todo.begin(), todo.end(), 0);
         while (!todo.empty()) {
-            size_t raised = run_batch(todo);
+            size_t raised = run_batch(first_group_of(todo));
             if (uncaught_signal_event_) {
                 // The run's other trials were judged on a killed program:
                 // start over without the column.
@@ -180,13 +184,25 @@ public:
         result.findings = findings_;
         result.shard = plan_.config.shard;
         result.trials_per_s = seconds > 0 ? double(result.cells.size()) / seconds : 0;
+        result.identity = sweep_identity(plan_, machine_.config());
+        result.kernel_reports = machine_.kernel_reports();
         return result;
     }
 
 private:
     struct Trial {
         size_t sequence, insn, event;
+        size_t group;  // the run group of its row (kRowsPerRunGroup)
     };
+
+    // The trials of todo in the run group of its first: what one program
+    // run may take.
+    std::vector<size_t> first_group_of(const std::vector<size_t>& todo) const {
+        const size_t group = trials_[todo.front()].group;
+        auto end = std::find_if(todo.begin(), todo.end(),
+                                [&](size_t t) { return trials_[t].group != group; });
+        return {todo.begin(), end};
+    }
 
     // File 0 is the program, file k the library config.libraries[k - 1].
     SweptFile swept_file(size_t file) const {
@@ -218,11 +234,17 @@ private:
                 event.name(), arg, cs.abort};
     }
 
-    // The baseline's icount is the same on every run, and so is this.
-    uint32_t run_budget_ms(const std::vector<size_t>& trials) const {
+    // Every run of trial t's group gets the budget of all the group's
+    // trials. The budget reaches the guest (the agent sets the program's
+    // timer by it) and moves the instructions it runs, so a run of some of
+    // a group's trials runs as the run of all of them until its events
+    // fire, and a reproducer replays the lone run it records exactly.
+    uint32_t run_budget_ms(size_t t) const {
         std::vector<Event::Kind> events;
-        for (size_t t : trials) {
-            events.push_back(plan_.events[trials_[t].event].second.kind);
+        for (const Trial& trial : trials_) {
+            if (trial.group == trials_[t].group) {
+                events.push_back(plan_.events[trial.event].second.kind);
+            }
         }
         return faultline::run_budget_ms(baseline_icount_, events, plan_.config.budget_ms);
     }
@@ -239,7 +261,8 @@ private:
         }
         machine_.restore();
         ScheduledRun scheduled = run_schedule(machine_, swept_files(), config.args,
-                                              run_budget_ms(batch), RunAs::nobody, schedule);
+                                              run_budget_ms(batch.front()), RunAs::nobody,
+                                              schedule);
         ++runs_;
         const RunResult& run = scheduled.run;
         const std::vector<Firing>& firings = scheduled.firings;
@@ -285,21 +308,23 @@ private:
 
     // The program ran to its end without reaching the first trial's
     // instruction. Until a trial fires, a run does what the run before it
-    // did, so no trial there is reached, whatever its event; and if that is
-    // the section's first instruction, the section is never entered (it is
-    // entered at its start), so none of its trials is. Marks them; returns
-    // the trials left.
+    // did, so no trial there is reached, whatever its event; and if the
+    // section's first instruction is not reached either, the section is
+    // never entered (it is entered at its start), so none of its trials is.
+    // Marks them in the trial's run group only: what a shard finds must not
+    // depend on groups it does not run. Returns the trials left.
     std::vector<size_t> mark_unreached(const std::vector<size_t>& todo) {
         const Trial first = trials_[todo.front()];
-        std::string outcome = "not reached: the program " + cells_[todo.front()].outcome;
-        if (first.insn == 0) {
-            outcome = "not reached (the section was never entered): the program " +
-                      cells_[todo.front()].outcome;
-        }
+        const bool never_entered = first.insn == 0 || !section_start_reached(todo.front());
+        const std::string outcome =
+            std::string(never_entered ? "not reached (the section was never entered)"
+                                      : "not reached") +
+            ": the program " + cells_[todo.front()].outcome;
         std::vector<size_t> left;
         for (size_t t : todo) {
-            bool same_place = trials_[t].sequence == first.sequence &&
-                              (first.insn == 0 || trials_[t].insn == first.insn);
+            bool same_place = trials_[t].group == first.group &&
+                              trials_[t].sequence == first.sequence &&
+                              (never_entered || trials_[t].insn == first.insn);
             if (same_place) {
                 cells_[t].outcome = outcome;
             } else {
@@ -307,6 +332,19 @@ private:
             }
         }
         return left;
+    }
+
+    // One run with trial t's event moved to its section's first instruction:
+    // whether the program gets there at all. No cell keeps its answer.
+    bool section_start_reached(size_t t) {
+        const auto& instructions = plan_.sequences[trials_[t].sequence].instructions;
+        ReproEntry probe = entry_of(t);
+        probe.addr = instructions.front().addr;
+        machine_.restore();
+        ScheduledRun scheduled = run_schedule(machine_, swept_files(), plan_.config.args,
+                                              run_budget_ms(t), RunAs::nobody, {probe});
+        ++runs_;
+        return !scheduled.firings.empty();
     }
 
     // The trials still to run once event e is left out; every other cell
@@ -401,8 +439,8 @@ private:
         }
         findings_.push_back({minimal, broken_outcome, tests});
         for (size_t t : minimal) {
-            cells_[t].outcome += "; finding " + std::to_string(findings_.size()) + ": with " +
-                                 members + " in one run the program " + broken_outcome;
+            cells_[t].outcome += finding_mention(findings_.size()) + "with " + members +
+                                 " in one run the program " + broken_outcome;
         }
         return {};
     }
@@ -421,7 +459,7 @@ private:
         setup.baseline_runs = 1;
         setup.baseline_budget_ms = config.budget_ms;
         auto write = [&](const std::vector<size_t>& trials, const std::string& finding) {
-            setup.budget_ms = run_budget_ms(trials);
+            setup.budget_ms = run_budget_ms(trials.front());
             std::vector<ReproEntry> schedule;
             for (size_t t : trials) {
                 schedule.push_back(entry_of(t));
@@ -485,6 +523,10 @@ RunResult run_baseline(Machine& machine, const std::string& program,
     return run;
 }
 
+std::string finding_mention(size_t number) {
+    return "; finding " + std::to_string(number) + ": ";
+}
+
 std::optional<models::RseqOutcome> SweepCell::observed() const {
     if (aborted) {
         return *aborted ? models::RseqOutcome::aborts : models::RseqOutcome::resumes;
@@ -507,6 +549,44 @@ size_t SweepResult::reached() const {
 
 SweepResult run_sweep(Machine& machine, const SweepPlan& plan) {
     return Sweeper(machine, plan).run();
+}
+
+nlohmann::json machine_identity(const MachineConfig& machine) {
+    return {{"qemu_sha256", sha256_of_file(machine.qemu)},
+            {"kernel_sha256", sha256_of_file(machine.kernel)},
+            {"initrd_sha256", sha256_of_file(machine.initrd)},
+            {"cpus", machine.cpus},
+            {"memory_mib", machine.memory_mib},
+            {"kernel_args", machine.kernel_args},
+            {"precise_xinuse", machine.precise_xinuse}};
+}
+
+nlohmann::json sweep_identity(const SweepPlan& plan, const MachineConfig& machine) {
+    const SweepConfig& config = plan.config;
+    auto by_content = [](const std::string& guest_path, const std::string& host_path) {
+        return nlohmann::json{{"path", guest_path}, {"sha256", sha256_of_file(host_path)}};
+    };
+    nlohmann::json libraries = nlohmann::json::array(), uploads = nlohmann::json::array();
+    for (const auto& library : config.libraries) {
+        libraries.push_back(by_content(library.guest_path, library.host_path));
+    }
+    for (const auto& upload : config.uploads) {
+        uploads.push_back(by_content(upload.guest_path, upload.host_path));
+    }
+    nlohmann::json events = nlohmann::json::array();
+    for (const auto& event : plan.events) {
+        events.push_back(event.first);
+    }
+    return {{"program", by_content(config.guest_program, config.host_binary)},
+            {"args", config.args},
+            {"libraries", libraries},
+            {"uploads", uploads},
+            {"events", events},
+            {"hit", config.hit},
+            {"signal", config.signo},
+            {"budget_ms", config.budget_ms},
+            {"rseq_signature", config.rseq_signature},
+            {"machine", machine_identity(machine)}};
 }
 
 }  // namespace faultline

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faultline/machine/errors.hpp"
+
 namespace faultline {
 
 namespace {
@@ -49,6 +51,7 @@ std::string sweep_json(const SweepResult& result) {
                          {"cs", c.cs},
                          {"insn_addr", c.insn_addr},
                          {"insn", c.insn_text},
+                         {"in_sequence", c.in_sequence},
                          {"event", c.event},
                          {"reached", c.raised},
                          {"raised", c.raised},
@@ -74,15 +77,77 @@ std::string sweep_json(const SweepResult& result) {
     for (const auto& f : result.findings) {
         findings.push_back({{"cells", f.cells}, {"outcome", f.outcome}, {"tests", f.tests}});
     }
-    return nlohmann::json{{"shard", result.shard.text()},
-                          {"trials_per_s", result.trials_per_s},
+    return nlohmann::json{{"report", kSweepReport},
+                          {"sweep", result.identity},
+                          {"shard", result.shard.text()},
                           {"program_runs", result.program_runs},
                           {"reached", result.reached()},
                           {"failed", result.failed()},
                           {"notes", result.notes},
+                          {"kernel_reports", result.kernel_reports},
                           {"findings", findings},
                           {"cells", cells}}
-        .dump(1);
+        .dump(1) + "\n";
+}
+
+SweepResult sweep_from_json(const std::string& text) {
+    nlohmann::json report = nlohmann::json::parse(text);
+    if (!report.is_object() || report.value("report", "") != kSweepReport) {
+        throw ConfigError("not a report of faultline sweep (its \"report\" is not \"" +
+                          std::string(kSweepReport) + "\")");
+    }
+    SweepResult result;
+    result.identity = report.at("sweep");
+    result.shard = parse_shard(report.at("shard").get<std::string>());
+    result.program_runs = report.at("program_runs").get<size_t>();
+    result.notes = report.at("notes").get<std::vector<std::string>>();
+    result.kernel_reports = report.at("kernel_reports").get<std::vector<std::string>>();
+    for (const auto& f : report.at("findings")) {
+        SweepFinding finding{f.at("cells").get<std::vector<size_t>>(),
+                             f.at("outcome").get<std::string>(), f.at("tests").get<size_t>()};
+        for (size_t cell : finding.cells) {
+            if (cell >= report.at("cells").size()) {
+                throw ConfigError("a finding names cell " + std::to_string(cell) + " of " +
+                                  std::to_string(report.at("cells").size()));
+            }
+        }
+        result.findings.push_back(finding);
+    }
+    for (const auto& j : report.at("cells")) {
+        SweepCell c;
+        c.file = j.at("file").get<std::string>();
+        c.cs = j.at("cs").get<uint64_t>();
+        c.insn_addr = j.at("insn_addr").get<uint64_t>();
+        c.insn_text = j.at("insn").get<std::string>();
+        c.in_sequence = j.at("in_sequence").get<bool>();
+        c.event = j.at("event").get<std::string>();
+        c.raised = j.at("raised").get<bool>();
+        c.skipped = j.at("skipped").get<bool>();
+        c.fired = j.at("fired").get<bool>();
+        c.guest_status = j.at("guest_status").get<std::string>();
+        c.fired_icount = j.at("fired_icount").get<uint64_t>();
+        c.vcpu = j.at("vcpu").get<int>();
+        c.expected_abort = j.at("expected_abort").get<bool>();
+        c.may_abort = j.at("may_abort").get<bool>();
+        for (const auto& answer : j.at("model")) {
+            auto verdict = models::parse_rseq_verdict(answer.get<std::string>());
+            if (!verdict) {
+                throw ConfigError("a cell's model answer '" + answer.get<std::string>() +
+                                  "' is none the rseq model gives");
+            }
+            c.model.push_back(*verdict);
+        }
+        if (!j.at("aborted").is_null()) {
+            c.aborted = j.at("aborted").get<bool>();
+        }
+        c.killed_by_sigsegv = j.at("observed") == "SIGSEGV";
+        c.invariant_ok = j.at("invariant_ok").get<bool>();
+        c.outcome = j.at("outcome").get<std::string>();
+        c.ok = j.at("ok").is_boolean() && j.at("ok").get<bool>();
+        c.reproducer = j.at("reproducer").is_null() ? "" : j.at("reproducer").get<std::string>();
+        result.cells.push_back(c);
+    }
+    return result;
 }
 
 namespace {
@@ -171,7 +236,7 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
          "ol{margin:0;padding-left:1.5em}</style></head><body>"
       << "<h1>" << escape(title) << "</h1><p>" << result.cells.size() << " trials, "
       << result.reached() << " reached, " << result.failed() << " failed, "
-      << result.findings.size() << " findings, " << result.trials_per_s << " trials/s. Dark green: the event aborted the "
+      << result.findings.size() << " findings. Dark green: the event aborted the "
       << "sequence as it must; light green: committed as it must; mid green: a page fault "
       << "aborted it because handling the fault blocked (allowed inside the sequence); teal: "
       << "killed by SIGSEGV as the model (models/RseqRule) says (a bad descriptor or "
@@ -320,9 +385,12 @@ std::string sweep_table(const SweepResult& result, const std::vector<std::string
         }
         t += "\n";
     }
-    append(t, "%zu trials in %zu program runs, %zu failed, %zu findings, %.1f trials/s\n",
-           result.cells.size(), result.program_runs, result.failed(), result.findings.size(),
-           result.trials_per_s);
+    append(t, "%zu trials in %zu program runs, %zu failed, %zu findings", result.cells.size(),
+           result.program_runs, result.failed(), result.findings.size());
+    if (result.trials_per_s > 0) {
+        append(t, ", %.1f trials/s", result.trials_per_s);
+    }
+    t += "\n";
     append(t, "reached %zu of %zu cells\n", result.reached(), result.cells.size());
     for (const auto& note : result.notes) {
         append(t, "note: %s\n", note.c_str());

@@ -1,11 +1,15 @@
 #include "faultline/machine/files.hpp"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "faultline/machine/errors.hpp"
 
@@ -53,6 +57,24 @@ std::string sha256_of_bytes(const std::string& bytes) {
 }
 
 std::string sha256_of_file(const std::string& path) {
+    // A command hashes QEMU, the kernel and the initramfs for the boot
+    // cache and again for its report: the second time, a file whose inode,
+    // size and change time are the same is not read again.
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) {
+        throw FileMissing("file to hash", path);
+    }
+    using Version = std::tuple<dev_t, ino_t, off_t, time_t, long>;
+    const Version version{st.st_dev, st.st_ino, st.st_size, st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
+    static std::mutex mutex;
+    static std::map<std::string, std::pair<Version, std::string>> hashed;
+    {
+        std::lock_guard lock(mutex);
+        auto known = hashed.find(path);
+        if (known != hashed.end() && known->second.first == version) {
+            return known->second.second;
+        }
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         throw FileMissing("file to hash", path);
@@ -62,7 +84,10 @@ std::string sha256_of_file(const std::string& path) {
     while (in.read(buffer.data(), std::streamsize(buffer.size())) || in.gcount() > 0) {
         hash.update(buffer.data(), size_t(in.gcount()));
     }
-    return hash.hex();
+    std::string hex = hash.hex();
+    std::lock_guard lock(mutex);
+    hashed[path] = {version, hex};
+    return hex;
 }
 
 }  // namespace faultline

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "faultline/campaign/shard.hpp"
 #include "faultline/injection/inject.hpp"
 #include "faultline/machine/machine.hpp"
@@ -52,6 +54,13 @@ struct SweptFile {
     std::string guest_path;
 };
 
+// A program run takes the trials of at most this many consecutive
+// instruction rows (a run group, in plan order), and a shard takes whole
+// groups: each trial then runs with the same others whether the sweep is
+// sharded or not, so its cell, firing icount included, is the same, and the
+// union of the shards is the unsharded sweep (faultline merge).
+inline constexpr size_t kRowsPerRunGroup = 8;
+
 struct SweepConfig {
     std::string host_binary;    // the program's ELF on the host
     std::string guest_program;  // where it is in the guest
@@ -76,7 +85,7 @@ struct SweepConfig {
     // reported as never fired.
     uint32_t budget_ms = 5000;
     // Which instruction rows (each with all its events) this sweep runs: the
-    // shard's part of the rows of every sequence in plan order.
+    // shard's part of the run groups of every sequence in plan order.
     Shard shard;
     // Non-empty: a directory that gets a reproducer file for each finding
     // (a failing cell; trials that break the program's check only together).
@@ -142,15 +151,27 @@ struct SweepFinding {
     size_t tests = 0;           // program runs the minimization took
 };
 
+// What a cell's outcome says of the finding it is in, numbered from 1:
+// "; finding 2: ", then the finding's trials and how the program ended.
+std::string finding_mention(size_t number);
+
 struct SweepResult {
     std::vector<SweepCell> cells;  // in plan order: sequence, instruction, event
     std::vector<SweepFinding> findings;
     Shard shard;
+    // A measurement, not a result: in no report file, so that the same
+    // sweep writes the same report (0 when not measured, as in a merge).
     double trials_per_s = 0;
     size_t program_runs = 0;
     // What the sweep had to leave out, and why (e.g. a signal the program
     // does not catch).
     std::vector<std::string> notes;
+    // What was swept on what (sweep_identity): the shards of one sweep
+    // have the same.
+    nlohmann::json identity;
+    // The guest kernel's reports of a bug in itself (console.hpp) by the
+    // end of the sweep.
+    std::vector<std::string> kernel_reports;
 
     size_t failed() const;   // cells reached and not ok
     bool passed() const { return failed() == 0 && findings.empty(); }
@@ -203,5 +224,13 @@ std::vector<Upload> sweep_uploads(const SweepPlan& plan);
 // that must not depend on the runs before it starts from there), then the
 // trials; trials_per_s counts the trials' time only.
 SweepResult run_sweep(Machine& machine, const SweepPlan& plan);
+
+// What a sweep's cells depend on, files by content and never by path (a
+// shard on another host has the same): the program, its arguments, the
+// files it runs with, the events and their settings, and the machine.
+nlohmann::json sweep_identity(const SweepPlan& plan, const MachineConfig& machine);
+// The machine's part of it: QEMU, kernel and initramfs by SHA-256, and its
+// size and kernel arguments.
+nlohmann::json machine_identity(const MachineConfig& machine);
 
 }  // namespace faultline

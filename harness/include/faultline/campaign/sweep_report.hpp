@@ -10,7 +10,15 @@
 
 namespace faultline {
 
+// The JSON report's "report": what merge and others tell it by.
+inline constexpr const char* kSweepReport = "faultline sweep";
+
+// The same result gives the same bytes: no timing is in it.
 std::string sweep_json(const SweepResult& result);
+// The result a sweep_json() report holds (trials_per_s 0). Throws
+// ConfigError, or nlohmann::json's errors for a field missing or of the
+// wrong type.
+SweepResult sweep_from_json(const std::string& text);
 // A table a person reads at a glance: instructions down, events across,
 // each cell coloured by verdict.
 std::string sweep_html(const SweepResult& result, const std::string& title);
