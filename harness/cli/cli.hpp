@@ -54,6 +54,7 @@ struct Options {
     std::string pk_kinds = "all";
     std::string repro_dir;
     std::string repro_file;  // replay's FILE
+    std::vector<std::string> shard_reports;  // merge's SHARD.json...
     bool force = false;
     int gdb_port = 0;  // replay --gdb
     MachineConfig config = MachineConfig::defaults();
@@ -84,6 +85,13 @@ extern const Command sweep_command;
 extern const Command explore_command;
 extern const Command replay_command;
 extern const Command conformance_command;
+extern const Command merge_command;
+
+// What sweep and merge print and write of an rseq sweep's result (the
+// table, --json, --html, --junit, the kernel reports); returns the exit
+// status: 0 when every reached cell passed, no finding, no kernel report,
+// and at least --require-coverage of the cells reached.
+int report_sweep(const Options& o, const SweepResult& result);
 
 // The signal that asked the CLI to stop, 0 while none has.
 extern volatile sig_atomic_t stop_signal;

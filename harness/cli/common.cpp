@@ -101,10 +101,22 @@ void put_guest_files(Machine& machine, const std::vector<Upload>& uploads) {
 }
 
 void write_report(const std::string& path, const std::string& text) {
-    std::ofstream out(path);
-    out << text;
-    if (!out) {
-        throw Error("cannot write " + path);
+    // Written beside and renamed into place: a report is whole or absent.
+    const std::string partial = path + ".partial";
+    {
+        std::ofstream out(partial);
+        out << text;
+        out.close();
+        if (!out) {
+            std::filesystem::remove(partial);
+            throw Error("cannot write " + path);
+        }
+    }
+    std::error_code error;
+    std::filesystem::rename(partial, path, error);
+    if (error) {
+        std::filesystem::remove(partial);
+        throw Error("cannot write " + path + ": " + error.message());
     }
 }
 

@@ -1,19 +1,20 @@
 // faultline: command-line front end of the harness. This file only
 // dispatches: each subcommand lives in its own file (boot.cpp, run.cpp,
-// sweep.cpp, explore.cpp, replay.cpp, conformance.cpp) with its usage text,
-// and options.cpp parses the options they share.
+// sweep.cpp, explore.cpp, replay.cpp, conformance.cpp, merge.cpp) with its
+// usage text, and options.cpp parses the options they share.
 //
 // Exit status: boot 0; run the program's own status (128+N when signal N
 // killed it); explore 0 when no run broke the program's check, 1 when one
-// did (each finding listed); sweep 0 when every cell the workload reached matches the rseq
-// rule, no set of trials breaks the program only together, at least PCT% were
-// reached, and the guest kernel reported no bug in
-// itself, 1 otherwise (run and sweep print each
-// kernel report line on stderr); replay 1 when the reproducer's failure
-// repeats, 0 when it does not; 2 for bad usage (one line saying what is
-// wrong, then which --help to read) or bad input; 125 when the
-// harness failed (one line naming the cause on stderr, evidence below it). SIGINT, SIGTERM or SIGHUP
-// end QEMU and remove the run directory, then end the CLI by that signal.
+// did (each finding listed); sweep 0 when every cell the workload reached
+// matches the rseq rule, no set of trials breaks the program only together,
+// at least PCT% were reached, and the guest kernel reported no bug in
+// itself, 1 otherwise (run and sweep print each kernel report line on
+// stderr); merge what the unsharded sweep would; replay 1 when the
+// reproducer's failure repeats, 0 when it does not; 2 for bad usage (one
+// line saying what is wrong, then which --help to read) or bad input; 125
+// when the harness failed (one line naming the cause on stderr, evidence
+// below it). SIGINT, SIGTERM or SIGHUP end QEMU and remove the run
+// directory, then end the CLI by that signal.
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -28,8 +29,9 @@ namespace {
 using namespace faultline::cli;
 
 // In the order the usage lists them.
-const Command* const kCommands[] = {&boot_command,    &run_command,    &sweep_command,
-                                    &explore_command, &replay_command, &conformance_command};
+const Command* const kCommands[] = {&boot_command,   &run_command,         &sweep_command,
+                                    &explore_command, &replay_command, &conformance_command,
+                                    &merge_command};
 
 const Command* command_named(const std::string& name) {
     for (const Command* command : kCommands) {

@@ -98,7 +98,8 @@ std::string options_usage() {
            "  --budget MS   guest time a program run may take before it is killed\n"
            "                (run: no limit; sweep, explore: 5000, and a run with events\n"
            "                at most twice the run without plus 20 ms, 20 per\n"
-           "                page_fault_blocking, 1 per other event)\n"
+           "                page_fault_blocking, 1 per other event; a sweep: of the run\n"
+           "                group's events)\n"
            "  --kernel-arg ARG   append to the guest kernel command line (repeatable)\n"
            "  --no-boot-cache   boot the guest rather than load its state at ready from\n"
            "                ~/.cache/faultline/boot (FAULTLINE_CACHE), and do not save it\n"
@@ -118,15 +119,17 @@ std::string options_usage() {
            "  --precise-xinuse   run, sweep: the vCPUs report an XSAVE component not in use\n"
            "                when it is in its initial configuration (PKRU 0, XMM/YMM 0), as\n"
            "                some CPUs do, instead of every component in use\n"
-           "  --junit FILE   sweep (rseq and kernel), conformance rseq, conformance pks: JUnit XML,\n"
-           "                one test case a cell or check (a cell not reached: skipped)\n"
+           "  --junit FILE   sweep (rseq and kernel), merge, conformance rseq, conformance pks:\n"
+           "                JUnit XML, one test case a cell or check (not reached: skipped)\n"
            "  --repro-dir DIR   sweep, explore: write a reproducer (JSON, the program copied\n"
            "                beside it) for each finding into DIR\n"
            "  --kernel-function SYM[,SYM...]   sweep: a kernel sweep of these functions\n"
            "  --vmlinux PATH   sweep --kernel-function: the guest kernel's symbols\n"
            "  --every-address-space   sweep --kernel-function: count in every process\n"
-           "  --shard I/N   sweep: the I-th of N near-equal parts of the instruction rows;\n"
-           "                explore: of the runs (1 <= I <= N); the N shards cover it all once\n";
+           "  --shard I/N   sweep: the I-th of N near-equal parts of the instruction rows\n"
+           "                (in groups of 8, which no program run crosses); explore: of the\n"
+           "                runs (1 <= I <= N); the N shards cover it all once, and\n"
+           "                faultline merge makes their reports the unsharded one\n";
 }
 
 Options parse_options(int argc, char** argv) {
@@ -159,6 +162,17 @@ Options parse_options(int argc, char** argv) {
             }
             return argv[++i];
         };
+        if (o.command == "merge") {
+            if (arg == "--json" || arg == "--html" || arg == "--junit" ||
+                arg == "--require-coverage") {
+            } else if (arg.starts_with("-")) {
+                throw UsageError{"merge takes the shards' reports, --json, --html, --junit and "
+                                 "--require-coverage, not " + arg};
+            } else {
+                o.shard_reports.push_back(arg);
+                continue;
+            }
+        }
         if (arg == "--" && o.command != "replay") {
             o.program.assign(argv + i + 1, argv + argc);
             break;
@@ -184,15 +198,17 @@ Options parse_options(int argc, char** argv) {
                    (arg == "--cpus" || arg == "--memory" || arg == "--kernel-arg")) {
             throw UsageError{"replay takes " + arg + " from the reproducer, not the command line"};
         } else if (arg == "--json" && (o.command == "sweep" || o.command == "explore" ||
+                                       o.command == "merge" ||
                                        o.conformance_target == "pk" ||
                                        o.conformance_target == "pks")) {
             o.json_file = value();
         } else if (arg == "--json") {
             o.json = true;
-        } else if (arg == "--junit" && (o.command == "sweep" || o.conformance_target == "rseq" ||
+        } else if (arg == "--junit" && (o.command == "sweep" || o.command == "merge" ||
+                                        o.conformance_target == "rseq" ||
                                         o.conformance_target == "pks")) {
             o.junit_file = value();
-        } else if (arg == "--html" && o.command == "sweep") {
+        } else if (arg == "--html" && (o.command == "sweep" || o.command == "merge")) {
             o.html_file = value();
         } else if (arg == "--hit" && o.command == "sweep") {
             int hit = parse_int(arg, value());
@@ -244,7 +260,7 @@ Options parse_options(int argc, char** argv) {
         } else if (arg == "--file" &&
                    (o.command == "run" || o.command == "sweep" || o.command == "explore")) {
             o.files.push_back(value());
-        } else if (arg == "--require-coverage" && o.command == "sweep") {
+        } else if (arg == "--require-coverage" && (o.command == "sweep" || o.command == "merge")) {
             o.require_coverage = parse_int(arg, value());
             if (o.require_coverage < 0 || o.require_coverage > 100) {
                 throw UsageError{"--require-coverage is a percentage, 0 to 100"};

@@ -122,16 +122,23 @@ int sweep(const Options& o) {
     boot_machine(machine);
     put_guest_files(machine, sweep_uploads(plan));
     SweepResult result = run_sweep(machine, plan);
+    return report_sweep(o, result);
+}
 
-    std::fputs(sweep_table(result, config.events).c_str(), stdout);
+}  // namespace
+
+int report_sweep(const Options& o, const SweepResult& result) {
+    std::vector<std::string> events = result.identity.at("events");
+    const std::string program = result.identity.at("program").at("path");
+    std::fputs(sweep_table(result, events).c_str(), stdout);
     if (!o.json_file.empty()) {
         write_report(o.json_file, sweep_json(result));
     }
     if (!o.html_file.empty()) {
-        write_report(o.html_file, sweep_html(result, "faultline sweep: " + config.guest_program));
+        write_report(o.html_file, sweep_html(result, "faultline sweep: " + program));
     }
-    write_junit(o, "faultline sweep " + config.guest_program, sweep_junit_cases(result));
-    size_t reports = tell_kernel_reports(machine.kernel_reports());
+    write_junit(o, "faultline sweep " + program, sweep_junit_cases(result));
+    size_t reports = tell_kernel_reports(result.kernel_reports);
     bool covered = result.reached() * 100 >= size_t(o.require_coverage) * result.cells.size();
     if (!covered) {
         std::fprintf(stderr, "faultline: the workload reached %zu of %zu cells, under the %d%% "
@@ -140,8 +147,6 @@ int sweep(const Options& o) {
     }
     return result.passed() && reports == 0 && covered ? 0 : 1;
 }
-
-}  // namespace
 
 const Command sweep_command{"sweep", synopsis, notes, sweep};
 

@@ -7,6 +7,7 @@
 
 #include "faultline/campaign/explore.hpp"
 #include "faultline/campaign/kernel_sweep.hpp"
+#include "faultline/campaign/merge.hpp"
 #include "faultline/campaign/replay.hpp"
 #include "faultline/campaign/reproducer.hpp"
 #include "faultline/campaign/sweep.hpp"
@@ -14,6 +15,7 @@
 #include "faultline/injection/trace.hpp"
 #include "faultline/machine/console.hpp"
 #include "faultline/machine/errors.hpp"
+#include "faultline/machine/files.hpp"
 #include "faultline/machine/machine.hpp"
 #include "faultline/machine/qemu_command_line.hpp"
 #include "faultline/program/elf.hpp"
@@ -531,10 +533,32 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("program_runs", &SweepResult::program_runs)
         .def_readonly("notes", &SweepResult::notes)
         .def_readonly("findings", &SweepResult::findings)
+        .def_readonly("kernel_reports", &SweepResult::kernel_reports)
+        .def_property_readonly(
+            "shard", [](const SweepResult& r) { return r.shard.text(); })
+        .def_property_readonly(
+            "identity", [](const SweepResult& r) { return r.identity.dump(); },
+            "What was swept on what, as JSON text: shards of one sweep have the same.")
         .def("failed", &SweepResult::failed)
         .def("reached", &SweepResult::reached)
         .def("json", &sweep_json)
-        .def("html", &sweep_html, py::arg("title"));
+        .def("html", &sweep_html, py::arg("title"))
+        .def("junit", [](const SweepResult& r, const std::string& suite) {
+            return junit_xml(suite, sweep_junit_cases(r));
+        }, py::arg("suite"));
+
+    m.def("merge_sweep_shards", [](const std::vector<std::string>& paths) {
+        std::vector<ShardReport> shards;
+        for (const auto& path : paths) {
+            std::optional<std::string> text = file_bytes(path);
+            if (!text) {
+                throw FileMissing("shard report", path);
+            }
+            shards.push_back({path, *text});
+        }
+        return merge_sweep_shards(shards);
+    }, py::arg("paths"),
+          "The unsharded sweep's result from the JSON reports of its shards (faultline merge).");
 
     using Args = std::vector<std::string>;
     auto release = py::call_guard<py::gil_scoped_release>();

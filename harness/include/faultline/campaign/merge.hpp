@@ -1,0 +1,27 @@
+// faultline merge: the reports of a sweep's shards (--shard I/N) made into
+// the report of the sweep unsharded. A shard runs whole run groups
+// (kRowsPerRunGroup), so each of its cells is the unsharded sweep's cell,
+// firing icount included, and their union is that sweep's result.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "faultline/campaign/sweep.hpp"
+
+namespace faultline {
+
+// A report as read: its file's name, for messages, and its text.
+struct ShardReport {
+    std::string path;
+    std::string text;
+};
+
+// The unsharded result: the shards' cells in plan order, their findings,
+// notes and kernel reports, and the sum of their program runs. Throws
+// ConfigError naming the file and what is wrong: no shards, a file that is
+// not a sweep report, shards of different sweeps (naming what differs) or
+// of different splits, a shard given twice, a shard missing.
+SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards);
+
+}  // namespace faultline
