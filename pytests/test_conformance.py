@@ -106,9 +106,12 @@ def test_a_kernel_that_counts_post_commit_inside_fails_the_post_commit_rows(
         for e in ("preempt", "signal", "migrate", "page_fault_blocking")}
     # Each of those aborts where the model says the thread resumes: that
     # alone convicts it, so a run of many trials that broke the program
-    # costs a run per such trial, and the others go on together: 4 runs of
-    # many trials and one per failing cell, not one per trial.
-    assert sweep["program_runs"] == 4 + len(failed) == 20
+    # costs a run per such trial, and the others go on together. Each of
+    # the 4 run groups holds one post-commit row: a run of its trials that
+    # breaks, then the others together again (one group needs one run
+    # more): 9 runs of many trials and one per failing cell, not one per
+    # trial.
+    assert sweep["program_runs"] == 9 + len(failed) == 25
 
 
 def test_a_kernel_patch_that_does_not_apply_is_named_with_its_hunk(tmp_path):

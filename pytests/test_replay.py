@@ -14,7 +14,7 @@ from html_rows import grid_cells, html_rows
 BUGGY = GUEST_PROGRAMS / "rseq-buggy"
 # rseq-buggy's failing cells (test_sweep.py): its after-commit nop, for
 # every event that aborts there.
-FAILING_EVENTS = ("preempt", "signal", "migrate")
+FAILING_EVENTS = ("preempt", "signal", "migrate", "page_fault_blocking")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_each_failing_cell_has_its_own_reproducer(buggy_sweep):
     assert sorted(c["event"] for c in failing) == sorted(FAILING_EVENTS)
     assert all(c["reproducer"] is None for c in sweep["cells"] if c["ok"])
     paths = {c["reproducer"] for c in failing}
-    assert len(paths) == 3
+    assert len(paths) == len(FAILING_EVENTS)
     assert sorted(p.name for p in findings.glob("*.json")) == sorted(
         pathlib.Path(p).name for p in paths)
     for cell in failing:
@@ -60,7 +60,7 @@ def test_each_failing_cell_has_its_own_reproducer(buggy_sweep):
         assert firing["aborted"] is True
         # The program's copy beside the file is the program swept.
         assert (findings / r["program"]["copy"]).read_bytes() == BUGGY.read_bytes()
-    # One copy serves all three.
+    # One copy serves them all.
     assert len([p for p in findings.iterdir() if p.suffix != ".json"]) == 1
 
 

@@ -37,51 +37,62 @@ std::string what_followed(const ReproFiring& f, const ScheduleEntry& entry) {
     return aborted_text(f.aborted);
 }
 
+ScheduledRun arm_spawned(Machine& machine, const Process& process,
+                         const std::vector<SweptFile>& files,
+                         const std::vector<ReproEntry>& schedule) {
+    ScheduledRun result;
+    result.process = process;
+    const Process& p = result.process;
+    std::vector<ScheduleEntry>& armed = result.armed;
+    for (const auto& file : files) {
+        result.biases.push_back(load_bias(file.host_path, p.mappings, file.guest_path));
+    }
+    for (const auto& e : schedule) {
+        if (e.kernel) {
+            armed.push_back({{e.addr, e.every_address_space ? 0 : p.cr3, e.hit, true},
+                             Event::named(e.event, e.arg.value_or(FAULTLINE_ARG_DEFAULT)), 0,
+                             e.percpu});
+            continue;
+        }
+        size_t k = 0;
+        while (k < files.size() && files[k].guest_path != e.file) {
+            ++k;
+        }
+        if (k == files.size()) {
+            throw ConfigError("schedule entry in " + e.file + ", which is not a swept file");
+        }
+        uint64_t bias = result.biases[k];
+        armed.push_back({{e.addr + bias, p.cr3, e.hit},
+                         Event::named(e.event, e.arg.value_or(FAULTLINE_ARG_DEFAULT)),
+                         e.watch ? *e.watch + bias : 0});
+    }
+    machine.arm(armed);
+    return result;
+}
+
+void run_armed(Machine& machine, ScheduledRun& scheduled) {
+    scheduled.run = machine.run_spawned();
+    scheduled.firings = machine.firings();
+}
+
 ScheduledRun arm_schedule(Machine& machine, const std::vector<SweptFile>& files,
                           const std::vector<std::string>& args, uint32_t budget_ms, RunAs user,
                           const std::vector<ReproEntry>& schedule) {
-    ScheduledRun result;
-    result.process = machine.spawn(files.front().guest_path, args, budget_ms, user,
-                                   Hold::program_entry);
-    const Process& p = result.process;
-    std::vector<ScheduleEntry>& armed = result.armed;
+    Process process = machine.spawn(files.front().guest_path, args, budget_ms, user,
+                                    Hold::program_entry);
     try {
-        for (const auto& file : files) {
-            result.biases.push_back(load_bias(file.host_path, p.mappings, file.guest_path));
-        }
-        for (const auto& e : schedule) {
-            if (e.kernel) {
-                armed.push_back({{e.addr, e.every_address_space ? 0 : p.cr3, e.hit, true},
-                                 Event::named(e.event, e.arg.value_or(FAULTLINE_ARG_DEFAULT)), 0,
-                                 e.percpu});
-                continue;
-            }
-            size_t k = 0;
-            while (k < files.size() && files[k].guest_path != e.file) {
-                ++k;
-            }
-            if (k == files.size()) {
-                throw ConfigError("schedule entry in " + e.file + ", which is not a swept file");
-            }
-            uint64_t bias = result.biases[k];
-            armed.push_back({{e.addr + bias, p.cr3, e.hit},
-                             Event::named(e.event, e.arg.value_or(FAULTLINE_ARG_DEFAULT)),
-                             e.watch ? *e.watch + bias : 0});
-        }
+        return arm_spawned(machine, process, files, schedule);
     } catch (const ConfigError&) {
         machine.run_spawned();  // nothing may stay held
         throw;
     }
-    machine.arm(armed);
-    return result;
 }
 
 ScheduledRun run_schedule(Machine& machine, const std::vector<SweptFile>& files,
                           const std::vector<std::string>& args, uint32_t budget_ms, RunAs user,
                           const std::vector<ReproEntry>& schedule) {
     ScheduledRun result = arm_schedule(machine, files, args, budget_ms, user, schedule);
-    result.run = machine.run_spawned();
-    result.firings = machine.firings();
+    run_armed(machine, result);
     return result;
 }
 
@@ -142,11 +153,10 @@ ScheduledRun replay_once(Machine& machine, const Reproducer& reproducer) {
                         reproducer.user, reproducer.schedule);
 }
 
-Reproducer record_reproducer(Machine& machine, Reproducer setup,
-                             const std::vector<ReproEntry>& schedule, const std::string& finding) {
+Reproducer record_reproducer(Reproducer setup, const std::vector<ReproEntry>& schedule,
+                             const std::string& finding, const ScheduledRun& run) {
     setup.schedule = schedule;
     setup.finding = finding;
-    ScheduledRun run = replay_once(machine, setup);
     setup.firings = run.recorded();
     setup.outcome = ReproOutcome::of(run.run);
     return setup;

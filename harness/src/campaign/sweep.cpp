@@ -148,6 +148,13 @@ public:
         const SweepConfig& config = plan_.config;
         baseline_icount_ =
             run_baseline(machine_, config.guest_program, config.args, config.budget_ms).icount;
+        // Every run starts as a reproducer's replay runs its schedule: the
+        // program spawned after the baseline, held at its entry. Spawned
+        // once and snapshotted there, each run restores it instead of
+        // spawning again (exec and the loader: most of a short run).
+        held_ = machine_.spawn(config.guest_program, config.args, run_budget_ms(), RunAs::nobody,
+                               Hold::program_entry);
+        machine_.snapshot();
         auto started = std::chrono::steady_clock::now();
         const std::vector<SweepCell> fresh = cells_;
         std::vector<size_t> todo(trials_.size());
@@ -234,19 +241,29 @@ private:
                 event.name(), arg, cs.abort};
     }
 
-    // Every run of trial t's group gets the budget of all the group's
-    // trials. The budget reaches the guest (the agent sets the program's
-    // timer by it) and moves the instructions it runs, so a run of some of
-    // a group's trials runs as the run of all of them until its events
-    // fire, and a reproducer replays the lone run it records exactly.
-    uint32_t run_budget_ms(size_t t) const {
+    // Every run of the sweep gets the budget of a whole run group of every
+    // event (the plan's, so a shard's too). The budget reaches the guest
+    // (the agent sets the program's timer by it) and moves the
+    // instructions it runs: with one budget a run of some trials runs as a
+    // run of more until its events fire, and a reproducer replays the lone
+    // run it records exactly.
+    uint32_t run_budget_ms() const {
         std::vector<Event::Kind> events;
-        for (const Trial& trial : trials_) {
-            if (trial.group == trials_[t].group) {
-                events.push_back(plan_.events[trial.event].second.kind);
+        for (size_t row = 0; row < kRowsPerRunGroup; ++row) {
+            for (const auto& event : plan_.events) {
+                events.push_back(event.second.kind);
             }
         }
         return faultline::run_budget_ms(baseline_icount_, events, plan_.config.budget_ms);
+    }
+
+    // The program, held at its entry as the snapshot has it, with the
+    // schedule armed, run to its end.
+    ScheduledRun run_from_snapshot(const std::vector<ReproEntry>& schedule) {
+        machine_.restore();
+        ScheduledRun scheduled = arm_spawned(machine_, held_, swept_files(), schedule);
+        run_armed(machine_, scheduled);
+        return scheduled;
     }
 
     // One program run with the trials armed back to back; fills the cells of
@@ -259,10 +276,7 @@ private:
         for (size_t t : batch) {
             schedule.push_back(entry_of(t));
         }
-        machine_.restore();
-        ScheduledRun scheduled = run_schedule(machine_, swept_files(), config.args,
-                                              run_budget_ms(batch.front()), RunAs::nobody,
-                                              schedule);
+        ScheduledRun scheduled = run_from_snapshot(schedule);
         ++runs_;
         const RunResult& run = scheduled.run;
         const std::vector<Firing>& firings = scheduled.firings;
@@ -340,11 +354,8 @@ private:
         const auto& instructions = plan_.sequences[trials_[t].sequence].instructions;
         ReproEntry probe = entry_of(t);
         probe.addr = instructions.front().addr;
-        machine_.restore();
-        ScheduledRun scheduled = run_schedule(machine_, swept_files(), plan_.config.args,
-                                              run_budget_ms(t), RunAs::nobody, {probe});
         ++runs_;
-        return !scheduled.firings.empty();
+        return !run_from_snapshot({probe}).firings.empty();
     }
 
     // The trials still to run once event e is left out; every other cell
@@ -459,13 +470,14 @@ private:
         setup.baseline_runs = 1;
         setup.baseline_budget_ms = config.budget_ms;
         auto write = [&](const std::vector<size_t>& trials, const std::string& finding) {
-            setup.budget_ms = run_budget_ms(trials.front());
+            setup.budget_ms = run_budget_ms();
             std::vector<ReproEntry> schedule;
             for (size_t t : trials) {
                 schedule.push_back(entry_of(t));
             }
             std::string path = write_reproducer(
-                config.repro_dir, record_reproducer(machine_, setup, schedule, finding));
+                config.repro_dir,
+                record_reproducer(setup, schedule, finding, run_from_snapshot(schedule)));
             for (size_t t : trials) {
                 cells_[t].reproducer = path;
             }
@@ -507,6 +519,7 @@ private:
     std::vector<std::string> notes_ = plan_.notes;
     std::vector<SweepFinding> findings_;
     uint64_t baseline_icount_ = 0;
+    Process held_;  // the program as every run starts it
 };
 
 }  // namespace

@@ -32,10 +32,16 @@ struct ScheduledRun {
 // ("handler IA32_PKRS 0x55555554, returned with 0x55555558, cache ...").
 std::string what_followed(const ReproFiring& f, const ScheduleEntry& entry);
 
-// Spawns files[0].guest_path held at its entry point (its libraries
-// mapped) and arms every entry at its file's load base; the program stays
-// held (Machine::run_spawned() lets it go). ConfigError when a file of the
-// schedule is not loaded by the program.
+// Arms every entry of the schedule at its file's load base in process, a
+// program spawned held at its entry point (its libraries mapped), which
+// stays held (Machine::run_spawned() lets it go). ConfigError when a file
+// of the schedule is not loaded by the program.
+ScheduledRun arm_spawned(Machine& machine, const Process& process,
+                         const std::vector<SweptFile>& files,
+                         const std::vector<ReproEntry>& schedule);
+// Machine::run_spawned(), and what fired, into scheduled.
+void run_armed(Machine& machine, ScheduledRun& scheduled);
+// Spawns files[0].guest_path held at its entry point, then arm_spawned().
 ScheduledRun arm_schedule(Machine& machine, const std::vector<SweptFile>& files,
                           const std::vector<std::string>& args, uint32_t budget_ms, RunAs user,
                           const std::vector<ReproEntry>& schedule);
@@ -64,11 +70,10 @@ struct ReplayVerdict {
     // One line per difference from the recording; empty when identical.
     std::vector<std::string> differences;
 };
-// Restores the snapshot, runs schedule as setup says (its files, args,
-// user, budget) and returns setup with the schedule, the finding, and the
-// firings and outcome of that run: a reproducer of it.
-Reproducer record_reproducer(Machine& machine, Reproducer setup,
-                             const std::vector<ReproEntry>& schedule, const std::string& finding);
+// setup with the schedule, the finding, and the firings and outcome of
+// run, a run of the schedule as a replay of setup runs it: a reproducer.
+Reproducer record_reproducer(Reproducer setup, const std::vector<ReproEntry>& schedule,
+                             const std::string& finding, const ScheduledRun& run);
 
 ReplayVerdict judge_replay(const Reproducer& reproducer, const ScheduledRun& replayed);
 
