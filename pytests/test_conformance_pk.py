@@ -4,6 +4,7 @@ real (CPL 3 by /bin/pk-conformance, CPL 0 by the kernel's debugfs
 pks/conformance), QEMU's page-fault records the answer."""
 import json
 import os
+from xml.etree import ElementTree
 
 import pytest
 
@@ -23,12 +24,22 @@ NOT_COVERED = NOT_COVERED_CPL0 + (CASES // 2 - COVERED_CPL3)
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("pk") / "pk.json"
-    p = cli("conformance", "pk", "--json", str(out))
-    return p, json.loads(out.read_text()) if out.exists() else None
+    p = cli("conformance", "pk", "--json", str(out), "--junit", str(out.with_suffix(".xml")))
+    return p, json.loads(out.read_text()) if out.exists() else None, out.with_suffix(".xml")
+
+
+def test_junit_has_a_passed_case_a_row_of_the_table(run):
+    p, _, junit = run
+    assert p.returncode == 0, p.stdout + p.stderr
+    [suite] = ElementTree.parse(junit).getroot()
+    kinds = ["read", "write", "instruction_fetch"]
+    assert [case.get("name") for case in suite] == [f"cpl {cpl} {kind}" for cpl in (0, 3)
+                                                    for kind in kinds]
+    assert (suite.get("failures"), suite.get("skipped")) == ("0", "0")
 
 
 def test_every_case_agrees_with_the_model(run):
-    p, report = run
+    p, report, _ = run
     assert p.returncode == 0, p.stdout + p.stderr
     assert report["mismatches"] == []
     assert (report["cases"], report["not_covered"]) == (CASES, NOT_COVERED)
@@ -39,7 +50,7 @@ def test_every_case_agrees_with_the_model(run):
 
 
 def test_the_table_and_json_give_each_cpl_and_access_its_row(run):
-    p, report = run
+    p, report, _ = run
     rows = {(r["cpl"], r["access"]): r for r in report["rows"]}
     assert sorted(rows) == [(cpl, a) for cpl in (0, 3)
                             for a in sorted(["read", "write", "instruction_fetch"])]
@@ -55,7 +66,7 @@ def test_the_table_and_json_give_each_cpl_and_access_its_row(run):
 
 
 def test_each_not_covered_case_says_why(run):
-    _, report = run
+    _, report, _ = run
     assert sum(report["not_covered_why"].values()) == NOT_COVERED
     assert report["not_covered_why"][
         "CPL 0 under CR4.PKS with a PKRS that forbids writing the kernel stack (key 0)"] == \

@@ -92,6 +92,9 @@ extern const Command merge_command;
 // status: 0 when every reached cell passed, no finding, no kernel report,
 // and at least --require-coverage of the cells reached.
 int report_sweep(const Options& o, const SweepResult& result);
+// The same for an exploration: 0 when no run broke the program's check and
+// no kernel report.
+int report_explore(const Options& o, const ExploreResult& result);
 
 // The signal that asked the CLI to stop, 0 while none has.
 extern volatile sig_atomic_t stop_signal;

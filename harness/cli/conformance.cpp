@@ -27,8 +27,9 @@ std::vector<JunitCase> check_cases(const std::string& suite, const std::vector<C
 
 std::string synopsis() {
     return "faultline conformance rseq [--junit FILE] [OPTIONS]   (e.g. --kernel a kernel under test)\n"
-           "       faultline conformance pk [--json FILE] [OPTIONS]   (QEMU's page-permission and\n"
-           "                       protection-key check against models/ PkCheck, every case)\n"
+           "       faultline conformance pk [--json FILE] [--junit FILE] [OPTIONS]   (QEMU's\n"
+           "                       page-permission and protection-key check against models/\n"
+           "                       PkCheck, every case)\n"
            "       faultline conformance pks [--json FILE] [--junit FILE] [OPTIONS]   (e.g. --kernel\n"
            "                       a kernel under test: pks-selftest, kernel sweeps of the PKS\n"
            "                       paths, pk)\n";
@@ -127,6 +128,7 @@ int conformance_pk(const Options& o) {
     if (!o.json_file.empty()) {
         write_report(o.json_file, pk_conformance_json(result).dump(1) + "\n");
     }
+    write_junit(o, "faultline conformance pk", pk_conformance_junit_cases(result));
     size_t reports = tell_kernel_reports(machine.kernel_reports());
     return result.mismatches() == 0 && reports == 0 ? 0 : 1;
 }

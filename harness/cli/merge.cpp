@@ -1,7 +1,11 @@
-// faultline merge: the JSON reports of a sweep's shards made into the
-// unsharded sweep's table, JSON, HTML and JUnit, with its exit status.
+// faultline merge: the JSON reports of a sweep's or an exploration's shards
+// made into the unsharded one's table, JSON, HTML and JUnit, with its exit
+// status.
 #include "cli.hpp"
+#include <nlohmann/json.hpp>
+
 #include "faultline/campaign/merge.hpp"
+#include "faultline/campaign/sweep_report.hpp"
 #include "faultline/machine/errors.hpp"
 #include "faultline/machine/files.hpp"
 
@@ -15,11 +19,11 @@ std::string synopsis() {
 }
 
 std::string notes() {
-    return "merge takes the --json reports of `faultline sweep --shard I/N`, one for\n"
-           "each I from 1 to N, and writes what the unsharded sweep writes: the same\n"
-           "table, the same JSON byte for byte, the same HTML and JUnit, the same exit\n"
-           "status. Shards of different programs, files, events or machines, a shard\n"
-           "twice and a shard missing are refused, naming which.\n";
+    return "merge takes the --json reports of `faultline sweep --shard I/N` (or of\n"
+           "explore), one for each I from 1 to N, and writes what the unsharded command\n"
+           "writes: the same table, the same JSON byte for byte, the same HTML and\n"
+           "JUnit, the same exit status. Shards of different programs, files, events or\n"
+           "machines, a shard twice and a shard missing are refused, naming which.\n";
 }
 
 int merge(const Options& o) {
@@ -33,6 +37,19 @@ int merge(const Options& o) {
             throw ConfigError(path + ": cannot be read");
         }
         shards.push_back({path, *text});
+    }
+    // The first report says which command's shards these are; merging
+    // checks every other is one of them.
+    std::string command;
+    try {
+        command = nlohmann::json::parse(shards.front().text).value("report", "");
+    } catch (const nlohmann::json::exception&) {
+    }
+    if (command == kExploreReport) {
+        if (!o.html_file.empty()) {
+            throw UsageError{"--html: an exploration has no HTML report"};
+        }
+        return report_explore(o, merge_explore_shards(shards));
     }
     return report_sweep(o, merge_sweep_shards(shards));
 }

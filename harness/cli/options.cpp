@@ -119,8 +119,8 @@ std::string options_usage() {
            "  --precise-xinuse   run, sweep: the vCPUs report an XSAVE component not in use\n"
            "                when it is in its initial configuration (PKRU 0, XMM/YMM 0), as\n"
            "                some CPUs do, instead of every component in use\n"
-           "  --junit FILE   sweep (rseq and kernel), merge, conformance rseq, conformance pks:\n"
-           "                JUnit XML, one test case a cell or check (not reached: skipped)\n"
+           "  --junit FILE   sweep (rseq and kernel), explore, merge, conformance: JUnit XML,\n"
+           "                one test case a cell, run or check (a cell not reached: skipped)\n"
            "  --repro-dir DIR   sweep, explore: write a reproducer (JSON, the program copied\n"
            "                beside it) for each finding into DIR\n"
            "  --kernel-function SYM[,SYM...]   sweep: a kernel sweep of these functions\n"
@@ -205,8 +205,7 @@ Options parse_options(int argc, char** argv) {
         } else if (arg == "--json") {
             o.json = true;
         } else if (arg == "--junit" && (o.command == "sweep" || o.command == "merge" ||
-                                        o.conformance_target == "rseq" ||
-                                        o.conformance_target == "pks")) {
+                                        o.command == "explore" || o.command == "conformance")) {
             o.junit_file = value();
         } else if (arg == "--html" && (o.command == "sweep" || o.command == "merge")) {
             o.html_file = value();

@@ -173,6 +173,19 @@ static void bind_reproducers(py::module_& m) {
         "Restores the snapshot and replays the schedule once: (firings, outcome).");
 }
 
+// The files faultline merge reads, read.
+static std::vector<ShardReport> shard_reports(const std::vector<std::string>& paths) {
+    std::vector<ShardReport> shards;
+    for (const auto& path : paths) {
+        std::optional<std::string> text = file_bytes(path);
+        if (!text) {
+            throw FileMissing("shard report", path);
+        }
+        shards.push_back({path, *text});
+    }
+    return shards;
+}
+
 // Exploration (explore.hpp): faultline explore on a machine the caller booted.
 static void bind_explore(py::module_& m) {
     bind_program_config<ExploreConfig>(m, "ExploreConfig",
@@ -215,8 +228,19 @@ static void bind_explore(py::module_& m) {
         .def_readonly("program_runs", &ExploreResult::program_runs)
         .def_readonly("runs_per_s", &ExploreResult::runs_per_s)
         .def_readonly("findings", &ExploreResult::findings)
+        .def_readonly("kernel_reports", &ExploreResult::kernel_reports)
+        .def_property_readonly(
+            "identity", [](const ExploreResult& r) { return r.identity.dump(); },
+            "What was explored on what, as JSON text: shards of one exploration have the same.")
         .def("json", &explore_json, "What `faultline explore --json` writes.")
-        .def("table", &explore_table, "What `faultline explore` prints.");
+        .def("table", &explore_table, "What `faultline explore` prints.")
+        .def("junit", [](const ExploreResult& r, const std::string& suite) {
+            return junit_xml(suite, explore_junit_cases(r));
+        }, py::arg("suite"));
+    m.def("merge_explore_shards", [](const std::vector<std::string>& paths) {
+        return merge_explore_shards(shard_reports(paths));
+    }, py::arg("paths"),
+          "The unsharded exploration's result from the JSON reports of its shards.");
 
     m.def("explore", [](Machine& machine, const ExploreConfig& config) {
               ExplorePlan plan = plan_explore(config);
@@ -548,15 +572,7 @@ PYBIND11_MODULE(_faultline, m) {
         }, py::arg("suite"));
 
     m.def("merge_sweep_shards", [](const std::vector<std::string>& paths) {
-        std::vector<ShardReport> shards;
-        for (const auto& path : paths) {
-            std::optional<std::string> text = file_bytes(path);
-            if (!text) {
-                throw FileMissing("shard report", path);
-            }
-            shards.push_back({path, *text});
-        }
-        return merge_sweep_shards(shards);
+        return merge_sweep_shards(shard_reports(paths));
     }, py::arg("paths"),
           "The unsharded sweep's result from the JSON reports of its shards (faultline merge).");
 

@@ -122,3 +122,65 @@ TEST(MergeSweepShards, RefusesWhatIsNotOneWholeSweep) {
               "a.json: not a faultline sweep report: a cell's model answer 'aborts to 0xzz' is "
               "none the rseq model gives");
 }
+
+namespace {
+
+// Shard index of 2 of 10 runs, with a finding of one schedule at its
+// first run: both shards find the same one.
+ExploreResult explore_shard(uint32_t index) {
+    ExploreResult r;
+    r.config.guest_program = "/tmp/fallback";
+    r.config.runs = 10;
+    r.config.shard = {index, 2};
+    r.identity = {{"program", {{"path", "/tmp/fallback"}}}, {"seed", 1}};
+    r.first_run = 5 * (index - 1);
+    r.end_run = 5 * index;
+    r.failed_runs = 2;
+    // The baseline, 5 runs, 2 minimization tests and the minimal run.
+    r.program_runs = 1 + 5 + 2 + 1;
+    ExploreFinding f;
+    f.run = r.first_run;
+    f.also_runs = {r.first_run + 3};
+    f.schedule = {{{0x1000, {0x1004, "nop"}, false}, 1, "migrate"}};
+    f.outcome = "exited 1";
+    f.tests = 2;
+    r.findings = {f};
+    return r;
+}
+
+}  // namespace
+
+// The whole exploration finds the schedule once, at run 0, and runs 3, 5
+// and 8 shrink to it; it runs one baseline, and no minimal run for run 5.
+TEST(MergeExploreShards, ALaterShardsFindingOfAKnownScheduleIsOneMoreRun) {
+    ExploreResult merged = merge_explore_shards({{"b.json", explore_json(explore_shard(2))},
+                                                 {"a.json", explore_json(explore_shard(1))}});
+    ASSERT_EQ(merged.findings.size(), 1u);
+    EXPECT_EQ(merged.findings[0].run, 0u);
+    EXPECT_EQ(merged.findings[0].also_runs, (std::vector<size_t>{3, 5, 8}));
+    EXPECT_EQ(merged.failed_runs, 4u);
+    EXPECT_EQ(merged.program_runs, 1u + 10 + 4 + 1);
+    EXPECT_EQ((std::pair{merged.first_run, merged.end_run}), (std::pair<size_t, size_t>{0, 10}));
+    EXPECT_EQ(merged.config.shard.text(), "1/1");
+    std::vector<JunitCase> cases = explore_junit_cases(merged);
+    ASSERT_EQ(cases.size(), 10u);
+    for (size_t run = 0; run < 10; ++run) {
+        bool failed = run == 0 || run == 3 || run == 5 || run == 8;
+        EXPECT_EQ(cases[run].verdict == JunitCase::Verdict::failed, failed) << run;
+    }
+    EXPECT_EQ(cases[5].message,
+              "finding 1: 1 events, none of which can be left out; the program exited 1");
+}
+
+TEST(MergeExploreShards, RefusesAnotherExplorationsShard) {
+    ExploreResult other = explore_shard(2);
+    other.identity["seed"] = 2;
+    try {
+        merge_explore_shards({{"a.json", explore_json(explore_shard(1))},
+                              {"b.json", explore_json(other)}});
+        ADD_FAILURE();
+    } catch (const ConfigError& e) {
+        EXPECT_STREQ(e.what(), "shards of different explorations: explore/seed is 1 in a.json and 2 in "
+                               "b.json");
+    }
+}

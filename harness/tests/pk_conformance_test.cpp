@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "faultline/machine/errors.hpp"
@@ -161,4 +162,39 @@ TEST(PkConformance, AnotherCaseFormatIsAConfigError) {
     } catch (const ConfigError& e) {
         EXPECT_NE(std::string(e.what()).find("case format 2"), std::string::npos) << e.what();
     }
+}
+
+// --junit: a row with a mismatch fails and lists it; a row nothing of
+// which could be set up is skipped; the others pass.
+TEST(PkConformanceJunit, OneCaseARowFailedByItsMismatches) {
+    PkConformance result;
+    for (unsigned id = 0; id < kPkCases; ++id) {
+        PkCaseResult c;
+        c.id = id;
+        c.access = pk_case_access(id);
+        c.covered = c.access.cpl == 3 || c.access.kind != models::AccessKind::instruction_fetch;
+        c.model = c.qemu = models::check_access(c.access);
+        result.cases.push_back(c);
+    }
+    auto wrong = std::find_if(result.cases.begin(), result.cases.end(), [](const PkCaseResult& c) {
+        return c.access.cpl == 3 && c.access.kind == models::AccessKind::write;
+    });
+    ASSERT_NE(wrong, result.cases.end());
+    wrong->qemu.allowed = !wrong->qemu.allowed;
+    std::vector<JunitCase> cases = pk_conformance_junit_cases(result);
+    ASSERT_EQ(cases.size(), 6u);
+    for (const auto& k : cases) {
+        JunitCase::Verdict expected = k.name == "cpl 3 write"               ? JunitCase::Verdict::failed
+                                      : k.name == "cpl 0 instruction_fetch" ? JunitCase::Verdict::skipped
+                                                                            : JunitCase::Verdict::passed;
+        EXPECT_EQ(k.verdict, expected) << k.name;
+    }
+    auto covered_cpl3_writes = std::count_if(
+        result.cases.begin(), result.cases.end(), [](const PkCaseResult& c) {
+            return c.covered && c.access.cpl == 3 && c.access.kind == models::AccessKind::write;
+        });
+    EXPECT_EQ(cases[4].name, "cpl 3 write");
+    EXPECT_EQ(cases[4].message, "1 of " + std::to_string(covered_cpl3_writes) +
+                                    " covered cases differ from the model");
+    EXPECT_NE(cases[4].details.find(", QEMU "), std::string::npos);
 }

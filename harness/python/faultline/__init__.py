@@ -11,7 +11,7 @@ from ._faultline import (  # noqa: F401
     PkEvent, pk_event_kinds,
     SweepFinding, abort_handler_of,
     Reproducer, ReproFiring, ReproOutcome, read_reproducer, prepare_replay, replay_once,
-    ExploreConfig, ExploreEvent, ExploreFinding, ExploreResult, explore,
+    ExploreConfig, ExploreEvent, ExploreFinding, ExploreResult, explore, merge_explore_shards,
     Upload, program_closure,
     KernelSweepCell, KernelSweepConfig, KernelSweepResult, kernel_events, kernel_sweep,
     FunctionSymbol, function_symbols, instructions_in,

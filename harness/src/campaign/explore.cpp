@@ -12,6 +12,7 @@
 #include "faultline/campaign/replay.hpp"
 #include "faultline/campaign/reproducer.hpp"
 #include "faultline/machine/errors.hpp"
+#include "faultline/machine/files.hpp"
 
 namespace faultline {
 
@@ -97,6 +98,8 @@ public:
         result.program_runs = program_runs_;
         size_t runs = result.end_run - result.first_run;
         result.runs_per_s = exploring.count() > 0 ? double(runs) / exploring.count() : 0;
+        result.identity = explore_identity(plan_, machine_.config());
+        result.kernel_reports = machine_.kernel_reports();
         return result;
     }
 
@@ -251,6 +254,26 @@ ExploreResult run_explore(Machine& machine, const ExplorePlan& plan) {
     return Explorer(machine, plan).run();
 }
 
+nlohmann::json explore_identity(const ExplorePlan& plan, const MachineConfig& machine) {
+    const ExploreConfig& config = plan.config;
+    nlohmann::json uploads = nlohmann::json::array();
+    for (const auto& upload : config.uploads) {
+        uploads.push_back({{"path", upload.guest_path}, {"sha256", sha256_of_file(upload.host_path)}});
+    }
+    return {{"program",
+             {{"path", config.guest_program}, {"sha256", sha256_of_file(config.host_binary)}}},
+            {"args", config.args},
+            {"uploads", uploads},
+            {"events", config.events},
+            {"depth", config.depth},
+            {"runs", config.runs},
+            {"seed", config.seed},
+            {"max_hit", config.max_hit},
+            {"signal", config.signo},
+            {"budget_ms", config.budget_ms},
+            {"machine", machine_identity(machine)}};
+}
+
 std::string explore_table(const ExploreResult& result) {
     std::string t;
     for (size_t k = 0; k < result.findings.size(); ++k) {
@@ -277,12 +300,17 @@ std::string explore_table(const ExploreResult& result) {
     char totals[256];
     std::snprintf(totals, sizeof totals,
                   "%zu runs (from run %zu of %u; shard %s), seed %llu, depth %u: %zu failed, "
-                  "%zu findings, %zu program runs, %.1f runs/s\n",
+                  "%zu findings, %zu program runs",
                   result.end_run - result.first_run, result.first_run, result.config.runs,
                   result.config.shard.text().c_str(), (unsigned long long)result.config.seed,
                   result.config.depth, result.failed_runs, result.findings.size(),
-                  result.program_runs, result.runs_per_s);
-    return t + totals;
+                  result.program_runs);
+    t += totals;
+    if (result.runs_per_s > 0) {
+        std::snprintf(totals, sizeof totals, ", %.1f runs/s", result.runs_per_s);
+        t += totals;
+    }
+    return t + "\n";
 }
 
 std::string explore_json(const ExploreResult& result) {
@@ -313,7 +341,9 @@ std::string explore_json(const ExploreResult& result) {
                             {"reproducer", f.reproducer}});
     }
     const ExploreConfig& config = result.config;
-    return nlohmann::json{{"program", config.guest_program},
+    return nlohmann::json{{"report", kExploreReport},
+                          {"explore", result.identity},
+                          {"program", config.guest_program},
                           {"seed", config.seed},
                           {"depth", config.depth},
                           {"runs", config.runs},
@@ -324,9 +354,90 @@ std::string explore_json(const ExploreResult& result) {
                           {"end_run", result.end_run},
                           {"failed_runs", result.failed_runs},
                           {"program_runs", result.program_runs},
-                          {"runs_per_s", result.runs_per_s},
+                          {"kernel_reports", result.kernel_reports},
                           {"findings", findings}}
-        .dump(1);
+               .dump(1) +
+           "\n";
+}
+
+ExploreResult explore_from_json(const std::string& text) {
+    nlohmann::json report = nlohmann::json::parse(text);
+    if (!report.is_object() || report.value("report", "") != kExploreReport) {
+        throw ConfigError("not a report of faultline explore (its \"report\" is not \"" +
+                          std::string(kExploreReport) + "\")");
+    }
+    ExploreResult result;
+    ExploreConfig& config = result.config;
+    config.guest_program = report.at("program").get<std::string>();
+    config.seed = report.at("seed").get<uint64_t>();
+    config.depth = report.at("depth").get<uint32_t>();
+    config.runs = report.at("runs").get<uint32_t>();
+    config.max_hit = report.at("max_hit").get<uint32_t>();
+    config.events = report.at("events").get<std::vector<std::string>>();
+    config.shard = parse_shard(report.at("shard").get<std::string>());
+    result.identity = report.at("explore");
+    result.first_run = report.at("first_run").get<size_t>();
+    result.end_run = report.at("end_run").get<size_t>();
+    result.failed_runs = report.at("failed_runs").get<size_t>();
+    result.program_runs = report.at("program_runs").get<size_t>();
+    result.kernel_reports = report.at("kernel_reports").get<std::vector<std::string>>();
+    for (const auto& f : report.at("findings")) {
+        ExploreFinding finding;
+        finding.run = f.at("run").get<size_t>();
+        finding.also_runs = f.at("also_runs").get<std::vector<size_t>>();
+        for (const auto& step : f.at("schedule")) {
+            finding.schedule.push_back(
+                {{step.at("cs").get<uint64_t>(),
+                  {step.at("insn_addr").get<uint64_t>(), step.at("insn").get<std::string>()},
+                  step.at("in_abort_handler").get<bool>()},
+                 step.at("hit").get<uint32_t>(),
+                 step.at("event").get<std::string>()});
+        }
+        for (const auto& firing : f.at("firings")) {
+            ReproFiring recorded;
+            recorded.icount = firing.at("icount").get<uint64_t>();
+            recorded.vcpu = firing.at("vcpu").get<int>();
+            recorded.rip = firing.at("rip").get<uint64_t>();
+            recorded.status = firing.at("status").get<std::string>();
+            finding.firings.push_back(recorded);
+        }
+        finding.outcome = f.at("outcome").get<std::string>();
+        finding.output = f.at("stdout").get<std::string>();
+        finding.tests = f.at("tests").get<size_t>();
+        finding.reproducer = f.at("reproducer").get<std::string>();
+        result.findings.push_back(finding);
+    }
+    return result;
+}
+
+std::vector<JunitCase> explore_junit_cases(const ExploreResult& result) {
+    std::vector<JunitCase> cases;
+    for (size_t run = result.first_run; run < result.end_run; ++run) {
+        JunitCase c;
+        c.classname = "explore seed " + std::to_string(result.config.seed) + " depth " +
+                      std::to_string(result.config.depth);
+        c.name = "run " + std::to_string(run);
+        cases.push_back(c);
+    }
+    for (size_t k = 0; k < result.findings.size(); ++k) {
+        const ExploreFinding& f = result.findings[k];
+        std::vector<size_t> runs = f.also_runs;
+        runs.insert(runs.begin(), f.run);
+        for (size_t run : runs) {
+            JunitCase& c = cases.at(run - result.first_run);
+            c.verdict = JunitCase::Verdict::failed;
+            c.message = "finding " + std::to_string(k + 1) + ": " +
+                        std::to_string(f.schedule.size()) +
+                        " events, none of which can be left out; the program " + f.outcome;
+            for (const auto& step : f.schedule) {
+                c.details += step_text(step) + "\n";
+            }
+            if (!f.reproducer.empty()) {
+                c.details += "reproducer: " + f.reproducer + "\n";
+            }
+        }
+    }
+    return cases;
 }
 
 }  // namespace faultline

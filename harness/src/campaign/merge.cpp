@@ -11,16 +11,18 @@ namespace faultline {
 namespace {
 
 // "sweep/machine/kernel_sha256 is "ab12..." in a.json and "cd34..." in
-// b.json": the first place two identities differ (a JSON patch's first).
-std::string first_difference(const ShardReport& here, const nlohmann::json& here_identity,
-                             const ShardReport& there, const nlohmann::json& there_identity) {
+// b.json": the first place two identities of a work (the report's key that
+// holds them) differ, a JSON patch's first.
+std::string first_difference(const std::string& key, const ShardReport& here,
+                             const nlohmann::json& here_identity, const ShardReport& there,
+                             const nlohmann::json& there_identity) {
     nlohmann::json patch = nlohmann::json::diff(here_identity, there_identity);
     std::string pointer = patch.at(0).at("path").get<std::string>();
     nlohmann::json::json_pointer at(pointer);
     auto value = [&](const nlohmann::json& identity) {
         return identity.contains(at) ? identity.at(at).dump() : std::string("absent");
     };
-    return "sweep" + pointer + " is " + value(here_identity) + " in " + here.path + " and " +
+    return key + pointer + " is " + value(here_identity) + " in " + here.path + " and " +
            value(there_identity) + " in " + there.path;
 }
 
@@ -32,53 +34,81 @@ void add_once(std::vector<std::string>& to, const std::vector<std::string>& item
     }
 }
 
-}  // namespace
-
-SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards) {
+// Each report read by from_json; ConfigError naming the file that is not
+// a report of that command.
+template <typename Result, typename FromJson>
+std::vector<Result> read_shards(const std::vector<ShardReport>& shards, const char* command,
+                                FromJson from_json) {
     if (shards.empty()) {
         throw ConfigError("no shard reports to merge");
     }
-    std::vector<SweepResult> results;
+    std::vector<Result> results;
     for (const auto& shard : shards) {
         try {
-            results.push_back(sweep_from_json(shard.text));
+            results.push_back(from_json(shard.text));
         } catch (const std::exception& e) {
-            throw ConfigError(shard.path + ": not a faultline sweep report: " + e.what());
+            throw ConfigError(shard.path + ": not a " + command + " report: " + e.what());
         }
     }
-    const SweepResult& first = results.front();
+    return results;
+}
+
+// The shards in order of their index, checked to be every shard of one
+// split of one piece of work (a "sweep", its identity under that key in a
+// report): identities[k] and splits[k] are shards[k]'s.
+std::vector<size_t> whole_split(const std::vector<ShardReport>& shards,
+                                const std::vector<const nlohmann::json*>& identities,
+                                const std::vector<Shard>& splits, const std::string& work,
+                                const std::string& key) {
     std::map<uint32_t, size_t> by_index;
-    for (size_t k = 0; k < results.size(); ++k) {
-        const SweepResult& r = results[k];
-        if (r.identity != first.identity) {
-            throw ConfigError("shards of different sweeps: " +
-                              first_difference(shards.front(), first.identity, shards[k],
-                                               r.identity));
+    for (size_t k = 0; k < shards.size(); ++k) {
+        if (*identities[k] != *identities.front()) {
+            throw ConfigError("shards of different " + work + "s: " +
+                              first_difference(key, shards.front(), *identities.front(),
+                                               shards[k], *identities[k]));
         }
-        if (r.shard.count != first.shard.count) {
-            throw ConfigError(shards.front().path + " is shard " + first.shard.text() + " and " +
-                              shards[k].path + " shard " + r.shard.text() +
+        if (splits[k].count != splits.front().count) {
+            throw ConfigError(shards.front().path + " is shard " + splits.front().text() + " and " +
+                              shards[k].path + " shard " + splits[k].text() +
                               ": shards of different splits");
         }
-        auto [given, fresh] = by_index.emplace(r.shard.index, k);
+        auto [given, fresh] = by_index.emplace(splits[k].index, k);
         if (!fresh) {
-            throw ConfigError("shard " + r.shard.text() + " is given twice: " +
+            throw ConfigError("shard " + splits[k].text() + " is given twice: " +
                               shards[given->second].path + " and " + shards[k].path);
         }
     }
     std::string missing;
-    for (uint32_t index = 1; index <= first.shard.count; ++index) {
+    for (uint32_t index = 1; index <= splits.front().count; ++index) {
         if (!by_index.count(index)) {
-            missing += (missing.empty() ? "" : ", ") + Shard{index, first.shard.count}.text();
+            missing += (missing.empty() ? "" : ", ") + Shard{index, splits.front().count}.text();
         }
     }
     if (!missing.empty()) {
         throw ConfigError("shard" + std::string(missing.find(',') == missing.npos ? " " : "s ") +
-                          missing + " missing: the union would not be the whole sweep");
+                          missing + " missing: the union would not be the whole " + work);
+    }
+    std::vector<size_t> order;
+    for (const auto& [index, k] : by_index) {
+        order.push_back(k);
+    }
+    return order;
+}
+
+}  // namespace
+
+SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards) {
+    std::vector<SweepResult> results =
+        read_shards<SweepResult>(shards, kSweepReport, sweep_from_json);
+    std::vector<const nlohmann::json*> identities;
+    std::vector<Shard> splits;
+    for (const auto& r : results) {
+        identities.push_back(&r.identity);
+        splits.push_back(r.shard);
     }
     SweepResult merged;
-    merged.identity = first.identity;
-    for (const auto& [index, k] : by_index) {
+    merged.identity = results.front().identity;
+    for (size_t k : whole_split(shards, identities, splits, "sweep", "sweep")) {
         const SweepResult& r = results[k];
         const size_t offset = merged.cells.size();
         merged.cells.insert(merged.cells.end(), r.cells.begin(), r.cells.end());
@@ -86,13 +116,13 @@ SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards) {
         // number goes up by the findings before the shard, the highest first
         // so that no number is raised twice.
         const size_t before = merged.findings.size();
-        for (size_t k = r.findings.size(); k-- > 0;) {
-            for (size_t cell : r.findings[k].cells) {
+        for (size_t f = r.findings.size(); f-- > 0;) {
+            for (size_t cell : r.findings[f].cells) {
                 std::string& outcome = merged.cells[offset + cell].outcome;
-                const std::string in_shard = finding_mention(k + 1);
+                const std::string in_shard = finding_mention(f + 1);
                 size_t at = outcome.find(in_shard);
                 if (at != std::string::npos) {
-                    outcome.replace(at, in_shard.size(), finding_mention(before + k + 1));
+                    outcome.replace(at, in_shard.size(), finding_mention(before + f + 1));
                 }
             }
         }
@@ -104,6 +134,47 @@ SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards) {
         }
         merged.program_runs += r.program_runs;
         add_once(merged.notes, r.notes);
+        add_once(merged.kernel_reports, r.kernel_reports);
+    }
+    return merged;
+}
+
+ExploreResult merge_explore_shards(const std::vector<ShardReport>& shards) {
+    std::vector<ExploreResult> results =
+        read_shards<ExploreResult>(shards, kExploreReport, explore_from_json);
+    std::vector<const nlohmann::json*> identities;
+    std::vector<Shard> splits;
+    for (const auto& r : results) {
+        identities.push_back(&r.identity);
+        splits.push_back(r.config.shard);
+    }
+    const std::vector<size_t> order = whole_split(shards, identities, splits, "exploration", "explore");
+    ExploreResult merged = results[order.front()];
+    merged.config.shard = Shard{};
+    merged.first_run = 0;
+    merged.end_run = merged.config.runs;
+    for (size_t k : std::vector<size_t>(order.begin() + 1, order.end())) {
+        const ExploreResult& r = results[k];
+        merged.failed_runs += r.failed_runs;
+        // Each shard runs its own baseline; the whole exploration one.
+        merged.program_runs += r.program_runs - 1;
+        for (const ExploreFinding& finding : r.findings) {
+            auto known = std::find_if(merged.findings.begin(), merged.findings.end(),
+                                      [&](const ExploreFinding& f) {
+                                          return f.schedule == finding.schedule;
+                                      });
+            if (known == merged.findings.end()) {
+                merged.findings.push_back(finding);
+                continue;
+            }
+            // The whole exploration knew this schedule from an earlier
+            // run: it is one more run of that finding, and the run of the
+            // minimal schedule this shard made for it is not made there.
+            known->also_runs.push_back(finding.run);
+            known->also_runs.insert(known->also_runs.end(), finding.also_runs.begin(),
+                                    finding.also_runs.end());
+            merged.program_runs -= 1;
+        }
         add_once(merged.kernel_reports, r.kernel_reports);
     }
     return merged;

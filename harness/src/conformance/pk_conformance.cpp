@@ -333,6 +333,31 @@ PkConformance run_pk_conformance(Machine& machine) {
     return compare_pk_conformance(r.stdout_text, events);
 }
 
+std::vector<JunitCase> pk_conformance_junit_cases(const PkConformance& result) {
+    std::vector<JunitCase> cases;
+    for (const Row& r : rows_of(result)) {
+        JunitCase k;
+        k.classname = "conformance pk";
+        k.name = "cpl " + std::to_string(r.cpl) + " " + models::to_string(r.kind);
+        if (r.mismatches > 0) {
+            k.verdict = JunitCase::Verdict::failed;
+            k.message = std::to_string(r.mismatches) + " of " + std::to_string(r.covered) +
+                        " covered cases differ from the model";
+            for (const auto& c : result.cases) {
+                if (c.mismatch() && c.access.cpl == r.cpl && c.access.kind == r.kind) {
+                    k.details += access_json(c).dump() + ": model " + models::to_string(c.model) +
+                                 ", QEMU " + models::to_string(c.qemu) + "\n";
+                }
+            }
+        } else if (r.covered == 0) {
+            k.verdict = JunitCase::Verdict::skipped;
+            k.message = "no case of it could be set up in the guest";
+        }
+        cases.push_back(k);
+    }
+    return cases;
+}
+
 std::string pk_conformance_table(const PkConformance& result, size_t shown) {
     std::string out;
     char line[160];

@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "faultline/campaign/junit.hpp"
 #include "faultline/campaign/reproducer.hpp"
 #include "faultline/campaign/shard.hpp"
 #include "faultline/campaign/sweep.hpp"
@@ -91,8 +94,15 @@ struct ExploreResult {
     size_t first_run = 0, end_run = 0;  // the runs done: [first_run, end_run)
     size_t failed_runs = 0;
     size_t program_runs = 0;            // runs, minimization tests and baseline
-    double runs_per_s = 0;              // the exploration's runs (not the minimization)
+    // The exploration's runs (not the minimization) a second: a
+    // measurement, in no report file (0 when not measured, as in a merge).
+    double runs_per_s = 0;
     std::vector<ExploreFinding> findings;  // in order of their first run
+    // What was explored on what (explore_identity): the shards of one
+    // exploration have the same.
+    nlohmann::json identity;
+    // The guest kernel's reports of a bug in itself by the end.
+    std::vector<std::string> kernel_reports;
 };
 
 // Reads and checks all an exploration needs before anything boots:
@@ -108,8 +118,21 @@ std::vector<ExploreEvent> explore_events(const ExplorePlan& plan,
 // snapshots the machine (replacing an earlier snapshot), then does the
 // shard's runs, each from the snapshot.
 ExploreResult run_explore(Machine& machine, const ExplorePlan& plan);
+// What an exploration's findings depend on, files by content and never by
+// path: the program, its arguments and files, the events and the draw
+// (seed, depth, runs, hit counts), and the machine.
+nlohmann::json explore_identity(const ExplorePlan& plan, const MachineConfig& machine);
 // A text report: each finding with its events, then the totals.
 std::string explore_table(const ExploreResult& result);
+// The JSON report's "report": what merge tells it by.
+inline constexpr const char* kExploreReport = "faultline explore";
+// The same result gives the same bytes: no timing is in it.
 std::string explore_json(const ExploreResult& result);
+// The result an explore_json() report holds (runs_per_s 0; of the config,
+// what the report names). Throws ConfigError, or nlohmann::json's errors.
+ExploreResult explore_from_json(const std::string& text);
+// --junit: one case a run, failed when the run broke the program's check
+// (its finding's events and reproducer).
+std::vector<JunitCase> explore_junit_cases(const ExploreResult& result);
 
 }  // namespace faultline

@@ -1,5 +1,5 @@
-// faultline merge: the reports of a sweep's shards (--shard I/N) made into
-// the report of the sweep unsharded. A shard runs whole run groups
+// faultline merge: the reports of a sweep's or an exploration's shards
+// (--shard I/N) made into the report of the unsharded one. A shard runs whole run groups
 // (kRowsPerRunGroup), so each of its cells is the unsharded sweep's cell,
 // firing icount included, and their union is that sweep's result.
 #pragma once
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "faultline/campaign/explore.hpp"
 #include "faultline/campaign/sweep.hpp"
 
 namespace faultline {
@@ -23,5 +24,10 @@ struct ShardReport {
 // not a sweep report, shards of different sweeps (naming what differs) or
 // of different splits, a shard given twice, a shard missing.
 SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards);
+// The unsharded exploration's result from its shards' (--shard I/N of the
+// runs): run k's schedule depends on (seed, k) alone. A finding of a later
+// shard whose minimal schedule an earlier one found is that finding's
+// further run, as the whole exploration reports it.
+ExploreResult merge_explore_shards(const std::vector<ShardReport>& shards);
 
 }  // namespace faultline

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faultline/campaign/junit.hpp"
 #include "faultline/injection/trace.hpp"
 #include "faultline/models/pk_check.hpp"
 
@@ -70,5 +71,9 @@ std::string pk_conformance_table(const PkConformance& result, size_t shown = 20)
 // cases, covered, not_covered, mismatches (each with inputs and both
 // answers), rows (the table's), seconds.
 nlohmann::json pk_conformance_json(const PkConformance& result);
+// --junit: one case a row of the table (CPL and access kind), failed when a
+// covered case of it differs from the model (each listed in its body),
+// skipped when none could be set up.
+std::vector<JunitCase> pk_conformance_junit_cases(const PkConformance& result);
 
 }  // namespace faultline
