@@ -63,9 +63,10 @@ gtest: build
 	cd $(BUILD)/harness && ctest --output-on-failure --no-tests=error
 	cd $(BUILD)/models && ctest --output-on-failure --no-tests=error
 
-# Any non-zero pytest status fails, including 5 (no tests collected).
+# Any non-zero pytest status fails, including 5 (no tests collected); the 25
+# slowest tests are listed last, which is where make test spends its time.
 pytest: build kernel-debug
-	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider pytests
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider --durations=25 pytests
 
 # The robustness fuzz at ten times the calls make test makes.
 FUZZ_CALLS ?= 1000000
