@@ -78,6 +78,7 @@ public:
         const ExploreConfig& config = plan_.config;
         RunResult baseline =
             run_baseline(machine_, config.guest_program, config.args, config.budget_ms);
+        machine_.snapshot();
         ++program_runs_;
         baseline_timed_out_ = baseline.timed_out;
         baseline_icount_ = baseline.icount;

@@ -532,7 +532,6 @@ RunResult run_baseline(Machine& machine, const std::string& program,
                           "; its own check cannot judge the events\n" + run.stdout_text +
                           run.stderr_text);
     }
-    machine.snapshot();
     return run;
 }
 

@@ -186,11 +186,12 @@ Event swept_event(const std::string& name, int signo);
 bool check_passed(const RunResult& run);
 // How a program run ended, e.g. "exited 1", "was killed by signal 11".
 std::string outcome_of(const RunResult& run);
-// The run without any event that a sweep or an exploration starts with:
-// the program must pass its own check (or run until its budget ends), or
-// no event's run could be judged by it (ConfigError with its output). The
-// machine is snapshotted after it, as a reproducer's replay prepares its
-// machine; every later run starts there. Returns the run.
+// The run without any event that a sweep or an exploration starts with,
+// as a reproducer's replay prepares its machine: the program must pass its
+// own check (or run until its budget ends), or no event's run could be
+// judged by it (ConfigError with its output). Returns the run; the caller
+// snapshots where its runs start (an exploration right after it, a sweep
+// once it spawned the program again, held).
 RunResult run_baseline(Machine& machine, const std::string& program,
                        const std::vector<std::string>& args, uint32_t budget_ms);
 
@@ -220,8 +221,8 @@ SweepPlan plan_sweep(const SweepConfig& config);
 // baseline is what gives the replay the sweep's load addresses.
 std::vector<Upload> sweep_uploads(const SweepPlan& plan);
 // Runs the program once without events (ConfigError if it fails
-// then), snapshots the machine (replacing an earlier snapshot: every run
-// that must not depend on the runs before it starts from there), then the
+// then), spawns it again held at its entry and snapshots the machine
+// (replacing an earlier snapshot: every run starts from there), then the
 // trials; trials_per_s counts the trials' time only.
 SweepResult run_sweep(Machine& machine, const SweepPlan& plan);
 
