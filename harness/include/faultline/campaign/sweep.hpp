@@ -5,14 +5,16 @@
 // signature, event and instruction: abort, go on, or SIGSEGV. A page fault
 // is asked about twice, blocking and not, and either answer is right.
 //
-// Trials run back to back in one program run: the schedule holds one trial
-// after another, each armed when the previous one's outcome was observed,
-// and the program's invariant check covers all trials of its run. A run
-// whose invariant broke is replayed one trial per run to find which trial
-// broke it; trials the program ended before reaching go on into the next run.
-// Every program run starts from one snapshot, taken after the baseline run:
-// a run does not depend on the ones before it, and each finding can be
-// written as a reproducer that replays it.
+// Trials run back to back in one program run, within their run group (8
+// instruction rows, kRowsPerRunGroup): the schedule holds one trial after
+// another, each armed when the previous one's outcome was observed, and the
+// program's invariant check covers all trials of its run. A run whose
+// invariant broke is replayed one trial per run to find which trial broke
+// it; trials the program ended before reaching go on into the next run.
+// Every program run starts from one snapshot, the program spawned after the
+// baseline run and held at its entry: a run does not depend on the ones
+// before it, and each finding can be written as a reproducer that replays
+// it.
 #pragma once
 
 #include <cstdint>
