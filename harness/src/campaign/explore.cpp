@@ -361,12 +361,7 @@ std::string explore_json(const ExploreResult& result) {
            "\n";
 }
 
-ExploreResult explore_from_json(const std::string& text) {
-    nlohmann::json report = nlohmann::json::parse(text);
-    if (!report.is_object() || report.value("report", "") != kExploreReport) {
-        throw ConfigError("not a report of faultline explore (its \"report\" is not \"" +
-                          std::string(kExploreReport) + "\")");
-    }
+ExploreResult explore_from_json(const nlohmann::json& report) {
     ExploreResult result;
     ExploreConfig& config = result.config;
     config.guest_program = report.at("program").get<std::string>();

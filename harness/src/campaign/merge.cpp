@@ -34,8 +34,8 @@ void add_once(std::vector<std::string>& to, const std::vector<std::string>& item
     }
 }
 
-// Each report read by from_json; ConfigError naming the file that is not
-// a report of that command.
+// Each report read by from_json, checked to be a report of that command
+// (its "report" field); ConfigError naming the file that is not.
 template <typename Result, typename FromJson>
 std::vector<Result> read_shards(const std::vector<ShardReport>& shards, const char* command,
                                 FromJson from_json) {
@@ -45,7 +45,12 @@ std::vector<Result> read_shards(const std::vector<ShardReport>& shards, const ch
     std::vector<Result> results;
     for (const auto& shard : shards) {
         try {
-            results.push_back(from_json(shard.text));
+            nlohmann::json report = nlohmann::json::parse(shard.text);
+            if (!report.is_object() || report.value("report", "") != command) {
+                throw ConfigError(std::string("not a report of ") + command + " (its \"report\" is not \"" +
+                                  command + "\")");
+            }
+            results.push_back(from_json(report));
         } catch (const std::exception& e) {
             throw ConfigError(shard.path + ": not a " + command + " report: " + e.what());
         }
@@ -55,11 +60,17 @@ std::vector<Result> read_shards(const std::vector<ShardReport>& shards, const ch
 
 // The shards in order of their index, checked to be every shard of one
 // split of one piece of work (a "sweep", its identity under that key in a
-// report): identities[k] and splits[k] are shards[k]'s.
+// report): results[k] is shards[k]'s, shard_of(results[k]) its split.
+template <typename Result, typename ShardOf>
 std::vector<size_t> whole_split(const std::vector<ShardReport>& shards,
-                                const std::vector<const nlohmann::json*>& identities,
-                                const std::vector<Shard>& splits, const std::string& work,
-                                const std::string& key) {
+                                const std::vector<Result>& results, ShardOf shard_of,
+                                const std::string& work, const std::string& key) {
+    std::vector<const nlohmann::json*> identities;
+    std::vector<Shard> splits;
+    for (const auto& r : results) {
+        identities.push_back(&r.identity);
+        splits.push_back(shard_of(r));
+    }
     std::map<uint32_t, size_t> by_index;
     for (size_t k = 0; k < shards.size(); ++k) {
         if (*identities[k] != *identities.front()) {
@@ -100,15 +111,10 @@ std::vector<size_t> whole_split(const std::vector<ShardReport>& shards,
 SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards) {
     std::vector<SweepResult> results =
         read_shards<SweepResult>(shards, kSweepReport, sweep_from_json);
-    std::vector<const nlohmann::json*> identities;
-    std::vector<Shard> splits;
-    for (const auto& r : results) {
-        identities.push_back(&r.identity);
-        splits.push_back(r.shard);
-    }
     SweepResult merged;
     merged.identity = results.front().identity;
-    for (size_t k : whole_split(shards, identities, splits, "sweep", "sweep")) {
+    auto shard_of = [](const SweepResult& r) { return r.shard; };
+    for (size_t k : whole_split(shards, results, shard_of, "sweep", "sweep")) {
         const SweepResult& r = results[k];
         const size_t offset = merged.cells.size();
         merged.cells.insert(merged.cells.end(), r.cells.begin(), r.cells.end());
@@ -142,13 +148,9 @@ SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards) {
 ExploreResult merge_explore_shards(const std::vector<ShardReport>& shards) {
     std::vector<ExploreResult> results =
         read_shards<ExploreResult>(shards, kExploreReport, explore_from_json);
-    std::vector<const nlohmann::json*> identities;
-    std::vector<Shard> splits;
-    for (const auto& r : results) {
-        identities.push_back(&r.identity);
-        splits.push_back(r.config.shard);
-    }
-    const std::vector<size_t> order = whole_split(shards, identities, splits, "exploration", "explore");
+    auto shard_of = [](const ExploreResult& r) { return r.config.shard; };
+    const std::vector<size_t> order =
+        whole_split(shards, results, shard_of, "exploration", "explore");
     ExploreResult merged = results[order.front()];
     merged.config.shard = Shard{};
     merged.first_run = 0;

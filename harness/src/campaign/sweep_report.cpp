@@ -90,12 +90,7 @@ std::string sweep_json(const SweepResult& result) {
         .dump(1) + "\n";
 }
 
-SweepResult sweep_from_json(const std::string& text) {
-    nlohmann::json report = nlohmann::json::parse(text);
-    if (!report.is_object() || report.value("report", "") != kSweepReport) {
-        throw ConfigError("not a report of faultline sweep (its \"report\" is not \"" +
-                          std::string(kSweepReport) + "\")");
-    }
+SweepResult sweep_from_json(const nlohmann::json& report) {
     SweepResult result;
     result.identity = report.at("sweep");
     result.shard = parse_shard(report.at("shard").get<std::string>());

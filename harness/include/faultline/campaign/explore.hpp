@@ -129,8 +129,9 @@ inline constexpr const char* kExploreReport = "faultline explore";
 // The same result gives the same bytes: no timing is in it.
 std::string explore_json(const ExploreResult& result);
 // The result an explore_json() report holds (runs_per_s 0; of the config,
-// what the report names). Throws ConfigError, or nlohmann::json's errors.
-ExploreResult explore_from_json(const std::string& text);
+// what the report names). Throws nlohmann::json's errors for a field
+// missing or of the wrong type.
+ExploreResult explore_from_json(const nlohmann::json& report);
 // --junit: one case a run, failed when the run broke the program's check
 // (its finding's events and reproducer).
 std::vector<JunitCase> explore_junit_cases(const ExploreResult& result);

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "faultline/campaign/junit.hpp"
 #include "faultline/campaign/sweep.hpp"
 
@@ -18,7 +20,7 @@ std::string sweep_json(const SweepResult& result);
 // The result a sweep_json() report holds (trials_per_s 0). Throws
 // ConfigError, or nlohmann::json's errors for a field missing or of the
 // wrong type.
-SweepResult sweep_from_json(const std::string& text);
+SweepResult sweep_from_json(const nlohmann::json& report);
 // A table a person reads at a glance: instructions down, events across,
 // each cell coloured by verdict.
 std::string sweep_html(const SweepResult& result, const std::string& title);
