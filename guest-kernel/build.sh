@@ -38,6 +38,21 @@ fi
 "$here/../mk/patched-tree.sh" "$tarball" "$series_dir" "$out/src" 1 \
     "$here/include/uapi/linux/faultline.h=include/uapi/linux/faultline.h"
 
+# Everything the kernel and its initramfs are made from: the series with the
+# user's patches, the configs, the agent and programs, these scripts (the
+# tarball is pinned by patches/base-version, inside guest-kernel/).
+artifacts="$image initramfs.cpio initramfs kernel-release"
+key=$("$here/../mk/build-cache.sh" key "=${2:-}" "$here" "$series_dir" \
+    "$here/../mk/patched-tree.sh" "$here/../mk/build-cache.sh")
+if [ "$(cat "$out/.faultline-build" 2>/dev/null)" = "$key" ] && [ -f "$out/$image" ]; then
+    exit 0
+fi
+rm -f "$out/.faultline-build"
+if "$here/../mk/build-cache.sh" fetch "the kernel in $out" "$key" "$out" $artifacts; then
+    echo "$key" > "$out/.faultline-build"
+    exit 0
+fi
+
 export CCACHE_DIR="$cache/ccache" CCACHE_BASEDIR="$out" CCACHE_NOHASHDIR=1
 # Fixed build identity: the same sources give the same kernel, byte for byte.
 export KBUILD_BUILD_TIMESTAMP='2025-01-01' KBUILD_BUILD_USER=faultline KBUILD_BUILD_HOST=faultline \
@@ -65,3 +80,5 @@ kmake kernelrelease > "$out/kernel-release"
 kmake headers_install INSTALL_HDR_PATH="$out/headers"
 make -s -C "$here/initramfs" OUT="$out/initramfs" GEN_INIT_CPIO="$out/obj/usr/gen_init_cpio" \
     HEADERS="$out/headers" SELFTESTS="$out/src/tools/testing/selftests"
+"$here/../mk/build-cache.sh" store "the kernel in $out" "$key" "$out" $artifacts
+echo "$key" > "$out/.faultline-build"

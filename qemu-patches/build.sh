@@ -37,6 +37,21 @@ unpatched)
 esac
 "$here/../mk/patched-tree.sh" "$tarball" "$series_dir" "$out/src" 1 \
     "$here/../guest-kernel/include/uapi/linux/faultline.h=include/standard-headers/linux/faultline.h"
+
+# What the binary is made from: the series, the ABI header, this script (the
+# source version and configure arguments are in it) and the tree's maker.
+key=$("$here/../mk/build-cache.sh" key "=$variant" "$series_dir" "$here/build.sh" \
+    "$here/../guest-kernel/include/uapi/linux/faultline.h" "$here/../mk/patched-tree.sh" \
+    "$here/../mk/build-cache.sh")
+binary=build/qemu-system-x86_64
+if [ "$(cat "$out/.faultline-build" 2>/dev/null)" = "$key" ] && [ -f "$out/$binary" ]; then
+    exit 0
+fi
+rm -f "$out/.faultline-build"
+if "$here/../mk/build-cache.sh" fetch "QEMU in $out" "$key" "$out" $binary; then
+    echo "$key" > "$out/.faultline-build"
+    exit 0
+fi
 mak="$out/src/configs/devices/x86_64-softmmu/microvm.mak"
 [ "$devices" != microvm ] || [ -f "$mak" ] || echo 'CONFIG_MICROVM=y' > "$mak"
 
@@ -56,3 +71,5 @@ if [ "$(cat "$out/build/.faultline-configure" 2>/dev/null)" != "$configure_args"
     echo "$configure_args" > "$out/build/.faultline-configure"
 fi
 ninja -C "$out/build" qemu-system-x86_64
+"$here/../mk/build-cache.sh" store "QEMU in $out" "$key" "$out" $binary
+echo "$key" > "$out/.faultline-build"
