@@ -6,6 +6,7 @@
 
 BUILD := $(CURDIR)/build
 PYTHON := /usr/bin/python3
+CACHE := $(or $(FAULTLINE_CACHE),$(HOME)/.cache/faultline)
 CLI := $(BUILD)/bin/faultline
 FIRMWARE := $(BUILD)/firmware
 # pytest-xdist workers; each test owns its own QEMU (one host core each).
@@ -41,15 +42,21 @@ firmware: deps
 	@ln -sf /usr/share/qemu/pvh.bin $(FIRMWARE)/pvh.bin
 	@ln -sf /usr/share/qemu/linuxboot_dma.bin $(FIRMWARE)/linuxboot_dma.bin
 
+# The C++ layers compile through the ccache QEMU and the kernel use; paths
+# relative to the checkout, so another clone hits it too.
+CMAKE := CCACHE_DIR=$(CACHE)/ccache CCACHE_BASEDIR=$(CURDIR) cmake -G Ninja \
+	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+NINJA := CCACHE_DIR=$(CACHE)/ccache CCACHE_BASEDIR=$(CURDIR) ninja
+
 harness: deps
-	@cmake -S harness -B $(BUILD)/harness -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	    -DPython3_EXECUTABLE=$(PYTHON) -DFAULTLINE_BUILD_DIR=$(BUILD) > /dev/null
-	@ninja -C $(BUILD)/harness
+	@$(CMAKE) -S harness -B $(BUILD)/harness -DPython3_EXECUTABLE=$(PYTHON) \
+	    -DFAULTLINE_BUILD_DIR=$(BUILD) > /dev/null
+	@$(NINJA) -C $(BUILD)/harness
 
 # The SystemC reference models (models/README.md).
 models: deps
-	@cmake -S models -B $(BUILD)/models -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-	@ninja -C $(BUILD)/models
+	@$(CMAKE) -S models -B $(BUILD)/models > /dev/null
+	@$(NINJA) -C $(BUILD)/models
 
 # The main job: the every-instruction sweep of the built-in rseq program,
 # as a table here, JSON and a picture (open build/sweep.html).
