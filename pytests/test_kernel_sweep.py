@@ -129,6 +129,11 @@ def test_the_sweep_of_the_rights_change_path_passes_on_the_projects_kernel(tmp_p
                and c["interrupted_cache"] != c["interrupted_pkrs"]]
     assert len(windows) == 3 and all(c["ok"] and c["expected_return_pkrs"] == c["interrupted_cache"]
                            for c in windows)
+    # A run takes the trials of 8 instructions event by event, and stops
+    # after an event whose context came back changed (each window NMI
+    # ends its run, so the next meets its instruction as alone): 54 runs
+    # for 279 cells, not one a trial.
+    assert report["program_runs"] == 54
 
 
 def test_bad_input_is_refused_before_the_boot():

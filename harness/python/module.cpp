@@ -660,6 +660,7 @@ PYBIND11_MODULE(_faultline, m) {
     py::class_<KernelSweepResult>(m, "KernelSweepResult")
         .def_readonly("cells", &KernelSweepResult::cells)
         .def_readonly("trials_per_s", &KernelSweepResult::trials_per_s)
+        .def_readonly("program_runs", &KernelSweepResult::program_runs)
         .def_readonly("notes", &KernelSweepResult::notes)
         .def_property_readonly("reached", &KernelSweepResult::reached)
         .def_property_readonly("failed", &KernelSweepResult::failed)

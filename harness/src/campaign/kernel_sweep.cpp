@@ -1,11 +1,13 @@
-// The kernel sweep: planning from vmlinux, one trial per program run, each
-// judged by models::PksInterruptRule; its table and JSON.
+// The kernel sweep: planning from vmlinux, trials run a run group at a
+// time, each judged by models::PksInterruptRule; its table and JSON.
 #include "faultline/campaign/kernel_sweep.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <numeric>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -164,7 +166,46 @@ namespace {
 
 class KernelSweeper {
 public:
-    KernelSweeper(Machine& machine, const KernelSweepPlan& plan) : machine_(machine), plan_(plan) {}
+    KernelSweeper(Machine& machine, const KernelSweepPlan& plan) : machine_(machine), plan_(plan) {
+        const KernelSweepConfig& config = plan_.config;
+        std::vector<std::pair<const KernelFunction*, const Instruction*>> rows;
+        for (const auto& f : plan_.functions) {
+            for (const auto& insn : f.instructions) {
+                rows.emplace_back(&f, &insn);
+            }
+        }
+        // A shard takes whole run groups, so each trial runs with the same
+        // others as in the unsharded sweep.
+        const auto [first_group, end_group] =
+            config.shard.range((rows.size() + kRowsPerRunGroup - 1) / kRowsPerRunGroup);
+        const size_t first_row = first_group * kRowsPerRunGroup;
+        const size_t end_row = std::min(rows.size(), end_group * kRowsPerRunGroup);
+        const size_t events = plan_.events.size();
+        for (size_t row = first_row; row < end_row; ++row) {
+            const auto& [f, insn] = rows[row];
+            for (const auto& [name, event] : plan_.events) {
+                KernelSweepCell c;
+                c.function = f->name;
+                c.insn_addr = insn->addr;
+                c.offset = insn->addr - f->addr;
+                c.insn_text = insn->text;
+                c.event = name;
+                result_.cells.push_back(c);
+            }
+        }
+        // A group's trials event by event: one call of a function then
+        // takes an event at each of its instructions in turn.
+        for (size_t group_start = first_row; group_start < end_row;
+             group_start += kRowsPerRunGroup) {
+            const size_t group_end = std::min(end_row, group_start + kRowsPerRunGroup);
+            for (size_t e = 0; e < events; ++e) {
+                for (size_t row = group_start; row < group_end; ++row) {
+                    trials_.push_back({(row - first_row) * events + e, row - first_row,
+                                       group_start / kRowsPerRunGroup, false});
+                }
+            }
+        }
+    }
 
     KernelSweepResult run() {
         const KernelSweepConfig& config = plan_.config;
@@ -172,20 +213,29 @@ public:
             result_.notes.push_back(config.vmlinux + " has no " + config.pkrs_cache_symbol +
                                     ": the cache-agrees check is left out");
         }
-        size_t rows = 0;
-        for (const auto& f : plan_.functions) {
-            rows += f.instructions.size();
-        }
-        const auto [first_row, end_row] = config.shard.range(rows);
         prepare();
         auto started = std::chrono::steady_clock::now();
-        size_t row = 0;
-        for (const auto& f : plan_.functions) {
-            for (const auto& insn : f.instructions) {
-                if (row >= first_row && row < end_row) {
-                    sweep_row(f, insn);
+        std::vector<size_t> todo(trials_.size());
+        std::iota(todo.begin(), todo.end(), 0);
+        while (!todo.empty()) {
+            std::vector<size_t> batch = next_batch(todo);
+            std::optional<size_t> judged = run_batch(batch);
+            if (!judged) {
+                continue;
+            }
+            const size_t raised = *judged;
+            if (raised == 0) {
+                todo = mark_unreached(todo);
+                continue;
+            }
+            todo.erase(todo.begin(), todo.begin() + long(raised));
+            if (raised > 1 && !batch_passed(batch, raised)) {
+                // Which trial broke it: each again, alone, and its lone
+                // run's verdict is its cell's.
+                for (size_t k = raised; k-- > 0;) {
+                    trials_[batch[k]].alone = true;
+                    todo.insert(todo.begin(), batch[k]);
                 }
-                ++row;
             }
         }
         double seconds =
@@ -196,7 +246,14 @@ public:
     }
 
 private:
-    // The files, the baseline, and the snapshot every trial starts from: the
+    struct Trial {
+        size_t cell;   // in result_.cells: row by row, event by event
+        size_t row;    // of this sweep (or shard)
+        size_t group;  // the run group of its row (kRowsPerRunGroup)
+        bool alone;    // its batch failed: it runs by itself
+    };
+
+    // The files, the baseline, and the snapshot every run starts from: the
     // workload spawned and held at its entry (a spawn is most of a short
     // workload's run: exec, and the loader for a dynamic one).
     void prepare() {
@@ -225,66 +282,120 @@ private:
         machine_.snapshot();
     }
 
-    // Until its trigger fires, a run does what the baseline did whatever
-    // the event: one that never fires for the first event never does.
-    void sweep_row(const KernelFunction& f, const Instruction& insn) {
-        for (size_t e = 0; e < plan_.events.size(); ++e) {
-            const auto& [name, event] = plan_.events[e];
-            if (e > 0 && !result_.cells.back().raised) {
-                KernelSweepCell unreached = result_.cells.back();
-                unreached.event = name;
-                result_.cells.push_back(unreached);
-            } else {
-                result_.cells.push_back(trial(f, insn, name, event));
-            }
+    // What one run takes: the trials of todo in the run group of its first,
+    // in order; one alone when its batch failed. An entry's hit counts
+    // from the previous entry's firing, so with hit > 1 each trial runs
+    // alone: the hit-th execution counted from the program's start.
+    std::vector<size_t> next_batch(const std::vector<size_t>& todo) const {
+        const Trial& first = trials_[todo.front()];
+        if (first.alone || plan_.config.hit != 1) {
+            return {todo.front()};
         }
+        std::vector<size_t> batch;
+        for (size_t t : todo) {
+            if (trials_[t].group != first.group || trials_[t].alone) {
+                break;
+            }
+            batch.push_back(t);
+        }
+        return batch;
     }
 
-    KernelSweepCell trial(const KernelFunction& f, const Instruction& insn, const std::string& name,
-                          const Event& event) {
+    ScheduleEntry entry_of(size_t t) const {
         const KernelSweepConfig& config = plan_.config;
-        KernelSweepCell c;
-        c.function = f.name;
-        c.insn_addr = insn.addr;
-        c.offset = insn.addr - f.addr;
-        c.insn_text = insn.text;
-        c.event = name;
+        const KernelSweepCell& c = result_.cells[trials_[t].cell];
+        const Event& event = plan_.events[trials_[t].cell % plan_.events.size()].second;
+        Trigger trigger{c.insn_addr, config.every_address_space ? 0 : held_.cr3, config.hit,
+                        true};
+        return {trigger, event, 0, plan_.pkrs_cache_offset};
+    }
+
+    // One run of the held workload with the batch's trials armed back to
+    // back (each after the one before fired); judges the cells of those
+    // that fired, a prefix, and returns how many did. Until its first
+    // trigger fires, a run does what the baseline did, so the first trial
+    // of a batch meets its instruction as it would alone.
+    // A panic in a batch leaves nothing judged (nullopt) and its trials to
+    // run alone; a lone trial that panics fails its cell.
+    std::optional<size_t> run_batch(const std::vector<size_t>& batch) {
+        std::vector<ScheduleEntry> schedule;
+        for (size_t t : batch) {
+            schedule.push_back(entry_of(t));
+        }
         machine_.restore();
         size_t console_before = machine_.console().size();
         RunResult run;
         std::vector<Firing> firings;
-        Trigger trigger{insn.addr, config.every_address_space ? 0 : held_.cr3, config.hit, true};
-        ScheduleEntry armed{trigger, event, 0, plan_.pkrs_cache_offset};
         try {
-            machine_.arm({armed});
+            machine_.arm(schedule);
             run = machine_.run_spawned();
             firings = machine_.firings();
         } catch (const GuestPanic& panic) {
-            // The snapshot went with the machine: boot again for the next trial.
+            // The snapshot went with the machine: boot again for the next run.
+            machine_.shutdown();
+            machine_.boot();
+            prepare();
+            if (batch.size() > 1) {
+                for (size_t t : batch) {
+                    trials_[t].alone = true;
+                }
+                return std::nullopt;
+            }
+            KernelSweepCell& c = result_.cells[trials_[batch.front()].cell];
             c.raised = true;
             c.kernel_reports = kernel_reports(panic.what());
             c.outcome = "the guest kernel panicked";
             c.situation.kernel_reports = unsigned(std::max<size_t>(c.kernel_reports.size(), 1));
             c.verdict.failed.push_back(models::PksCheck::no_kernel_report);
-            machine_.shutdown();
-            machine_.boot();
-            prepare();
-            return c;
+            return 1;
         }
-        c.kernel_reports = reports_beyond(reports_since(console_before), baseline_reports_);
-        c.program_ok = check_passed(run);
-        if (firings.empty()) {
-            c.outcome = "not reached: the program " + outcome_of(run);
-            return c;
+        ++result_.program_runs;
+        std::vector<std::string> reports =
+            reports_beyond(reports_since(console_before), baseline_reports_);
+        for (size_t k = 0; k < batch.size(); ++k) {
+            KernelSweepCell& c = result_.cells[trials_[batch[k]].cell];
+            clear_verdict(c);
+            c.kernel_reports = reports;
+            c.program_ok = check_passed(run);
+            if (k >= firings.size()) {
+                c.outcome = "not reached: the program " + outcome_of(run);
+                break;
+            }
+            judge(c, firings[k], run);
+            if (k + 1 < batch.size() && c.verdict.taken && left_a_trace(firings[k])) {
+                return k + 1;
+            }
+            if (!c.ok && batch.size() == 1 && !plan_.config.repro_dir.empty() &&
+                !plan_.config.host_program.empty()) {
+                c.reproducer = write_reproducer(
+                    plan_.config.repro_dir,
+                    reproducer_of(c, ScheduledRun{held_, run, schedule, firings, {}}));
+            }
         }
-        const Firing& firing = firings.front();
+        return std::min(firings.size(), batch.size());
+    }
+    // The context that took the event did not get back what it had: its
+    // IA32_PKRS or the per-CPU cache changed (inside pkrs_write(), where
+    // the cache already holds the value being written, the return gives
+    // that), it went on on another vCPU, or it has not gone on. The next
+    // trial would meet its instruction in a state no lone run has: it goes
+    // to the next run, which it starts. (An event not taken there is
+    // taken later, as any device's interrupt.)
+    static bool left_a_trace(const Firing& f) {
+        return !f.next_vcpu || *f.next_vcpu != f.vcpu || f.next_pkrs != f.pkrs ||
+               f.next_percpu != f.percpu;
+    }
+
+    // The cell of a trial that fired, judged by the model from QEMU's
+    // record of the firing and by the run's outcome.
+    void judge(KernelSweepCell& c, const Firing& firing, const RunResult& run) const {
         c.raised = true;
         c.guest_status = firing.status;
         c.fired_icount = firing.icount;
         c.vcpu = firing.vcpu;
         models::PksInterruptSituation& s = c.situation;
-        s.event = model_event(event.kind);
-        s.default_pkrs = config.default_pkrs;
+        s.event = model_event(plan_.events[event_index(c)].second.kind);
+        s.default_pkrs = plan_.config.default_pkrs;
         s.interrupted_pkrs = firing.pkrs;
         s.interrupted_cache = firing.percpu;
         s.interrupts_enabled = firing.interrupts_enabled;
@@ -297,12 +408,49 @@ private:
         c.verdict = models::pks_interrupt_verdict(s);
         c.ok = c.verdict.passed() && c.program_ok;
         c.outcome = models::to_string(c.verdict) + "; the program " + outcome_of(run);
-        if (!c.ok && !config.repro_dir.empty() && !config.host_program.empty()) {
-            c.reproducer = write_reproducer(
-                config.repro_dir,
-                reproducer_of(c, ScheduledRun{held_, run, {armed}, firings, {}}));
+    }
+
+    // A cell judged in a batch that failed is judged again by its lone run.
+    static void clear_verdict(KernelSweepCell& c) {
+        KernelSweepCell fresh;
+        fresh.function = c.function;
+        fresh.insn_addr = c.insn_addr;
+        fresh.offset = c.offset;
+        fresh.insn_text = c.insn_text;
+        fresh.event = c.event;
+        c = fresh;
+    }
+
+    size_t event_index(const KernelSweepCell& c) const {
+        return size_t(&c - result_.cells.data()) % plan_.events.size();
+    }
+
+    bool batch_passed(const std::vector<size_t>& batch, size_t raised) const {
+        return std::all_of(batch.begin(), batch.begin() + long(raised),
+                           [&](size_t t) { return result_.cells[trials_[t].cell].ok; });
+    }
+
+    // The workload ran to its end without reaching the first trial's
+    // instruction: as the baseline did, whatever the event, so none of
+    // that row's trials is reached. Returns the trials left.
+    std::vector<size_t> mark_unreached(const std::vector<size_t>& todo) {
+        const size_t row = trials_[todo.front()].row;
+        const KernelSweepCell& first = result_.cells[trials_[todo.front()].cell];
+        std::vector<size_t> left;
+        for (size_t t : todo) {
+            if (trials_[t].row != row) {
+                left.push_back(t);
+                continue;
+            }
+            KernelSweepCell& c = result_.cells[trials_[t].cell];
+            if (&c != &first) {
+                clear_verdict(c);
+            }
+            c.outcome = first.outcome;
+            c.program_ok = first.program_ok;
+            c.kernel_reports = first.kernel_reports;
         }
-        return c;
+        return left;
     }
 
     // The trial as a reproducer: the machine, the program and files as
@@ -341,6 +489,7 @@ private:
     Machine& machine_;
     const KernelSweepPlan& plan_;
     KernelSweepResult result_;
+    std::vector<Trial> trials_;
     std::vector<std::string> baseline_reports_;
     Process held_;  // the workload in the snapshot, held at its entry
 };
@@ -506,6 +655,7 @@ nlohmann::json kernel_sweep_json(const KernelSweepResult& result) {
             {"failed", result.failed()},
             {"passed", result.passed()},
             {"trials_per_s", result.trials_per_s},
+            {"program_runs", result.program_runs},
             {"shard", {{"index", result.shard.index}, {"count", result.shard.count}}},
             {"notes", result.notes}};
 }

@@ -10,10 +10,20 @@
 // guest memory then); only the handler's own register is the guest's
 // report, read with RDMSR.
 //
-// Every trial is one program run from a snapshot taken after the baseline,
-// with the program spawned and held at its entry, and one kernel trigger
-// armed: at the hit-th execution of the instruction while the program's
-// address space is current (or, with every_address_space, in any).
+// Every program run starts from a snapshot taken after the baseline, with
+// the program spawned and held at its entry, and kernel triggers armed: at
+// the hit-th execution of the instruction while the program's address space
+// is current (or, with every_address_space, in any). A run takes the trials
+// of a run group (kRowsPerRunGroup rows) event by event, each armed when
+// the one before fired, so one call of a function meets an event at each of
+// its instructions in turn. The first trial of a run meets its instruction
+// as it would alone, and each after it meets it as alone but for the
+// time the events before it took: a run takes no more trials after an
+// event taken whose interrupted context did not go on, or went on on
+// another vCPU or with another IA32_PKRS or cache than it had. A run any of whose cells failed is run again one trial
+// a run, and those lone runs give the cells (and the reproducers). With
+// hit > 1 every trial runs alone: an entry's hit counts from the firing
+// before it.
 #pragma once
 
 #include <cstdint>
@@ -49,7 +59,7 @@ struct KernelSweepConfig {
     // program's is current.
     bool every_address_space = false;
     uint32_t budget_ms = 5000;
-    Shard shard;  // of the instruction rows, all functions in order
+    Shard shard;  // of the run groups of instruction rows, all functions in order
     // Non-empty: a directory that gets a reproducer of each failing cell
     // (faultline replay runs it again, compared bit for bit)
     std::string repro_dir;
@@ -105,8 +115,9 @@ struct KernelSweepCell {
 
 struct KernelSweepResult {
     std::vector<KernelSweepCell> cells;  // function, instruction, event
-    Shard shard;
+    Shard shard;  // of the run groups
     double trials_per_s = 0;
+    size_t program_runs = 0;  // the workload's runs after the baseline
     std::vector<std::string> notes;
 
     size_t reached() const;
@@ -115,9 +126,9 @@ struct KernelSweepResult {
 };
 
 // On a booted machine: puts the uploads, runs the baseline (the workload
-// must pass its own check), snapshots, then each trial from the snapshot. A
-// trial that panics the guest fails its cell, and the machine boots again
-// for the next.
+// must pass its own check), snapshots, then the runs from the snapshot. A
+// lone trial that panics the guest fails its cell; a run of several that
+// does is run again a trial at a time; either way the machine boots again.
 KernelSweepResult run_kernel_sweep(Machine& machine, const KernelSweepPlan& plan);
 
 // What `faultline sweep --kernel-function` prints, and its --json.
