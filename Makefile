@@ -43,10 +43,12 @@ firmware: deps
 	@ln -sf /usr/share/qemu/linuxboot_dma.bin $(FIRMWARE)/linuxboot_dma.bin
 
 # The C++ layers compile through the ccache QEMU and the kernel use; paths
-# relative to the checkout, so another clone hits it too.
-CMAKE := CCACHE_DIR=$(CACHE)/ccache CCACHE_BASEDIR=$(CURDIR) cmake -G Ninja \
-	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
-NINJA := CCACHE_DIR=$(CACHE)/ccache CCACHE_BASEDIR=$(CURDIR) ninja
+# relative to the checkout and the build directory left out of the hash
+# (it is only the debug info's), so another clone hits it too.
+CCACHE_ENV := CCACHE_DIR=$(CACHE)/ccache CCACHE_BASEDIR=$(CURDIR) CCACHE_NOHASHDIR=1
+CMAKE := $(CCACHE_ENV) cmake -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+NINJA := $(CCACHE_ENV) ninja
 
 harness: deps
 	@$(CMAKE) -S harness -B $(BUILD)/harness -DPython3_EXECUTABLE=$(PYTHON) \
@@ -72,8 +74,10 @@ gtest: build
 
 # Any non-zero pytest status fails, including 5 (no tests collected); the 25
 # slowest tests are listed last, which is where make test spends its time.
+# Tests marked xdist_group share a worker, so a module fixture they share
+# (a whole upstream suite's run) runs once, not once a worker.
 pytest: build kernel-debug
-	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider --durations=25 pytests
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -p no:cacheprovider --durations=25 pytests
 
 # The robustness fuzz at ten times the calls make test makes.
 FUZZ_CALLS ?= 1000000

@@ -83,6 +83,8 @@ def protection_keys(pk_machine):
     return r, upstream.protection_keys_outcomes(r.stdout, r.exit_code, PROTECTION_KEYS)
 
 
+# One worker runs the suite once per machine, for all of its cases.
+@pytest.mark.xdist_group("protection_keys")
 @pytest.mark.parametrize("name", PROTECTION_KEYS)
 def test_protection_keys(protection_keys, name):
     r, outcomes = protection_keys
@@ -96,6 +98,7 @@ def sighandler_tests(pk_machine):
     return r, upstream.tap_outcomes(r.stdout)
 
 
+@pytest.mark.xdist_group("pkey_sighandler_tests")
 @pytest.mark.parametrize("name", SIGHANDLER_TESTS)
 def test_pkey_sighandler_tests(sighandler_tests, name):
     r, outcomes = sighandler_tests
