@@ -61,6 +61,20 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "kernel_report_expected: the test makes the guest kernel "
                             "report (panic) on purpose")
 
+
+# Modules whose tests share module fixtures that run the emulator (a sweep,
+# a whole suite): under make's --dist loadgroup one worker runs each of
+# them, so a fixture runs once rather than once a worker.
+SHARED_FIXTURE_MODULES = {"test_closure", "test_conformance_pk", "test_explore", "test_minimize",
+                          "test_pk_events", "test_shard", "test_sweep_real_code"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__ in SHARED_FIXTURE_MODULES:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
 CLI = BUILD / "bin" / "faultline"
 
 

@@ -30,29 +30,16 @@ def kernel_under_test(request):
     return ["--kernel", str(out / "vmlinux"), "--initrd", str(out / "initramfs.cpio")]
 
 
-def failing_lines(stdout):
-    return [line for line in stdout.splitlines() if " FAIL " in line]
-
-
 def test_the_projects_kernel_passes():
     p = cli("conformance", "rseq")
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.splitlines()[-1] == "rseq conformance: 7 of 7 checks passed"
 
 
-@pytest.mark.parametrize("kernel_under_test", ["rseq-no-restart-on-preempt"], indirect=True)
-def test_a_kernel_that_does_not_restart_on_preemption_fails_the_preempt_column(
-        kernel_under_test):
-    p = cli("conformance", "rseq", *kernel_under_test)
-    assert p.returncode == 1, p.stdout + p.stderr
-    sweeps = failing_lines(p.stdout)
-    assert sweeps and all(line.startswith("sweep ") for line in sweeps), p.stdout
-    # Preemption and a fault that blocks (the task is switched out as well)
-    # no longer abort; a signal does.
-    for line in sweeps:
-        columns = line.split("columns: ")[1].split(", ")
-        assert "preempt" in columns and "page_fault_blocking" in columns, line
-        assert "signal" not in columns, line
+# A kernel that does not restart a sequence on preemption fails the preempt
+# and page_fault_blocking columns of every sweep, not signal's, exit 1: the
+# README's quick start runs it and the doc test compares its whole table
+# and status.
 
 
 @pytest.mark.parametrize("kernel_under_test", ["rseq-no-restart-on-preempt"], indirect=True)

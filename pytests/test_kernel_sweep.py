@@ -206,10 +206,8 @@ def conformance_pks(*options):
     return p, [line for line in p.stdout.splitlines() if " FAIL " in line]
 
 
-def test_conformance_pks_passes_on_the_projects_kernel():
-    p, failing = conformance_pks()
-    assert p.returncode == 0 and not failing, p.stdout + p.stderr
-    assert p.stdout.splitlines()[-1].startswith("pks conformance: 9 of 9 checks passed")
+# On the project's kernel every check passes, exit 0: docs/protection-keys.md
+# runs it and the doc test compares its whole table and status.
 
 
 @pytest.mark.parametrize("mutant,failing_checks", [
