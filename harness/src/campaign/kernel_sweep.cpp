@@ -230,11 +230,17 @@ public:
             }
             todo.erase(todo.begin(), todo.begin() + long(raised));
             if (raised > 1 && !batch_passed(batch, raised)) {
-                // Which trial broke it: each again, alone, and its lone
-                // run's verdict is its cell's.
+                // Again, alone, and its lone run's verdict is its cell's:
+                // a trial whose own firing failed a check, or every trial
+                // of a run whose workload failed or whose kernel reported
+                // (which trial did that, the run cannot tell).
+                const KernelSweepCell& first = result_.cells[trials_[batch.front()].cell];
+                const bool run_ok = first.program_ok && first.kernel_reports.empty();
                 for (size_t k = raised; k-- > 0;) {
-                    trials_[batch[k]].alone = true;
-                    todo.insert(todo.begin(), batch[k]);
+                    if (!run_ok || !result_.cells[trials_[batch[k]].cell].ok) {
+                        trials_[batch[k]].alone = true;
+                        todo.insert(todo.begin(), batch[k]);
+                    }
                 }
             }
         }

@@ -20,10 +20,11 @@
 // as it would alone, and each after it meets it as alone but for the
 // time the events before it took: a run takes no more trials after an
 // event taken whose interrupted context did not go on, or went on on
-// another vCPU or with another IA32_PKRS or cache than it had. A run any of whose cells failed is run again one trial
-// a run, and those lone runs give the cells (and the reproducers). With
-// hit > 1 every trial runs alone: an entry's hit counts from the firing
-// before it.
+// another vCPU or with another IA32_PKRS or cache than it had. A trial
+// whose firing failed a check runs again alone, and so does every trial of
+// a run whose workload failed or whose kernel reported; those lone runs
+// give the cells (and the reproducers). With hit > 1 every trial runs
+// alone: an entry's hit counts from the firing before it.
 #pragma once
 
 #include <cstdint>
