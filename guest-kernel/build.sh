@@ -40,18 +40,11 @@ fi
 
 # Everything the kernel and its initramfs are made from: the series with the
 # user's patches, the configs, the agent and programs, these scripts (the
-# tarball is pinned by patches/base-version, inside guest-kernel/).
+# tarball is pinned by patches/base-version, inside guest-kernel/); nothing
+# more to do when OUT holds that build already.
 artifacts="$image initramfs.cpio initramfs kernel-release"
-key=$("$here/../mk/build-cache.sh" key "=${2:-}" "$here" "$series_dir" \
-    "$here/../mk/patched-tree.sh" "$here/../mk/build-cache.sh")
-if [ "$(cat "$out/.faultline-build" 2>/dev/null)" = "$key" ] && [ -f "$out/$image" ]; then
-    exit 0
-fi
-rm -f "$out/.faultline-build"
-if "$here/../mk/build-cache.sh" fetch "the kernel in $out" "$key" "$out" $artifacts; then
-    echo "$key" > "$out/.faultline-build"
-    exit 0
-fi
+key=$("$here/../mk/build-cache.sh" key "=${2:-}" "$here" "$series_dir" "$here/../mk/patched-tree.sh")
+"$here/../mk/build-cache.sh" fetch "the kernel in $out" "$key" "$out" $artifacts && exit 0
 
 export CCACHE_DIR="$cache/ccache" CCACHE_BASEDIR="$out" CCACHE_NOHASHDIR=1
 # Fixed build identity: the same sources give the same kernel, byte for byte.
@@ -81,4 +74,3 @@ kmake headers_install INSTALL_HDR_PATH="$out/headers"
 make -s -C "$here/initramfs" OUT="$out/initramfs" GEN_INIT_CPIO="$out/obj/usr/gen_init_cpio" \
     HEADERS="$out/headers" SELFTESTS="$out/src/tools/testing/selftests"
 "$here/../mk/build-cache.sh" store "the kernel in $out" "$key" "$out" $artifacts
-echo "$key" > "$out/.faultline-build"

@@ -11,10 +11,12 @@
 #          text) and the versions of the host toolchain and libraries a
 #          build is made with
 #        build-cache.sh fetch NAME KEY OUT ARTIFACT...
-#          copies the build stored under KEY into OUT (exit 0), or exits 1
-#          when there is none; a damaged one is said, removed and missed
+#          exit 0 when OUT holds the build of KEY already (OUT/.faultline-build
+#          names it), or after copying the build stored under KEY into OUT;
+#          exit 1 when there is none; a damaged one is said, removed and missed
 #        build-cache.sh store NAME KEY OUT ARTIFACT...
-#          keeps OUT's ARTIFACTs (files or directories) under KEY
+#          keeps OUT's ARTIFACTs (files or directories) under KEY, and marks
+#          OUT as holding it
 # NAME only names the build in messages. The same key always gives the same
 # bytes (both builds are reproducible: fixed timestamps and paths), so a copy
 # is the build it replaces. FAULTLINE_BUILD_CACHE=off builds every time.
@@ -55,11 +57,20 @@ key)
 fetch|store) name=$1 key=$2 out=$3; shift 3 ;;
 *) echo "build-cache: unknown command '$command' (key, fetch, store)" >&2; exit 2 ;;
 esac
-[ "${FAULTLINE_BUILD_CACHE:-on}" != off ] || exit 1
+built=$out/.faultline-build
+off=""
+[ "${FAULTLINE_BUILD_CACHE:-on}" != off ] || off=yes
 entry=$cache/$key
 
 case $command in
 fetch)
+    [ -z "$off" ] || exit 1
+    holds=yes
+    for artifact; do
+        [ -e "$out/$artifact" ] || holds=""
+    done
+    [ "$holds" != yes ] || [ "$(cat "$built" 2>/dev/null)" != "$key" ] || exit 0
+    rm -f "$built"
     [ -d "$entry" ] || exit 1
     if [ "$(entry_files "$entry")" != "$(cat "$entry/MANIFEST" 2> /dev/null)" ]; then
         echo "build-cache: the stored build of $name ($key) is damaged: removed, building it" >&2
@@ -74,8 +85,11 @@ fetch)
         mv "$out/$artifact.tmp" "$out/$artifact"
     done
     touch "$entry"
+    echo "$key" > "$built"
     echo "build-cache: $name from the build cache ($key)" >&2 ;;
 store)
+    echo "$key" > "$built"
+    [ -z "$off" ] || exit 0
     # Unwritable or full: the build is done all the same, only not kept.
     mkdir -p "$cache" 2> /dev/null && tmp=$(mktemp -d "$cache/.store.XXXXXX" 2> /dev/null) || {
         echo "build-cache: $cache is not writable: $name is not kept" >&2; exit 0; }

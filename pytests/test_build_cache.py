@@ -3,6 +3,7 @@ or QEMU built before from the same inputs is copied, byte for byte, instead
 of rebuilt; the key moves with every input; a damaged entry is found by its
 checksums and rebuilt; an unwritable cache only costs the keeping."""
 import os
+import shutil
 import subprocess
 
 from conftest import BUILD, ROOT
@@ -50,6 +51,21 @@ def test_a_stored_build_is_fetched_whole_into_another_directory(tmp_path):
                          cache=tmp_path / "cache")
     assert (missed.returncode, missed.stderr) == (1, "")
     assert not (tmp_path / "other").exists()
+
+
+def test_a_directory_that_holds_the_build_needs_nothing_and_one_missing_an_output_does(tmp_path):
+    artifacts = a_build(tmp_path / "built")
+    build_cache("store", "QEMU", "k1", tmp_path / "built", *artifacts, cache=tmp_path / "cache")
+    shutil.rmtree(tmp_path / "cache")
+    held = build_cache("fetch", "QEMU", "k1", tmp_path / "built", *artifacts, cache=tmp_path / "cache")
+    assert (held.returncode, held.stderr) == (0, "")
+    other = build_cache("fetch", "QEMU", "k2", tmp_path / "built", *artifacts, cache=tmp_path / "cache")
+    assert other.returncode == 1
+    build_cache("store", "QEMU", "k1", tmp_path / "built", *artifacts, cache=tmp_path / "cache")
+    (tmp_path / "built" / "vmlinux").unlink()
+    gone = build_cache("fetch", "QEMU", "k1", tmp_path / "built", *artifacts, cache=tmp_path / "cache")
+    assert gone.returncode == 0 and "from the build cache" in gone.stderr
+    assert (tmp_path / "built" / "vmlinux").read_bytes() == bytes(range(256)) * 64
 
 
 def test_the_key_moves_with_every_input_and_only_with_them(tmp_path):

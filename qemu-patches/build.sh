@@ -39,19 +39,12 @@ esac
     "$here/../guest-kernel/include/uapi/linux/faultline.h=include/standard-headers/linux/faultline.h"
 
 # What the binary is made from: the series, the ABI header, this script (the
-# source version and configure arguments are in it) and the tree's maker.
+# source version and configure arguments are in it) and the tree's maker;
+# nothing more to do when OUT holds that build already.
 key=$("$here/../mk/build-cache.sh" key "=$variant" "$series_dir" "$here/build.sh" \
-    "$here/../guest-kernel/include/uapi/linux/faultline.h" "$here/../mk/patched-tree.sh" \
-    "$here/../mk/build-cache.sh")
+    "$here/../guest-kernel/include/uapi/linux/faultline.h" "$here/../mk/patched-tree.sh")
 binary=build/qemu-system-x86_64
-if [ "$(cat "$out/.faultline-build" 2>/dev/null)" = "$key" ] && [ -f "$out/$binary" ]; then
-    exit 0
-fi
-rm -f "$out/.faultline-build"
-if "$here/../mk/build-cache.sh" fetch "QEMU in $out" "$key" "$out" $binary; then
-    echo "$key" > "$out/.faultline-build"
-    exit 0
-fi
+"$here/../mk/build-cache.sh" fetch "QEMU in $out" "$key" "$out" $binary && exit 0
 mak="$out/src/configs/devices/x86_64-softmmu/microvm.mak"
 [ "$devices" != microvm ] || [ -f "$mak" ] || echo 'CONFIG_MICROVM=y' > "$mak"
 
@@ -72,4 +65,3 @@ if [ "$(cat "$out/build/.faultline-configure" 2>/dev/null)" != "$configure_args"
 fi
 ninja -C "$out/build" qemu-system-x86_64
 "$here/../mk/build-cache.sh" store "QEMU in $out" "$key" "$out" $binary
-echo "$key" > "$out/.faultline-build"
