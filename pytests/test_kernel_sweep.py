@@ -173,13 +173,17 @@ def sweep_kernel_under_test(mutant, tmp_path, *options):
 
 
 def test_a_rights_change_with_interrupts_on_fails_the_irq_column(tmp_path):
-    p, failed = sweep_kernel_under_test("pks-rights-change-with-interrupts-on", tmp_path)
+    p, failed = sweep_kernel_under_test("pks-rights-change-with-interrupts-on", tmp_path,
+                                        "--repro-dir", str(tmp_path / "repro"))
     # An irq anywhere from the record's update through pkrs_write() returns
     # with the new rights written; preemption is off there (preempt_disable).
     assert len(failed) == 18
     assert all(c["event"] == "irq" and c["failed_checks"] == ["return-restores"]
                and c["return_pkrs"] != c["interrupted_pkrs"] for c in failed)
     assert "return-restores" in p.stdout
+    # Each from its lone run, the first trial of a run of several too.
+    assert sorted(c["reproducer"] for c in failed) == \
+        sorted(str(f) for f in (tmp_path / "repro").glob("*.json"))
 
 
 def test_the_projects_kernel_passes_the_second_rights_change_too(tmp_path):

@@ -229,7 +229,8 @@ public:
                 continue;
             }
             todo.erase(todo.begin(), todo.begin() + long(raised));
-            if (raised > 1 && !batch_passed(batch, raised)) {
+            // Its first trial too: the events after it fired in its run.
+            if (batch.size() > 1 && !batch_passed(batch, raised)) {
                 // Again, alone, and its lone run's verdict is its cell's:
                 // a trial whose own firing failed a check, or every trial
                 // of a run whose workload failed or whose kernel reported
