@@ -176,10 +176,7 @@ public:
         }
         // A shard takes whole run groups, so each trial runs with the same
         // others as in the unsharded sweep.
-        const auto [first_group, end_group] =
-            config.shard.range((rows.size() + kRowsPerRunGroup - 1) / kRowsPerRunGroup);
-        const size_t first_row = first_group * kRowsPerRunGroup;
-        const size_t end_row = std::min(rows.size(), end_group * kRowsPerRunGroup);
+        const auto [first_row, end_row] = shard_rows(config.shard, rows.size());
         const size_t events = plan_.events.size();
         for (size_t row = first_row; row < end_row; ++row) {
             const auto& [f, insn] = rows[row];
@@ -200,11 +197,11 @@ public:
             const size_t group_end = std::min(end_row, group_start + kRowsPerRunGroup);
             for (size_t e = 0; e < events; ++e) {
                 for (size_t row = group_start; row < group_end; ++row) {
-                    trials_.push_back({(row - first_row) * events + e, row - first_row,
-                                       group_start / kRowsPerRunGroup, false});
+                    trials_.push_back({row - first_row, e, false});
                 }
             }
         }
+        fresh_cells_ = result_.cells;
     }
 
     KernelSweepResult run() {
@@ -235,10 +232,10 @@ public:
                 // a trial whose own firing failed a check, or every trial
                 // of a run whose workload failed or whose kernel reported
                 // (which trial did that, the run cannot tell).
-                const KernelSweepCell& first = result_.cells[trials_[batch.front()].cell];
+                const KernelSweepCell& first = cell(batch.front());
                 const bool run_ok = first.program_ok && first.kernel_reports.empty();
                 for (size_t k = raised; k-- > 0;) {
-                    if (!run_ok || !result_.cells[trials_[batch[k]].cell].ok) {
+                    if (!run_ok || !cell(batch[k]).ok) {
                         trials_[batch[k]].alone = true;
                         todo.insert(todo.begin(), batch[k]);
                     }
@@ -254,11 +251,21 @@ public:
 
 private:
     struct Trial {
-        size_t cell;   // in result_.cells: row by row, event by event
-        size_t row;    // of this sweep (or shard)
-        size_t group;  // the run group of its row (kRowsPerRunGroup)
+        size_t row;    // of this sweep (or shard), which starts a run group
+        size_t event;  // in plan_.events
         bool alone;    // its batch failed: it runs by itself
     };
+
+    // result_.cells holds the cells row by row, event by event.
+    size_t cell_index(size_t t) const {
+        return trials_[t].row * plan_.events.size() + trials_[t].event;
+    }
+    KernelSweepCell& cell(size_t t) { return result_.cells[cell_index(t)]; }
+    size_t group(size_t t) const { return trials_[t].row / kRowsPerRunGroup; }
+    // A cell judged in a batch that failed is judged again by its lone run.
+    void clear_verdict(size_t t) {
+        cell(t) = fresh_cells_[cell_index(t)];
+    }
 
     // The files, the baseline, and the snapshot every run starts from: the
     // workload spawned and held at its entry (a spawn is most of a short
@@ -300,7 +307,7 @@ private:
         }
         std::vector<size_t> batch;
         for (size_t t : todo) {
-            if (trials_[t].group != first.group || trials_[t].alone) {
+            if (group(t) != group(todo.front()) || trials_[t].alone) {
                 break;
             }
             batch.push_back(t);
@@ -310,8 +317,8 @@ private:
 
     ScheduleEntry entry_of(size_t t) const {
         const KernelSweepConfig& config = plan_.config;
-        const KernelSweepCell& c = result_.cells[trials_[t].cell];
-        const Event& event = plan_.events[trials_[t].cell % plan_.events.size()].second;
+        const KernelSweepCell& c = result_.cells[cell_index(t)];
+        const Event& event = plan_.events[trials_[t].event].second;
         Trigger trigger{c.insn_addr, config.every_address_space ? 0 : held_.cr3, config.hit,
                         true};
         return {trigger, event, 0, plan_.pkrs_cache_offset};
@@ -348,7 +355,7 @@ private:
                 }
                 return std::nullopt;
             }
-            KernelSweepCell& c = result_.cells[trials_[batch.front()].cell];
+            KernelSweepCell& c = cell(batch.front());
             c.raised = true;
             c.kernel_reports = kernel_reports(panic.what());
             c.outcome = "the guest kernel panicked";
@@ -360,15 +367,15 @@ private:
         std::vector<std::string> reports =
             reports_beyond(reports_since(console_before), baseline_reports_);
         for (size_t k = 0; k < batch.size(); ++k) {
-            KernelSweepCell& c = result_.cells[trials_[batch[k]].cell];
-            clear_verdict(c);
+            clear_verdict(batch[k]);
+            KernelSweepCell& c = cell(batch[k]);
             c.kernel_reports = reports;
             c.program_ok = check_passed(run);
             if (k >= firings.size()) {
                 c.outcome = "not reached: the program " + outcome_of(run);
                 break;
             }
-            judge(c, firings[k], run);
+            judge(c, plan_.events[trials_[batch[k]].event].second, firings[k], run);
             if (k + 1 < batch.size() && c.verdict.taken && left_a_trace(firings[k])) {
                 return k + 1;
             }
@@ -395,13 +402,14 @@ private:
 
     // The cell of a trial that fired, judged by the model from QEMU's
     // record of the firing and by the run's outcome.
-    void judge(KernelSweepCell& c, const Firing& firing, const RunResult& run) const {
+    void judge(KernelSweepCell& c, const Event& event, const Firing& firing,
+               const RunResult& run) const {
         c.raised = true;
         c.guest_status = firing.status;
         c.fired_icount = firing.icount;
         c.vcpu = firing.vcpu;
         models::PksInterruptSituation& s = c.situation;
-        s.event = model_event(plan_.events[event_index(c)].second.kind);
+        s.event = model_event(event.kind);
         s.default_pkrs = plan_.config.default_pkrs;
         s.interrupted_pkrs = firing.pkrs;
         s.interrupted_cache = firing.percpu;
@@ -417,24 +425,9 @@ private:
         c.outcome = models::to_string(c.verdict) + "; the program " + outcome_of(run);
     }
 
-    // A cell judged in a batch that failed is judged again by its lone run.
-    static void clear_verdict(KernelSweepCell& c) {
-        KernelSweepCell fresh;
-        fresh.function = c.function;
-        fresh.insn_addr = c.insn_addr;
-        fresh.offset = c.offset;
-        fresh.insn_text = c.insn_text;
-        fresh.event = c.event;
-        c = fresh;
-    }
-
-    size_t event_index(const KernelSweepCell& c) const {
-        return size_t(&c - result_.cells.data()) % plan_.events.size();
-    }
-
-    bool batch_passed(const std::vector<size_t>& batch, size_t raised) const {
+    bool batch_passed(const std::vector<size_t>& batch, size_t raised) {
         return std::all_of(batch.begin(), batch.begin() + long(raised),
-                           [&](size_t t) { return result_.cells[trials_[t].cell].ok; });
+                           [&](size_t t) { return cell(t).ok; });
     }
 
     // The workload ran to its end without reaching the first trial's
@@ -442,17 +435,15 @@ private:
     // that row's trials is reached. Returns the trials left.
     std::vector<size_t> mark_unreached(const std::vector<size_t>& todo) {
         const size_t row = trials_[todo.front()].row;
-        const KernelSweepCell& first = result_.cells[trials_[todo.front()].cell];
+        const KernelSweepCell first = cell(todo.front());
         std::vector<size_t> left;
         for (size_t t : todo) {
             if (trials_[t].row != row) {
                 left.push_back(t);
                 continue;
             }
-            KernelSweepCell& c = result_.cells[trials_[t].cell];
-            if (&c != &first) {
-                clear_verdict(c);
-            }
+            clear_verdict(t);
+            KernelSweepCell& c = cell(t);
             c.outcome = first.outcome;
             c.program_ok = first.program_ok;
             c.kernel_reports = first.kernel_reports;
@@ -497,6 +488,7 @@ private:
     const KernelSweepPlan& plan_;
     KernelSweepResult result_;
     std::vector<Trial> trials_;
+    std::vector<KernelSweepCell> fresh_cells_;  // as the constructor made them
     std::vector<std::string> baseline_reports_;
     Process held_;  // the workload in the snapshot, held at its entry
 };

@@ -99,10 +99,7 @@ public:
         for (const auto& sequence : plan.sequences) {
             rows += sequence.instructions.size();
         }
-        const auto [first_group, end_group] =
-            plan.config.shard.range((rows + kRowsPerRunGroup - 1) / kRowsPerRunGroup);
-        const size_t first_row = first_group * kRowsPerRunGroup;
-        const size_t end_row = std::min(rows, end_group * kRowsPerRunGroup);
+        const auto [first_row, end_row] = shard_rows(plan.config.shard, rows);
         size_t row = 0;
         for (size_t s = 0; s < plan.sequences.size(); ++s) {
             const auto& [file, cs, instructions] = plan.sequences[s];

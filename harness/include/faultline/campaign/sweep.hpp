@@ -17,6 +17,7 @@
 // it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -62,6 +63,14 @@ struct SweptFile {
 // sharded or not, so its cell, firing icount included, is the same, and the
 // union of the shards is the unsharded sweep (faultline merge).
 inline constexpr size_t kRowsPerRunGroup = 8;
+
+// [begin, end) of the rows of a sweep of rows rows that shard takes: its
+// share of the run groups. The kernel sweep groups its rows alike.
+inline std::pair<size_t, size_t> shard_rows(const Shard& shard, size_t rows) {
+    const auto [first_group, end_group] =
+        shard.range((rows + kRowsPerRunGroup - 1) / kRowsPerRunGroup);
+    return {first_group * kRowsPerRunGroup, std::min(rows, end_group * kRowsPerRunGroup)};
+}
 
 struct SweepConfig {
     std::string host_binary;    // the program's ELF on the host
