@@ -10,6 +10,7 @@
 
 #include "faultline/campaign/ddmin.hpp"
 #include "faultline/campaign/replay.hpp"
+#include "faultline/campaign/report_text.hpp"
 #include "faultline/campaign/reproducer.hpp"
 #include "faultline/machine/errors.hpp"
 #include "faultline/machine/files.hpp"
@@ -62,12 +63,6 @@ uint64_t splitmix64(uint64_t& state) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
-}
-
-std::string hex(uint64_t v) {
-    char text[19];
-    std::snprintf(text, sizeof text, "%#llx", (unsigned long long)v);
-    return text;
 }
 
 class Explorer {

@@ -4,18 +4,13 @@
 #include <sstream>
 #include <tuple>
 
+#include "faultline/campaign/report_text.hpp"
 #include "faultline/machine/errors.hpp"
 #include "faultline/program/address_space.hpp"
 
 namespace faultline {
 
 namespace {
-
-std::string hex(uint64_t value) {
-    std::ostringstream out;
-    out << "0x" << std::hex << value;
-    return out.str();
-}
 
 std::string optional_hex(const std::optional<uint32_t>& value) {
     return value ? hex(*value) : "none";

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faultline/campaign/report_text.hpp"
+
 namespace faultline {
 
 namespace fs = std::filesystem;
@@ -71,12 +73,6 @@ std::vector<std::string> Reproducer::identity_differences(const MachineConfig& c
 }
 
 namespace {
-
-std::string hex(uint64_t value) {
-    std::ostringstream out;
-    out << "0x" << std::hex << value;
-    return out.str();
-}
 
 const char* user_name(RunAs user) { return user == RunAs::root ? "root" : "nobody"; }
 

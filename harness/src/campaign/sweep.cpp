@@ -12,6 +12,7 @@
 
 #include "faultline/campaign/ddmin.hpp"
 #include "faultline/campaign/replay.hpp"
+#include "faultline/campaign/report_text.hpp"
 #include "faultline/campaign/reproducer.hpp"
 #include "faultline/machine/errors.hpp"
 #include "faultline/machine/files.hpp"
@@ -28,12 +29,6 @@ std::string outcome_of(const RunResult& run) {
 }
 
 namespace {
-
-std::string hex(uint64_t v) {
-    char text[19];
-    std::snprintf(text, sizeof text, "%#llx", (unsigned long long)v);
-    return text;
-}
 
 // What kernel/rseq.c may see of an event (the table's rseq column): a page
 // fault that the guest does not make block is asked about both ways.

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faultline/campaign/report_text.hpp"
 #include "faultline/machine/errors.hpp"
 
 namespace faultline {
@@ -147,28 +148,9 @@ SweepResult sweep_from_json(const nlohmann::json& report) {
 
 namespace {
 
-std::string hex(uint64_t v) {
-    std::ostringstream s;
-    s << "0x" << std::hex << v;
-    return s.str();
-}
-
 // "preempt before 0x401824 (cmpl %edi, %fs:4(%rcx))"
 std::string trial_text(const SweepCell& c) {
     return c.event + " before " + hex(c.insn_addr) + " (" + c.insn_text + ")";
-}
-
-std::string escape(const std::string& text) {
-    std::string out;
-    for (char ch : text) {
-        switch (ch) {
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '&': out += "&amp;"; break;
-        default: out += ch;
-        }
-    }
-    return out;
 }
 
 // Colour and label of a cell: greens are right, red wrong, orange unknown,
@@ -224,12 +206,10 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
         rows[key][c.event] = &c;
     }
     std::ostringstream h;
-    h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" << escape(title)
-      << "</title><style>body{font-family:sans-serif}table{border-collapse:collapse}"
-         "td,th{border:1px solid #777;padding:4px 8px}td.i{font-family:monospace}"
-         "tr.cs td{background:#eee;font-weight:bold}tr.finding:target td{background:#ffd}"
-         "ol{margin:0;padding-left:1.5em}</style></head><body>"
-      << "<h1>" << escape(title) << "</h1><p>" << result.cells.size() << " trials, "
+    h << html_page_start(title, "tr.cs td{background:#eee;font-weight:bold}"
+                                "tr.finding:target td{background:#ffd}"
+                                "ol{margin:0;padding-left:1.5em}")
+      << "<p>" << result.cells.size() << " trials, "
       << result.reached() << " reached, " << result.failed() << " failed, "
       << result.findings.size() << " findings. Dark green: the event aborted the "
       << "sequence as it must; light green: committed as it must; mid green: a page fault "
@@ -242,7 +222,7 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
       << "break the program's check only together) links to it.</p><table><tr><th>address</th>"
       << "<th>instruction</th>";
     for (const auto& e : events) {
-        h << "<th>" << escape(e) << "</th>";
+        h << "<th>" << html_escape(e) << "</th>";
     }
     h << "</tr>";
     std::pair<std::string, uint64_t> current_cs{"", ~uint64_t(0)};
@@ -253,10 +233,10 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
         if (std::make_pair(file, cs) != current_cs) {
             current_cs = {file, cs};
             h << "<tr class=\"cs\"><td colspan=\"" << events.size() + 2
-              << "\">critical section at " << hex(cs) << " in " << escape(file) << "</td></tr>";
+              << "\">critical section at " << hex(cs) << " in " << html_escape(file) << "</td></tr>";
         }
         h << "<tr><td class=\"i\">" << hex(insn) << "</td><td class=\"i\">"
-          << escape(any->insn_text) << (any->in_sequence ? "" : " (post-commit)")
+          << html_escape(any->insn_text) << (any->in_sequence ? "" : " (post-commit)")
           << "</td>";
         for (const auto& e : events) {
             auto it = cells.find(e);
@@ -267,14 +247,14 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
             const SweepCell& c = *it->second;
             auto [colour, label] = verdict(c);
             h << "<td style=\"background:" << colour << "\" title=\"icount " << c.fired_icount
-              << ", vCPU " << c.vcpu << "\">" << escape(label);
+              << ", vCPU " << c.vcpu << "\">" << html_escape(label);
             const auto& findings = findings_of[size_t(&c - result.cells.data())];
             for (size_t k : findings) {
                 h << "<br><a href=\"#finding-" << k << "\">finding " << k << "</a>";
             }
             // A finding's reproducer is in its row below.
             if (c.raised && !c.ok && findings.empty() && !c.reproducer.empty()) {
-                h << "<br>reproducer: " << escape(c.reproducer);
+                h << "<br>reproducer: " << html_escape(c.reproducer);
             }
             h << "</td>";
         }
@@ -293,15 +273,15 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
               << "</td><td><ol>";
             for (size_t cell : f.cells) {
                 const SweepCell& c = result.cells[cell];
-                h << "<li>" << escape(trial_text(c) + " in " + c.file) << "</li>";
+                h << "<li>" << html_escape(trial_text(c) + " in " + c.file) << "</li>";
             }
             // Every member has the finding's reproducer.
-            h << "</ol></td><td>" << escape(f.outcome) << "</td><td>" << f.tests << "</td><td>"
-              << escape(result.cells[f.cells.front()].reproducer) << "</td></tr>";
+            h << "</ol></td><td>" << html_escape(f.outcome) << "</td><td>" << f.tests << "</td><td>"
+              << html_escape(result.cells[f.cells.front()].reproducer) << "</td></tr>";
         }
         h << "</table>";
     }
-    h << "</body></html>\n";
+    h << kHtmlPageEnd;
     return h.str();
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "faultline/campaign/report_text.hpp"
 #include "faultline/machine/errors.hpp"
 #include "faultline/machine/machine.hpp"
 
@@ -88,12 +89,6 @@ std::string why_not_covered(const PkAccess& a) {
         return "CPL 3 runs with the kernel's CR0.WP, CR4.SMAP, CR4.PKE, CR4.PKS (all 1)";
     }
     return "CPL 3 with a PKRS that closes key 0 (the kernel stack's)";
-}
-
-std::string hex(uint64_t v) {
-    char text[24];
-    std::snprintf(text, sizeof text, "%#llx", static_cast<unsigned long long>(v));
-    return text;
 }
 
 Json verdict_json(const PkVerdict& v) {
