@@ -303,7 +303,6 @@ Options parse_options(int argc, char** argv) {
     } else {
         for (const auto& [given, flag] :
              {std::pair{!o.libraries.empty(), "--library"},
-              std::pair{!o.html_file.empty(), "--html"},
               std::pair{o.signo != SweepConfig().signo, "--signal"},
               std::pair{o.require_coverage != 0, "--require-coverage"}}) {
             if (given) {

@@ -23,8 +23,8 @@ std::string synopsis() {
            "       faultline sweep --kernel-function SYM[,SYM...] [--events " +
            kernel_event_list() + "]\n"
            "                       [--vmlinux PATH] [--every-address-space] [--root]\n"
-           "                       [--json FILE] [--junit FILE] [--hit N] [--repro-dir DIR]\n"
-           "                       [--shard I/N]\n"
+           "                       [--json FILE] [--html FILE] [--junit FILE] [--hit N]\n"
+           "                       [--repro-dir DIR] [--shard I/N]\n"
            "                       [OPTIONS]\n"
            "                       (--binary PATH [-- ARGS...] | -- PROGRAM [ARGS...])\n";
 }
@@ -87,6 +87,15 @@ int kernel_sweep(const Options& o) {
     }
     if (!o.json_file.empty()) {
         write_report(o.json_file, kernel_sweep_json(result).dump(2) + "\n");
+    }
+    if (!o.html_file.empty()) {
+        std::string functions;
+        for (const auto& f : config.functions) {
+            functions += (functions.empty() ? "" : ",") + f;
+        }
+        write_report(o.html_file, kernel_sweep_html(result, "faultline sweep --kernel-function " +
+                                                                functions + " -- " +
+                                                                config.guest_program));
     }
     write_junit(o, "faultline sweep --kernel-function", kernel_sweep_junit_cases(result));
     return result.passed() ? 0 : 1;

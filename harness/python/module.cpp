@@ -666,6 +666,7 @@ PYBIND11_MODULE(_faultline, m) {
         .def_property_readonly("failed", &KernelSweepResult::failed)
         .def_property_readonly("passed", &KernelSweepResult::passed)
         .def("json", [](const KernelSweepResult& r) { return kernel_sweep_json(r).dump(); })
+        .def("html", &kernel_sweep_html, py::arg("title"))
         .def("table", [](const KernelSweepResult& r, const std::vector<std::string>& events) {
                  return kernel_sweep_table(r, events);
              },

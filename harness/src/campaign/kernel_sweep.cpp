@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "faultline/campaign/replay.hpp"
+#include "faultline/campaign/report_text.hpp"
 #include "faultline/campaign/reproducer.hpp"
 #include "faultline/machine/console.hpp"
 #include "faultline/machine/errors.hpp"
@@ -21,12 +22,6 @@
 namespace faultline {
 
 namespace {
-
-std::string hex(uint64_t v) {
-    char text[19];
-    std::snprintf(text, sizeof text, "%#llx", (unsigned long long)v);
-    return text;
-}
 
 // Levenshtein distance, for naming the functions nearest a mistyped one.
 size_t edit_distance(const std::string& a, const std::string& b) {
@@ -582,6 +577,107 @@ std::string kernel_sweep_table(const KernelSweepResult& result,
         out << "note: " << note << '\n';
     }
     return out.str();
+}
+
+namespace {
+
+// Colour and label of a cell, as the table's mark says it: green taken with
+// every check passed, grey not taken there, red failed, blue not reached.
+std::pair<const char*, std::string> kernel_cell_verdict(const KernelSweepCell& c) {
+    if (!c.raised) {
+        return {"#c8d4ec", "not reached"};
+    }
+    if (!c.ok) {
+        std::string checks;
+        for (models::PksCheck check : c.verdict.failed) {
+            checks += (checks.empty() ? "" : " ") + std::string(models::pks_check_name(check));
+        }
+        return {"#e05050", "FAIL" + (checks.empty() ? "" : " " + checks) + ": " +
+                               failure_text(c)};
+    }
+    if (!c.verdict.taken) {
+        return {"#d8d8d8", std::string("not taken: ") + c.verdict.not_taken_because};
+    }
+    return {"#3aa856", "taken"};
+}
+
+// What QEMU recorded around the event, for a cell's tooltip.
+std::string recorded_text(const KernelSweepCell& c) {
+    const models::PksInterruptSituation& s = c.situation;
+    std::string text = "icount " + std::to_string(c.fired_icount) + ", vCPU " +
+                       std::to_string(c.vcpu) + ", interrupted with PKRS " +
+                       hex(s.interrupted_pkrs);
+    if (s.handler_pkrs) {
+        text += ", handler " + hex(*s.handler_pkrs);
+    }
+    if (s.returned) {
+        text += ", returned with " + hex(s.return_pkrs);
+    }
+    if (s.return_cache) {
+        text += ", cache " + hex(*s.return_cache);
+    }
+    return text;
+}
+
+}  // namespace
+
+std::string kernel_sweep_html(const KernelSweepResult& result, const std::string& title) {
+    std::vector<std::string> events;
+    for (const auto& c : result.cells) {
+        if (std::find(events.begin(), events.end(), c.event) == events.end()) {
+            events.push_back(c.event);
+        }
+    }
+    std::ostringstream h;
+    h << html_page_start(title, "tr.fn td{background:#eee;font-weight:bold}")
+      << "<p>" << result.cells.size() << " cells, " << result.reached() << " reached, "
+      << result.failed() << " failed, in " << result.program_runs << " program runs. "
+      << "Each cell is an event fired before the instruction while the workload ran, judged "
+      << "by models/PksInterruptRule. Green: taken, and every check passed (the handler ran "
+      << "with the default IA32_PKRS, the interrupted context got its own back with the "
+      << "per-CPU cache agreeing, no kernel report, the workload's check held); grey: not "
+      << "taken there (interrupts or preemption off), a verdict; red: a check failed; blue: "
+      << "the workload never reached the instruction, no verdict. A cell's tooltip has what "
+      << "QEMU recorded.</p><table><tr><th>where</th><th>instruction</th>";
+    for (const auto& e : events) {
+        h << "<th>" << html_escape(e) << "</th>";
+    }
+    h << "</tr>";
+    const size_t per_row = std::max<size_t>(events.size(), 1);
+    for (size_t k = 0; k + per_row <= result.cells.size(); k += per_row) {
+        const KernelSweepCell& first = result.cells[k];
+        if (k == 0 || first.function != result.cells[k - 1].function ||
+            first.offset < result.cells[k - 1].offset) {
+            h << "<tr class=\"fn\"><td colspan=\"" << events.size() + 2 << "\">"
+              << html_escape(first.function) << " at " << hex(first.insn_addr - first.offset)
+              << "</td></tr>";
+        }
+        h << "<tr><td class=\"i\">" << html_escape(first.where()) << "</td><td class=\"i\">"
+          << html_escape(first.insn_text) << "</td>";
+        for (size_t e = 0; e < per_row; ++e) {
+            const KernelSweepCell& c = result.cells[k + e];
+            auto [colour, label] = kernel_cell_verdict(c);
+            h << "<td style=\"background:" << colour << "\"";
+            if (c.raised) {
+                h << " title=\"" << html_escape(recorded_text(c)) << "\"";
+            }
+            h << ">" << html_escape(label);
+            for (const auto& report : c.kernel_reports) {
+                h << "<br>kernel: " << html_escape(report);
+            }
+            if (!c.reproducer.empty()) {
+                h << "<br>reproducer: " << html_escape(c.reproducer);
+            }
+            h << "</td>";
+        }
+        h << "</tr>";
+    }
+    h << "</table>";
+    for (const auto& note : result.notes) {
+        h << "<p>note: " << html_escape(note) << "</p>";
+    }
+    h << kHtmlPageEnd;
+    return h.str();
 }
 
 std::vector<JunitCase> kernel_sweep_junit_cases(const KernelSweepResult& result) {

@@ -136,6 +136,9 @@ KernelSweepResult run_kernel_sweep(Machine& machine, const KernelSweepPlan& plan
 std::string kernel_sweep_table(const KernelSweepResult& result,
                                const std::vector<std::string>& events);
 nlohmann::json kernel_sweep_json(const KernelSweepResult& result);
+// --html: instructions down, events across, each cell coloured by verdict
+// with what QEMU recorded as its tooltip.
+std::string kernel_sweep_html(const KernelSweepResult& result, const std::string& title);
 // --junit: a case a cell (not reached: skipped, without a verdict).
 std::vector<JunitCase> kernel_sweep_junit_cases(const KernelSweepResult& result);
 
