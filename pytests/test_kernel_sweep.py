@@ -3,13 +3,15 @@ irq, nmi and preempt events there, what QEMU records for a PKS check, and
 `faultline sweep --kernel-function`, with the model's verdicts, on the
 project's kernel and on kernels broken on purpose (pytests/kernel-patches)."""
 import json
+import re
 import subprocess
 from xml.etree import ElementTree
 
 import pytest
 
 import faultline
-from conftest import BUILD, cli
+from conftest import BUILD, cli, replay_in_gdb
+from html_rows import html_rows
 from test_conformance import build_kernel_under_test
 
 VMLINUX = str(BUILD / "linux" / "vmlinux")
@@ -111,8 +113,24 @@ def sweep_json(tmp_path, *options):
     return p, json.loads(report.read_text()) if report.exists() else None
 
 
+def kernel_grid(html, events):
+    """The HTML report's cells by (function+offset, event), and the
+    function rows that head each function's instructions."""
+    rows = html_rows(html)
+    header = next(r for r in rows if [c.text for c in r.cells[:2]] == ["where", "instruction"])
+    assert [c.text for c in header.cells[2:]] == events
+    grid = {(row.cells[0].text, event): cell.text
+            for row in rows[rows.index(header) + 1:] if len(row.cells) == len(events) + 2
+            for event, cell in zip(events, row.cells[2:])}
+    return grid, [r.cells[0].text for r in rows if r.attrs.get("class") == "fn"]
+
+
+def where(cell):
+    return f"{cell['function']}+{cell['offset']:#x}"
+
+
 def test_the_sweep_of_the_rights_change_path_passes_on_the_projects_kernel(tmp_path):
-    p, report = sweep_json(tmp_path)
+    p, report = sweep_json(tmp_path, "--html", str(tmp_path / "sweep.html"))
     assert p.returncode == 0, p.stdout + p.stderr
     cells = report["cells"]
     instructions = len({c["insn_addr"] for c in cells})
@@ -134,6 +152,12 @@ def test_the_sweep_of_the_rights_change_path_passes_on_the_projects_kernel(tmp_p
     # ends its run, so the next meets its instruction as alone): 54 runs
     # for 279 cells, not one a trial.
     assert report["program_runs"] == 54
+    # The HTML report: a cell per cell, its word the JSON's verdict.
+    grid, functions = kernel_grid((tmp_path / "sweep.html").read_text(), ["preempt", "irq", "nmi"])
+    assert functions == [f"pks_set_rights at {cells[0]['insn_addr']:#x}"]
+    assert grid == {(where(c), c["event"]): "taken" if c["reached"] and c["taken"]
+                    else f"not taken: {c['not_taken_because']}" if c["reached"] else "not reached"
+                    for c in cells}
 
 
 def test_bad_input_is_refused_before_the_boot():
@@ -150,9 +174,9 @@ def test_bad_input_is_refused_before_the_boot():
     assert p.returncode == 2 and "vmlinux not found: /nonexistent" in p.stderr
     p = cli("sweep", "--every-address-space")
     assert p.returncode == 2 and "--every-address-space is for a kernel sweep" in p.stderr
-    p = cli("sweep", "--kernel-function", "pks_set_rights", "--html", "x.html", "--",
+    p = cli("sweep", "--kernel-function", "pks_set_rights", "--signal", "12", "--",
             "/bin/true")
-    assert p.returncode == 2 and "--html is for an rseq sweep, not a kernel sweep" in p.stderr
+    assert p.returncode == 2 and "--signal is for an rseq sweep, not a kernel sweep" in p.stderr
 
 
 def test_a_stripped_kernel_is_refused(tmp_path):
@@ -255,12 +279,23 @@ def test_a_failing_kernel_cell_is_a_reproducer_that_replays_bit_for_bit(tmp_path
     kernel = ["--kernel", str(out / "vmlinux"), "--initrd", str(out / "initramfs.cpio")]
     junit = tmp_path / "sweep.xml"
     p, report = sweep_json(tmp_path, *kernel, "--hit", "2", "--events", "nmi",
-                           "--repro-dir", str(tmp_path / "repro"), "--junit", str(junit))
+                           "--repro-dir", str(tmp_path / "repro"), "--junit", str(junit),
+                           "--html", str(tmp_path / "sweep.html"))
     assert p.returncode == 1
     files = sorted((tmp_path / "repro").glob("*.json"))
     assert len(files) == 3
     assert [line.split(": ")[1] for line in p.stdout.splitlines()
             if line.startswith("reproducer: ")] == [str(f) for f in files]
+    # The HTML report's failing cells say what the table's FAIL lines say,
+    # each with its reproducer.
+    grid, _ = kernel_grid((tmp_path / "sweep.html").read_text(), ["nmi"])
+    failing = {w: text for (w, _), text in grid.items() if text.startswith("FAIL")}
+    table = {line.split(" ")[1]: line.split("]: ", 1)[1] for line in p.stdout.splitlines()
+             if line.startswith("FAIL ")}
+    assert {w: text.splitlines()[0] for w, text in failing.items()} == \
+        {w: f"FAIL handler-default: {why}" for w, why in table.items()}
+    assert sorted(text.splitlines()[-1] for text in failing.values()) == \
+        [f"reproducer: {f}" for f in files]
     # For a CI page: the FAIL lines of the table, each with its reproducer;
     # the cells not reached skipped.
     [suite] = ElementTree.parse(junit).getroot()
@@ -282,5 +317,17 @@ def test_a_failing_kernel_cell_is_a_reproducer_that_replays_bit_for_bit(tmp_path
     assert "differs: firing 0: the handler's IA32_PKRS 0x55555554 (recorded: 0x55555558)" \
         in r.stdout
     assert r.stdout.splitlines()[-1] == "not reproduced"
-    r = cli("replay", str(files[-1]), "--gdb", "1234", *kernel)
-    assert r.returncode == 2 and "the schedule has a kernel trigger" in r.stderr
+    # Under gdb: a stop at the firing instruction, in the workload's address
+    # space at its second execution; a step takes the NMI there, before
+    # the instruction, into the kernel's NMI entry.
+    (firing,) = json.loads(files[-1].read_text())["expected"]["firings"]
+    cell = next(c for c in report["cells"] if c["reproducer"] == str(files[-1]))
+    gdb, code, err = replay_in_gdb(files[-1], "info registers rip", "stepi",
+                                   "info registers rip", "detach", options=kernel)
+    rips = re.findall(r"^rip\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(\S+)", gdb.stdout, re.M)
+    assert rips == [(firing["rip"], f"<{cell['function']}+{cell['offset']}>"),
+                    (hex(faultline.symbol_address(str(out / "vmlinux"), "asm_exc_nmi")),
+                     "<asm_exc_nmi>")], gdb.stdout + gdb.stderr
+    assert "schedule entry 1 of 1: nmi before" in err and \
+        "hit 2, in kernel code while the program's address space is current" in err
+    assert code == 1 and "every firing at its recorded instruction" in err, err

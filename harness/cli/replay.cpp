@@ -34,8 +34,9 @@ std::string notes() {
            "           from the recording\n"
            "  --gdb PORT   then run it once more for gdb: QEMU's gdbstub listens on\n"
            "           localhost:PORT with the program held at its entry; FILE.gdb (written\n"
-           "           beside FILE) attaches gdb, loads the program's symbols and stops before\n"
-           "           each schedule entry's firing in turn, in its process at its hit count\n"
+           "           beside FILE) attaches gdb, loads the program's symbols (and vmlinux's\n"
+           "           for a kernel trigger) and stops before each schedule entry's firing in\n"
+           "           turn, in its address space at its hit count\n"
            "           (gdb -x FILE.gdb; continue goes to the next); at the end it says whether\n"
            "           the run under gdb was the recorded one\n";
 }
@@ -60,27 +61,45 @@ nlohmann::json firing_json(const ReproFiring& f, const ScheduleEntry& entry) {
     return firing;
 }
 
-// "schedule entry 2 of 3: migrate before 0x401395, hit 1"
+// "schedule entry 2 of 3: migrate before 0x401395, hit 1"; a kernel
+// trigger says where it counts.
 std::string entry_title(const ScheduledRun& held, size_t k) {
     const ScheduleEntry& e = held.armed[k];
     std::ostringstream title;
     title << "schedule entry " << k + 1 << " of " << held.armed.size() << ": " << e.event.name()
           << " before " << std::hex << std::showbase << e.trigger.vaddr << std::dec << ", hit "
           << e.trigger.hit;
+    if (e.trigger.kernel) {
+        title << (e.trigger.cr3 ? ", in kernel code while the program's address space is current"
+                                : ", in kernel code in every address space");
+    }
     return title.str();
 }
 
+// gdb's test that the address space a trigger counts in is current: CR3
+// without its PCID bits. Empty for a kernel trigger that counts in all.
+std::string address_space_test(uint64_t cr3) {
+    std::ostringstream test;
+    if (cr3) {
+        test << "((unsigned long)$cr3 & 0xfffffffffffff000) == " << std::hex << std::showbase
+             << cr3 << " && ";
+    }
+    return test.str();
+}
+
 // A gdb script that stops before each firing of the armed schedule, in
-// order, by keeping the count the engine keeps (qemu-patches/0010): entry
-// k counts the arrivals at its address in the process (any thread) from
-// the firing of entry k - 1 on, or from the end of its watch: the first
+// order, by keeping the count the engine keeps (qemu-patches/0010, 0020):
+// entry k counts the arrivals at its address in its address space (the
+// process's, any thread; a kernel trigger's may be every one) from the
+// firing of entry k - 1 on, or from the end of its watch: the first
 // arrival of that thread at its address or its watch address, counted for
 // no entry. One breakpoint per address, its condition counting in
 // convenience variables; a stop's commands move on to the next entry and
 // enable only the breakpoints that it and the watch need: an arrival
-// anywhere else costs no round trip to gdb.
+// anywhere else costs no round trip to gdb. vmlinux gives a kernel
+// trigger's stop its symbols.
 std::string gdb_schedule_script(const Reproducer& r, const ScheduledRun& held,
-                                int port) {
+                                const std::string& vmlinux, int port) {
     const std::vector<ScheduleEntry>& armed = held.armed;
     std::vector<uint64_t> addresses;  // breakpoint b + 1 is at addresses[b]
     auto breakpoint_at = [&](uint64_t address) {
@@ -127,6 +146,10 @@ std::string gdb_schedule_script(const Reproducer& r, const ScheduledRun& held,
         script << "add-symbol-file " << r.files[k].host_path << " -o " << std::hex << std::showbase
                << held.biases[k] << std::dec << "\n";
     }
+    // The kernel is linked where it runs (no KASLR).
+    if (std::any_of(armed.begin(), armed.end(), [](const auto& e) { return e.trigger.kernel; })) {
+        script << "add-symbol-file " << vmlinux << "\n";
+    }
     // gdb goes on from its breakpoint at a trigger address by a step; with
     // interrupts let in there, the firing's NMI comes before the
     // instruction, as it does without gdb.
@@ -141,24 +164,25 @@ std::string gdb_schedule_script(const Reproducer& r, const ScheduledRun& held,
         for (size_t k = 0; k < armed.size(); ++k) {
             if (armed[k].trigger.vaddr == address) {
                 counted << (counted.tellp() ? " || " : "") << "($faultline_entry == " << k
-                        << " && ++$faultline_hits == " << armed[k].trigger.hit << ")";
+                        << " && " << address_space_test(armed[k].trigger.cr3)
+                        << "++$faultline_hits == " << armed[k].trigger.hit << ")";
             }
             if (armed[k].watch && (armed[k].trigger.vaddr == address || armed[k].watch == address)) {
                 watch_ends << (watch_ends.tellp() ? " || " : "") << "$faultline_entry == " << k + 1;
             }
         }
         // While a watch goes on nothing is counted, and the arrival that
-        // ends it (never a stop) is counted for no entry.
+        // ends it (never a stop), in the process, is counted for no entry.
         std::string ends_watch = watch_ends.tellp()
-            ? "(" + watch_ends.str() + ") && $fs_base == $faultline_thread && ($faultline_watching = 0)"
+            ? "(" + watch_ends.str() + ") && " + address_space_test(held.process.cr3) +
+                  "$fs_base == $faultline_thread && ($faultline_watching = 0)"
             : "";
         std::string condition = !ends_watch.empty() && counted.tellp()
             ? "($faultline_watching ? " + ends_watch + " : " + counted.str() + ")"
             : !ends_watch.empty() ? "$faultline_watching && " + ends_watch
                                   : "!$faultline_watching && (" + counted.str() + ")";
-        script << std::hex << std::showbase << "break *" << address
-               << " if ((unsigned long)$cr3 & 0xfffffffffffff000) == " << held.process.cr3
-               << std::dec << " && " << condition << "\n";
+        script << std::hex << std::showbase << "break *" << address << std::dec << " if "
+               << condition << "\n";
         script << "commands\n";
         for (size_t k = 0; k < armed.size(); ++k) {
             if (armed[k].trigger.vaddr != address) {
@@ -196,7 +220,7 @@ void replay_under_gdb(Machine& machine, const Reproducer& r,
     ScheduledRun held = arm_schedule(
         machine, swept_files(r), r.args, r.budget_ms, r.user, r.schedule);
     std::string script_path = file + ".gdb";
-    std::ofstream(script_path) << gdb_schedule_script(r, held, port);
+    std::ofstream(script_path) << gdb_schedule_script(r, held, machine.config().kernel, port);
     machine.listen_gdb(port);
     // Before anyone is told to attach: gdb's continue must find the request.
     machine.release_spawned_to_debugger();
@@ -244,12 +268,6 @@ int replay(const Options& o) {
         return kUsageError;
     }
     if (o.gdb_port) {
-        if (std::any_of(reproducer.schedule.begin(), reproducer.schedule.end(),
-                        [](const ReproEntry& e) { return e.kernel; })) {
-            std::cerr << "faultline: error: --gdb: the schedule has a kernel trigger; the gdb "
-                         "script stops at user instructions only\n";
-            return kUsageError;
-        }
         config.command_timeout_s = 7 * 24 * 3600;  // a person at a debugger holds the guest
     }
     Machine machine(config);
