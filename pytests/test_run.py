@@ -1,5 +1,7 @@
 import subprocess
 
+import pytest
+
 import faultline
 from conftest import child_pids, ended, fnv1a64, per_cpu_counts, python_script
 
@@ -48,6 +50,16 @@ def test_put_writes_bytes_exactly(machine, host_programs):
     machine.put_file(str(host_programs["fnv_file"]), "/tmp/fnv_file")
     r = machine.run("/tmp/fnv_file", ["/tmp/blob"])
     assert r.stdout == f"{len(data)} {fnv1a64(data):x}\n"
+
+
+@pytest.mark.parametrize("data_writes", [0, 100, 5000])
+def test_code_a_program_rewrites_runs_as_rewritten(machine, host_programs, data_writes):
+    # Code rewritten byte by byte, with no data written beside it, with
+    # enough that QEMU drops all the page's translations at once in each
+    # round (qemu-patches/0021), and with the page written all over.
+    machine.put_file(str(host_programs["code_rewrite"]), "/tmp/code_rewrite")
+    r = machine.run("/tmp/code_rewrite", ["300", str(data_writes)])
+    assert (r.exit_code, r.stdout) == (0, "300 rounds ok\n")
 
 
 def test_upload_of_missing_host_file_names_it(machine):
