@@ -19,6 +19,7 @@ CASES = [
     "kmap_concurrent", "strict_kmapped_page_denies_other_contexts",
     "relaxed_unmapped_page_dies", "fault_on_unmapped_page_of_a_mapped_key_dies",
     "relaxed_opens_for_the_faulting_context_only", "irq_kunmap_keeps_what_the_irq_opened",
+    "kunmap_in_another_task_keeps_its_rights",
     "exception_rights_are_its_own", "temporary_opening_ends_at_any_switch",
     "compound_page_is_one_unit", "kmap_at_publication_is_counted",
     "kmap_in_a_release_window_keeps_the_page", "release_twice_at_once",

@@ -41,6 +41,7 @@ static const struct {
     {"fault_on_unmapped_page_of_a_mapped_key_dies", "relaxed"},
     {"relaxed_opens_for_the_faulting_context_only", "relaxed"},
     {"irq_kunmap_keeps_what_the_irq_opened", "strict"},
+    {"kunmap_in_another_task_keeps_its_rights", "strict"},
     {"exception_rights_are_its_own", "strict"},
     {"temporary_opening_ends_at_any_switch", "relaxed"},
     {"compound_page_is_one_unit", "strict"},
