@@ -229,6 +229,42 @@ def test_an_nmi_entry_that_trusts_the_cache_fails_only_inside_pkrs_write(tmp_pat
                and c["handler_pkrs"] == c["interrupted_pkrs"] != PKRS_DEFAULT for c in failed)
 
 
+def test_three_shards_of_a_kernel_sweep_merged_are_the_whole_sweep(tmp_path):
+    reports = ("--json", "sweep.json"), ("--html", "sweep.html"), ("--junit", "sweep.xml")
+
+    def run(directory, *args, command="sweep", status=0):
+        directory.mkdir()
+        p = cli(command, *[a for flag, name in reports for a in (flag, str(directory / name))],
+                *args)
+        assert p.returncode == status, p.stdout + p.stderr
+        return p, {flag: (directory / name).read_bytes()
+                   for flag, name in reports if (directory / name).exists()}
+
+    sweep = ["--kernel-function", "pks_set_rights", "--root"]
+    whole, whole_reports = run(tmp_path / "whole", *sweep, "--", *WORKLOAD)
+    for i in (1, 2, 3):
+        run(tmp_path / f"shard{i}", *sweep, "--shard", f"{i}/3", "--", *WORKLOAD)
+    shards = [str(tmp_path / f"shard{i}" / "sweep.json") for i in (3, 1, 2)]
+    merged, merged_reports = run(tmp_path / "merged", *shards, command="merge")
+    assert merged_reports == whole_reports
+    assert len(json.loads(merged_reports["--json"])["cells"]) == 279
+    # The table too, but for the rate: a merge measures none.
+    assert merged.stdout == re.sub(r" \([\d.]+ trials/s\)\n", "\n", whole.stdout, count=1)
+    from_python = faultline.merge_kernel_sweep_shards(shards)
+    assert json.loads(from_python.json()) == json.loads(whole_reports["--json"])
+    # Not the whole sweep: refused, naming what is missing, nothing written.
+    p, written = run(tmp_path / "two", *shards[:2], command="merge", status=2)
+    assert "shard 2/3 missing" in p.stderr and written == {}
+    p, written = run(tmp_path / "mixed", *shards[:2], str(tmp_path / "whole" / "sweep.json"),
+                     command="merge", status=2)
+    assert "shard 1/1: shards of different splits" in p.stderr and written == {}
+    rseq_sweep = tmp_path / "whole-rseq"
+    run(rseq_sweep, "--shard", "2/3")
+    p, written = run(tmp_path / "with-rseq", shards[1], str(rseq_sweep / "sweep.json"),
+                     command="merge", status=2)
+    assert "not a faultline sweep --kernel-function report" in p.stderr and written == {}
+
+
 def conformance_pks(*options):
     p = cli("conformance", "pks", *options)
     return p, [line for line in p.stdout.splitlines() if " FAIL " in line]

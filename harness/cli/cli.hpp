@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "faultline/campaign/explore.hpp"
+#include "faultline/campaign/kernel_sweep.hpp"
 #include "faultline/campaign/junit.hpp"
 #include "faultline/campaign/shard.hpp"
 #include "faultline/campaign/sweep.hpp"
@@ -92,6 +93,9 @@ extern const Command merge_command;
 // status: 0 when every reached cell passed, no finding, no kernel report,
 // and at least --require-coverage of the cells reached.
 int report_sweep(const Options& o, const SweepResult& result);
+// The same for a kernel sweep's result (sweep --kernel-function, or merge
+// of its shards): the table, reproducers, --json, --html, --junit.
+int report_kernel_sweep(const Options& o, const KernelSweepResult& result);
 // The same for an exploration: 0 when no run broke the program's check and
 // no kernel report.
 int report_explore(const Options& o, const ExploreResult& result);

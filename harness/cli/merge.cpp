@@ -19,11 +19,12 @@ std::string synopsis() {
 }
 
 std::string notes() {
-    return "merge takes the --json reports of `faultline sweep --shard I/N` (or of\n"
-           "explore), one for each I from 1 to N, and writes what the unsharded command\n"
-           "writes: the same table, the same JSON byte for byte, the same HTML and\n"
-           "JUnit, the same exit status. Shards of different programs, files, events or\n"
-           "machines, a shard twice and a shard missing are refused, naming which.\n";
+    return "merge takes the --json reports of `faultline sweep --shard I/N` (an rseq\n"
+           "or a kernel sweep) or of explore, one for each I from 1 to N, and writes\n"
+           "what the unsharded command writes: the same table, the same JSON byte for\n"
+           "byte, the same HTML and JUnit, the same exit status. Shards of different\n"
+           "programs, files, functions, events or machines, a shard twice and a shard\n"
+           "missing are refused, naming which.\n";
 }
 
 int merge(const Options& o) {
@@ -50,6 +51,12 @@ int merge(const Options& o) {
             throw UsageError{"--html: an exploration has no HTML report"};
         }
         return report_explore(o, merge_explore_shards(shards));
+    }
+    if (command == kKernelSweepReport) {
+        if (o.require_coverage != 0) {
+            throw UsageError{"--require-coverage is for an rseq sweep's shards"};
+        }
+        return report_kernel_sweep(o, merge_kernel_sweep_shards(shards));
     }
     return report_sweep(o, merge_sweep_shards(shards));
 }

@@ -78,27 +78,7 @@ int kernel_sweep(const Options& o) {
     Machine machine(o.config);
     stop_on_signal(machine);
     boot_machine(machine);
-    KernelSweepResult result = run_kernel_sweep(machine, plan);
-    std::fputs(kernel_sweep_table(result, config.events).c_str(), stdout);
-    for (const auto& c : result.cells) {
-        if (!c.reproducer.empty()) {
-            std::printf("reproducer: %s\n", c.reproducer.c_str());
-        }
-    }
-    if (!o.json_file.empty()) {
-        write_report(o.json_file, kernel_sweep_json(result).dump(2) + "\n");
-    }
-    if (!o.html_file.empty()) {
-        std::string functions;
-        for (const auto& f : config.functions) {
-            functions += (functions.empty() ? "" : ",") + f;
-        }
-        write_report(o.html_file, kernel_sweep_html(result, "faultline sweep --kernel-function " +
-                                                                functions + " -- " +
-                                                                config.guest_program));
-    }
-    write_junit(o, "faultline sweep --kernel-function", kernel_sweep_junit_cases(result));
-    return result.passed() ? 0 : 1;
+    return report_kernel_sweep(o, run_kernel_sweep(machine, plan));
 }
 
 int sweep(const Options& o) {
@@ -155,6 +135,30 @@ int report_sweep(const Options& o, const SweepResult& result) {
                      o.require_coverage);
     }
     return result.passed() && reports == 0 && covered ? 0 : 1;
+}
+
+int report_kernel_sweep(const Options& o, const KernelSweepResult& result) {
+    std::vector<std::string> events = result.identity.at("events");
+    std::fputs(kernel_sweep_table(result, events).c_str(), stdout);
+    for (const auto& c : result.cells) {
+        if (!c.reproducer.empty()) {
+            std::printf("reproducer: %s\n", c.reproducer.c_str());
+        }
+    }
+    if (!o.json_file.empty()) {
+        write_report(o.json_file, kernel_sweep_json(result).dump(2) + "\n");
+    }
+    std::string functions;
+    for (const auto& f : result.identity.at("functions")) {
+        functions += (functions.empty() ? "" : ",") + f.at("name").get<std::string>();
+    }
+    const std::string title = "faultline sweep --kernel-function " + functions + " -- " +
+                              result.identity.at("program").at("path").get<std::string>();
+    if (!o.html_file.empty()) {
+        write_report(o.html_file, kernel_sweep_html(result, title));
+    }
+    write_junit(o, "faultline sweep --kernel-function", kernel_sweep_junit_cases(result));
+    return result.passed() ? 0 : 1;
 }
 
 const Command sweep_command{"sweep", synopsis, notes, sweep};

@@ -671,6 +671,11 @@ PYBIND11_MODULE(_faultline, m) {
                  return kernel_sweep_table(r, events);
              },
              py::arg("events"));
+    m.def("merge_kernel_sweep_shards", [](const std::vector<std::string>& paths) {
+        return merge_kernel_sweep_shards(shard_reports(paths));
+    }, py::arg("paths"),
+          "The unsharded kernel sweep's result from the JSON reports of its shards "
+          "(faultline merge).");
     m.def("kernel_sweep", [](Machine& machine, const KernelSweepConfig& config) {
               KernelSweepPlan plan = plan_kernel_sweep(config);
               py::gil_scoped_release unlocked;

@@ -7,6 +7,9 @@ namespace faultline::models {
 
 namespace {
 
+constexpr const char* kInterruptsOff = "interrupts off";
+constexpr const char* kPreemptionOff = "preemption off";
+
 // Why the event waits instead of stopping the instruction; nullptr when it
 // stops it. A waiting event is delivered later, elsewhere: its handler and
 // return are not this instruction's, so none of them is checked.
@@ -15,15 +18,15 @@ const char* why_not_taken(const PksInterruptSituation& s) {
     // EFLAGS.IF does not mask NMIs (SDM vol. 3A 6.8.1, Masking Maskable
     // Hardware Interrupts).
     case KernelEvent::nmi: return nullptr;
-    case KernelEvent::irq: return s.interrupts_enabled ? nullptr : "interrupts off";
+    case KernelEvent::irq: return s.interrupts_enabled ? nullptr : kInterruptsOff;
     // A preemption comes on the way out of an interrupt, so it needs one
     // taken, and then irqentry_exit_cond_resched() (kernel/entry/common.c)
     // switches away only with preempt_count() 0.
     case KernelEvent::preempt:
         if (!s.interrupts_enabled) {
-            return "interrupts off";
+            return kInterruptsOff;
         }
-        return s.preemptible ? nullptr : "preemption off";
+        return s.preemptible ? nullptr : kPreemptionOff;
     }
     return nullptr;
 }
@@ -112,6 +115,25 @@ const char* pks_check_name(PksCheck check) {
     case PksCheck::no_kernel_report: return "no-kernel-report";
     }
     return "?";
+}
+
+std::optional<PksCheck> parse_pks_check(const std::string& name) {
+    for (PksCheck check : {PksCheck::handler_default, PksCheck::returned, PksCheck::return_restores,
+                           PksCheck::cache_agrees, PksCheck::no_kernel_report}) {
+        if (name == pks_check_name(check)) {
+            return check;
+        }
+    }
+    return std::nullopt;
+}
+
+const char* pks_not_taken_reason(const std::string& text) {
+    for (const char* reason : {kInterruptsOff, kPreemptionOff}) {
+        if (text == reason) {
+            return reason;
+        }
+    }
+    return nullptr;
 }
 
 const char* kernel_event_name(KernelEvent event) {

@@ -245,6 +245,27 @@ TEST(PksInterruptRuleKernel, NamesAndVerdictsReadAsTheSweepPrintsThem) {
     EXPECT_EQ(to_string(not_taken("interrupts off")), "not taken (interrupts off), passed");
 }
 
+// A kernel sweep's JSON report is read back by faultline merge: each name
+// the sweep writes parses to what it was written from, and no other does.
+TEST(PksInterruptRuleKernel, NamesReadBackAsWhatTheyName) {
+    for (PksCheck check : {PksCheck::handler_default, PksCheck::returned,
+                           PksCheck::return_restores, PksCheck::cache_agrees,
+                           PksCheck::no_kernel_report}) {
+        EXPECT_EQ(parse_pks_check(pks_check_name(check)), check);
+    }
+    EXPECT_EQ(parse_pks_check("handler default"), std::nullopt);
+    PksInterruptSituation s;
+    s.interrupts_enabled = false;
+    const char* reason = pks_interrupt_verdict(s).not_taken_because;
+    EXPECT_EQ(pks_not_taken_reason(reason), reason);
+    s.event = KernelEvent::preempt;
+    s.interrupts_enabled = true;
+    s.preemptible = false;
+    reason = pks_interrupt_verdict(s).not_taken_because;
+    EXPECT_EQ(pks_not_taken_reason(reason), reason);
+    EXPECT_EQ(pks_not_taken_reason("interrupts disabled"), nullptr);
+}
+
 // The module answers through its socket what the function does, for every
 // event, IF and preemptibility, over a handler that reported the default,
 // the task's rights or nothing, every way of coming back (none; with the

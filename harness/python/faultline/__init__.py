@@ -8,6 +8,7 @@ from ._faultline import (  # noqa: F401
     Timeout, qemu_command_line,
     Instruction, SweepCell, SweepConfig, SweepResult, SweptFile, Trigger, instructions_of,
     rseq_critical_sections, sweep, swept_events, symbol_address, merge_sweep_shards,
+    merge_kernel_sweep_shards,
     PkEvent, pk_event_kinds,
     SweepFinding, abort_handler_of,
     Reproducer, ReproFiring, ReproOutcome, read_reproducer, prepare_replay, replay_once,

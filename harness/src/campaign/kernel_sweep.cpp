@@ -17,6 +17,7 @@
 #include "faultline/campaign/reproducer.hpp"
 #include "faultline/machine/console.hpp"
 #include "faultline/machine/errors.hpp"
+#include "faultline/machine/files.hpp"
 #include "faultline/program/elf.hpp"
 
 namespace faultline {
@@ -240,6 +241,7 @@ public:
         double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         result_.shard = config.shard;
+        result_.identity = kernel_sweep_identity(plan_, machine_.config());
         result_.trials_per_s = seconds > 0 ? double(result_.cells.size()) / seconds : 0;
         return result_;
     }
@@ -530,10 +532,15 @@ std::string kernel_sweep_table(const KernelSweepResult& result,
     constexpr size_t kColumn = 8;  // an event's column
     constexpr int kInsnWidth = 32;
     std::ostringstream out;
-    char rate[32];
-    std::snprintf(rate, sizeof rate, "%.1f", result.trials_per_s);
     out << "kernel sweep: " << result.cells.size() << " cells, " << result.reached()
-        << " reached, " << result.failed() << " failed (" << rate << " trials/s)\n";
+        << " reached, " << result.failed() << " failed";
+    // A result read back from reports (merge) measured no rate.
+    if (result.trials_per_s > 0) {
+        char rate[32];
+        std::snprintf(rate, sizeof rate, "%.1f", result.trials_per_s);
+        out << " (" << rate << " trials/s)";
+    }
+    out << "\n";
     size_t where_width = 5;
     for (const auto& c : result.cells) {
         where_width = std::max(where_width, c.where().size());
@@ -704,6 +711,52 @@ std::vector<JunitCase> kernel_sweep_junit_cases(const KernelSweepResult& result)
     return cases;
 }
 
+nlohmann::json kernel_sweep_identity(const KernelSweepPlan& plan, const MachineConfig& machine) {
+    const KernelSweepConfig& config = plan.config;
+    nlohmann::json functions = nlohmann::json::array(), events = nlohmann::json::array(),
+                   uploads = nlohmann::json::array();
+    for (const auto& f : plan.functions) {
+        functions.push_back({{"name", f.name}, {"addr", f.addr}, {"size", f.size}});
+    }
+    for (const auto& event : plan.events) {
+        events.push_back(event.first);
+    }
+    for (const auto& upload : config.uploads) {
+        uploads.push_back({{"path", upload.guest_path}, {"sha256", sha256_of_file(upload.host_path)}});
+    }
+    return {{"vmlinux_sha256", sha256_of_file(config.vmlinux)},
+            {"functions", functions},
+            {"events", events},
+            {"program",
+             {{"path", config.guest_program},
+              {"sha256", config.host_program.empty() ? nlohmann::json()
+                                                     : nlohmann::json(sha256_of_file(
+                                                           config.host_program))}}},
+            {"args", config.args},
+            {"uploads", uploads},
+            {"root", config.user == RunAs::root},
+            {"hit", config.hit},
+            {"every_address_space", config.every_address_space},
+            {"budget_ms", config.budget_ms},
+            {"pkrs_cache_symbol", config.pkrs_cache_symbol},
+            {"default_pkrs", config.default_pkrs},
+            {"machine", machine_identity(machine)}};
+}
+
+namespace {
+
+template <typename T>
+nlohmann::json optional_json(const std::optional<T>& value) {
+    return value ? nlohmann::json(*value) : nlohmann::json();
+}
+
+template <typename T>
+std::optional<T> optional_from(const nlohmann::json& value) {
+    return value.is_null() ? std::nullopt : std::optional<T>(value.get<T>());
+}
+
+}  // namespace
+
 nlohmann::json kernel_sweep_json(const KernelSweepResult& result) {
     nlohmann::json cells = nlohmann::json::array();
     for (const auto& c : result.cells) {
@@ -732,27 +785,84 @@ nlohmann::json kernel_sweep_json(const KernelSweepResult& result) {
                 c.verdict.not_taken_because ? c.verdict.not_taken_because : "";
             cell["failed_checks"] = failed;
             cell["interrupted_pkrs"] = s.interrupted_pkrs;
-            cell["interrupted_cache"] =
-                s.interrupted_cache ? nlohmann::json(*s.interrupted_cache) : nullptr;
+            cell["interrupted_cache"] = optional_json(s.interrupted_cache);
             cell["interrupts_enabled"] = s.interrupts_enabled;
-            cell["handler_pkrs"] = s.handler_pkrs ? nlohmann::json(*s.handler_pkrs) : nullptr;
+            cell["handler_pkrs"] = optional_json(s.handler_pkrs);
             cell["returned"] = s.returned;
             cell["return_pkrs"] = s.return_pkrs;
-            cell["return_cache"] = s.return_cache ? nlohmann::json(*s.return_cache) : nullptr;
+            cell["return_cache"] = optional_json(s.return_cache);
             cell["expected_handler_pkrs"] = c.verdict.expected_handler_pkrs;
             cell["expected_return_pkrs"] = c.verdict.expected_return_pkrs;
         }
         cells.push_back(cell);
     }
-    return {{"kind", "kernel-sweep"},
+    return {{"report", kKernelSweepReport},
+            {"sweep", result.identity},
             {"cells", cells},
             {"reached", result.reached()},
             {"failed", result.failed()},
             {"passed", result.passed()},
-            {"trials_per_s", result.trials_per_s},
             {"program_runs", result.program_runs},
-            {"shard", {{"index", result.shard.index}, {"count", result.shard.count}}},
+            {"shard", result.shard.text()},
             {"notes", result.notes}};
+}
+
+KernelSweepResult kernel_sweep_from_json(const nlohmann::json& report) {
+    KernelSweepResult result;
+    result.identity = report.at("sweep");
+    result.shard = parse_shard(report.at("shard").get<std::string>());
+    result.program_runs = report.at("program_runs").get<size_t>();
+    result.notes = report.at("notes").get<std::vector<std::string>>();
+    for (const auto& j : report.at("cells")) {
+        KernelSweepCell c;
+        c.function = j.at("function").get<std::string>();
+        c.offset = j.at("offset").get<uint64_t>();
+        c.insn_addr = j.at("insn_addr").get<uint64_t>();
+        c.insn_text = j.at("insn").get<std::string>();
+        c.event = j.at("event").get<std::string>();
+        c.raised = j.at("reached").get<bool>();
+        c.guest_status = j.at("guest_status").get<std::string>();
+        c.fired_icount = j.at("fired_icount").get<uint64_t>();
+        c.vcpu = j.at("vcpu").get<int>();
+        c.program_ok = j.at("program_ok").get<bool>();
+        c.kernel_reports = j.at("kernel_reports").get<std::vector<std::string>>();
+        c.outcome = j.at("outcome").get<std::string>();
+        c.ok = j.at("ok").get<bool>();
+        c.reproducer = j.at("reproducer").get<std::string>();
+        if (c.raised) {
+            models::PksInterruptSituation& s = c.situation;
+            s.interrupted_pkrs = j.at("interrupted_pkrs").get<uint32_t>();
+            s.interrupted_cache = optional_from<uint32_t>(j.at("interrupted_cache"));
+            s.interrupts_enabled = j.at("interrupts_enabled").get<bool>();
+            s.handler_pkrs = optional_from<uint32_t>(j.at("handler_pkrs"));
+            s.returned = j.at("returned").get<bool>();
+            s.return_pkrs = j.at("return_pkrs").get<uint32_t>();
+            s.return_cache = optional_from<uint32_t>(j.at("return_cache"));
+            models::PksInterruptVerdict& v = c.verdict;
+            v.taken = j.at("taken").get<bool>();
+            const std::string because = j.at("not_taken_because").get<std::string>();
+            if (!because.empty()) {
+                v.not_taken_because = models::pks_not_taken_reason(because);
+                if (!v.not_taken_because) {
+                    throw ConfigError("a cell's reason '" + because +
+                                      "' is none the PKS interrupt model gives");
+                }
+            }
+            for (const auto& name : j.at("failed_checks")) {
+                std::optional<models::PksCheck> check =
+                    models::parse_pks_check(name.get<std::string>());
+                if (!check) {
+                    throw ConfigError("a cell's failed check '" + name.get<std::string>() +
+                                      "' is none the PKS interrupt model makes");
+                }
+                v.failed.push_back(*check);
+            }
+            v.expected_handler_pkrs = j.at("expected_handler_pkrs").get<uint32_t>();
+            v.expected_return_pkrs = j.at("expected_return_pkrs").get<uint32_t>();
+        }
+        result.cells.push_back(c);
+    }
+    return result;
 }
 
 }  // namespace faultline

@@ -145,6 +145,21 @@ SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards) {
     return merged;
 }
 
+KernelSweepResult merge_kernel_sweep_shards(const std::vector<ShardReport>& shards) {
+    std::vector<KernelSweepResult> results =
+        read_shards<KernelSweepResult>(shards, kKernelSweepReport, kernel_sweep_from_json);
+    KernelSweepResult merged;
+    merged.identity = results.front().identity;
+    auto shard_of = [](const KernelSweepResult& r) { return r.shard; };
+    for (size_t k : whole_split(shards, results, shard_of, "kernel sweep", "sweep")) {
+        const KernelSweepResult& r = results[k];
+        merged.cells.insert(merged.cells.end(), r.cells.begin(), r.cells.end());
+        merged.program_runs += r.program_runs;
+        add_once(merged.notes, r.notes);
+    }
+    return merged;
+}
+
 ExploreResult merge_explore_shards(const std::vector<ShardReport>& shards) {
     std::vector<ExploreResult> results =
         read_shards<ExploreResult>(shards, kExploreReport, explore_from_json);

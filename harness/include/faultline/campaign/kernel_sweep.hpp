@@ -43,6 +43,9 @@
 
 namespace faultline {
 
+// The JSON report's "report": what merge tells a kernel sweep's shards by.
+inline constexpr const char* kKernelSweepReport = "faultline sweep --kernel-function";
+
 struct KernelSweepConfig {
     std::string vmlinux;                 // the guest kernel's, with its symbols
     std::vector<std::string> functions;  // names in vmlinux's symbol table
@@ -116,6 +119,9 @@ struct KernelSweepCell {
 
 struct KernelSweepResult {
     std::vector<KernelSweepCell> cells;  // function, instruction, event
+    // What was swept on what (kernel_sweep_identity): the shards of one
+    // sweep have the same, and merge refuses any other.
+    nlohmann::json identity;
     Shard shard;  // of the run groups
     double trials_per_s = 0;
     size_t program_runs = 0;  // the workload's runs after the baseline
@@ -132,10 +138,19 @@ struct KernelSweepResult {
 // does is run again a trial at a time; either way the machine boots again.
 KernelSweepResult run_kernel_sweep(Machine& machine, const KernelSweepPlan& plan);
 
-// What `faultline sweep --kernel-function` prints, and its --json.
+// The functions (names and addresses), events, workload, vmlinux and
+// machine a sweep ran, by content (sha256s).
+nlohmann::json kernel_sweep_identity(const KernelSweepPlan& plan, const MachineConfig& machine);
+
+// What `faultline sweep --kernel-function` prints, and its --json: the
+// same result gives the same bytes, no timing is in it.
 std::string kernel_sweep_table(const KernelSweepResult& result,
                                const std::vector<std::string>& events);
 nlohmann::json kernel_sweep_json(const KernelSweepResult& result);
+// The result a kernel_sweep_json() report holds (trials_per_s 0). Throws
+// ConfigError, or nlohmann::json's errors for a field missing or of the
+// wrong type.
+KernelSweepResult kernel_sweep_from_json(const nlohmann::json& report);
 // --html: instructions down, events across, each cell coloured by verdict
 // with what QEMU recorded as its tooltip.
 std::string kernel_sweep_html(const KernelSweepResult& result, const std::string& title);

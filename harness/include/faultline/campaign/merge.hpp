@@ -1,4 +1,5 @@
-// faultline merge: the reports of a sweep's or an exploration's shards
+// faultline merge: the reports of a sweep's (rseq or kernel) or an
+// exploration's shards
 // (--shard I/N) made into the report of the unsharded one. A shard runs whole run groups
 // (kRowsPerRunGroup), so each of its cells is the unsharded sweep's cell,
 // firing icount included, and their union is that sweep's result.
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "faultline/campaign/explore.hpp"
+#include "faultline/campaign/kernel_sweep.hpp"
 #include "faultline/campaign/sweep.hpp"
 
 namespace faultline {
@@ -24,6 +26,9 @@ struct ShardReport {
 // not a sweep report, shards of different sweeps (naming what differs) or
 // of different splits, a shard given twice, a shard missing.
 SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards);
+// The same for a kernel sweep's shards (sweep --kernel-function --shard
+// I/N): their cells in plan order, notes, and the sum of program runs.
+KernelSweepResult merge_kernel_sweep_shards(const std::vector<ShardReport>& shards);
 // The unsharded exploration's result from its shards' (--shard I/N of the
 // runs): run k's schedule depends on (seed, k) alone. A finding of a later
 // shard whose minimal schedule an earlier one found is that finding's

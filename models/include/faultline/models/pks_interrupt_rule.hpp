@@ -79,6 +79,12 @@ struct PksInterruptVerdict {
 PksInterruptVerdict pks_interrupt_verdict(const PksInterruptSituation& situation);
 
 const char* pks_check_name(PksCheck check);          // "handler-default", ...
+// The check a pks_check_name() names; nullopt for another name (a report
+// read back, faultline merge).
+std::optional<PksCheck> parse_pks_check(const std::string& name);
+// The model's own text for the reason a verdict's not_taken_because gives,
+// "interrupts off" or "preemption off"; nullptr for another text.
+const char* pks_not_taken_reason(const std::string& text);
 const char* kernel_event_name(KernelEvent event);    // "irq", "nmi", "preempt"
 // "taken, passed", "taken, failed: returned, no-kernel-report",
 // "not taken (interrupts off), passed".
