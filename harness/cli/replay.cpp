@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
+#include "faultline/campaign/optional_json.hpp"
 #include "faultline/campaign/replay.hpp"
 #include "faultline/campaign/reproducer.hpp"
 
@@ -39,11 +40,6 @@ std::string notes() {
            "           turn, in its address space at its hit count\n"
            "           (gdb -x FILE.gdb; continue goes to the next); at the end it says whether\n"
            "           the run under gdb was the recorded one\n";
-}
-
-template <typename T>
-nlohmann::json optional_json(const std::optional<T>& value) {
-    return value ? nlohmann::json(*value) : nlohmann::json();
 }
 
 // A kernel trigger's firing also says what QEMU recorded around it.

@@ -13,7 +13,6 @@
 #include "faultline/campaign/report_text.hpp"
 #include "faultline/campaign/reproducer.hpp"
 #include "faultline/machine/errors.hpp"
-#include "faultline/machine/files.hpp"
 
 namespace faultline {
 
@@ -252,14 +251,9 @@ ExploreResult run_explore(Machine& machine, const ExplorePlan& plan) {
 
 nlohmann::json explore_identity(const ExplorePlan& plan, const MachineConfig& machine) {
     const ExploreConfig& config = plan.config;
-    nlohmann::json uploads = nlohmann::json::array();
-    for (const auto& upload : config.uploads) {
-        uploads.push_back({{"path", upload.guest_path}, {"sha256", sha256_of_file(upload.host_path)}});
-    }
-    return {{"program",
-             {{"path", config.guest_program}, {"sha256", sha256_of_file(config.host_binary)}}},
+    return {{"program", file_identity(config.guest_program, config.host_binary)},
             {"args", config.args},
-            {"uploads", uploads},
+            {"uploads", uploads_identity(config.uploads)},
             {"events", config.events},
             {"depth", config.depth},
             {"runs", config.runs},

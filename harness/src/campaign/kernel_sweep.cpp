@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "faultline/campaign/optional_json.hpp"
 #include "faultline/campaign/replay.hpp"
 #include "faultline/campaign/report_text.hpp"
 #include "faultline/campaign/reproducer.hpp"
@@ -713,27 +714,23 @@ std::vector<JunitCase> kernel_sweep_junit_cases(const KernelSweepResult& result)
 
 nlohmann::json kernel_sweep_identity(const KernelSweepPlan& plan, const MachineConfig& machine) {
     const KernelSweepConfig& config = plan.config;
-    nlohmann::json functions = nlohmann::json::array(), events = nlohmann::json::array(),
-                   uploads = nlohmann::json::array();
+    nlohmann::json functions = nlohmann::json::array(), events = nlohmann::json::array();
     for (const auto& f : plan.functions) {
         functions.push_back({{"name", f.name}, {"addr", f.addr}, {"size", f.size}});
     }
     for (const auto& event : plan.events) {
         events.push_back(event.first);
     }
-    for (const auto& upload : config.uploads) {
-        uploads.push_back({{"path", upload.guest_path}, {"sha256", sha256_of_file(upload.host_path)}});
-    }
+    // A workload of the initramfs's own may have no host copy.
+    nlohmann::json program = config.host_program.empty()
+        ? nlohmann::json{{"path", config.guest_program}, {"sha256", nullptr}}
+        : file_identity(config.guest_program, config.host_program);
     return {{"vmlinux_sha256", sha256_of_file(config.vmlinux)},
             {"functions", functions},
             {"events", events},
-            {"program",
-             {{"path", config.guest_program},
-              {"sha256", config.host_program.empty() ? nlohmann::json()
-                                                     : nlohmann::json(sha256_of_file(
-                                                           config.host_program))}}},
+            {"program", program},
             {"args", config.args},
-            {"uploads", uploads},
+            {"uploads", uploads_identity(config.uploads)},
             {"root", config.user == RunAs::root},
             {"hit", config.hit},
             {"every_address_space", config.every_address_space},
@@ -742,20 +739,6 @@ nlohmann::json kernel_sweep_identity(const KernelSweepPlan& plan, const MachineC
             {"default_pkrs", config.default_pkrs},
             {"machine", machine_identity(machine)}};
 }
-
-namespace {
-
-template <typename T>
-nlohmann::json optional_json(const std::optional<T>& value) {
-    return value ? nlohmann::json(*value) : nlohmann::json();
-}
-
-template <typename T>
-std::optional<T> optional_from(const nlohmann::json& value) {
-    return value.is_null() ? std::nullopt : std::optional<T>(value.get<T>());
-}
-
-}  // namespace
 
 nlohmann::json kernel_sweep_json(const KernelSweepResult& result) {
     nlohmann::json cells = nlohmann::json::array();

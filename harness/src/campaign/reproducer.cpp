@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faultline/campaign/optional_json.hpp"
 #include "faultline/campaign/report_text.hpp"
 
 namespace faultline {
@@ -77,9 +78,6 @@ namespace {
 const char* user_name(RunAs user) { return user == RunAs::root ? "root" : "nobody"; }
 
 json identity_json(const FileIdentity& id) { return {{"path", id.path}, {"sha256", id.sha256}}; }
-
-template <typename T>
-json optional_json(const std::optional<T>& value) { return value ? json(*value) : json(); }
 
 // The copy's name: base name and the start of the content hash.
 std::string copy_name(const ReproFile& file) {

@@ -565,26 +565,32 @@ nlohmann::json machine_identity(const MachineConfig& machine) {
             {"precise_xinuse", machine.precise_xinuse}};
 }
 
+nlohmann::json file_identity(const std::string& guest_path, const std::string& host_path) {
+    return {{"path", guest_path}, {"sha256", sha256_of_file(host_path)}};
+}
+
+nlohmann::json uploads_identity(const std::vector<Upload>& uploads) {
+    nlohmann::json identities = nlohmann::json::array();
+    for (const auto& upload : uploads) {
+        identities.push_back(file_identity(upload.guest_path, upload.host_path));
+    }
+    return identities;
+}
+
 nlohmann::json sweep_identity(const SweepPlan& plan, const MachineConfig& machine) {
     const SweepConfig& config = plan.config;
-    auto by_content = [](const std::string& guest_path, const std::string& host_path) {
-        return nlohmann::json{{"path", guest_path}, {"sha256", sha256_of_file(host_path)}};
-    };
-    nlohmann::json libraries = nlohmann::json::array(), uploads = nlohmann::json::array();
+    nlohmann::json libraries = nlohmann::json::array();
     for (const auto& library : config.libraries) {
-        libraries.push_back(by_content(library.guest_path, library.host_path));
-    }
-    for (const auto& upload : config.uploads) {
-        uploads.push_back(by_content(upload.guest_path, upload.host_path));
+        libraries.push_back(file_identity(library.guest_path, library.host_path));
     }
     nlohmann::json events = nlohmann::json::array();
     for (const auto& event : plan.events) {
         events.push_back(event.first);
     }
-    return {{"program", by_content(config.guest_program, config.host_binary)},
+    return {{"program", file_identity(config.guest_program, config.host_binary)},
             {"args", config.args},
             {"libraries", libraries},
-            {"uploads", uploads},
+            {"uploads", uploads_identity(config.uploads)},
             {"events", events},
             {"hit", config.hit},
             {"signal", config.signo},

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faultline/campaign/optional_json.hpp"
 #include "faultline/campaign/report_text.hpp"
 #include "faultline/machine/errors.hpp"
 
@@ -64,7 +65,7 @@ std::string sweep_json(const SweepResult& result) {
                          {"expected_abort", c.expected_abort},
                          {"may_abort", c.may_abort},
                          {"model", model_answers(c)},
-                         {"aborted", c.aborted ? nlohmann::json(*c.aborted) : nlohmann::json()},
+                         {"aborted", optional_json(c.aborted)},
                          {"observed", c.observed() ? nlohmann::json(observed_word(c))
                                                    : nlohmann::json()},
                          {"invariant_ok", c.invariant_ok},

@@ -244,5 +244,9 @@ nlohmann::json sweep_identity(const SweepPlan& plan, const MachineConfig& machin
 // The machine's part of it: QEMU, kernel and initramfs by SHA-256, and its
 // size and kernel arguments.
 nlohmann::json machine_identity(const MachineConfig& machine);
+// A file as the identities name it: where the guest has it and the
+// SHA-256 of its host copy. Every upload's, in order.
+nlohmann::json file_identity(const std::string& guest_path, const std::string& host_path);
+nlohmann::json uploads_identity(const std::vector<Upload>& uploads);
 
 }  // namespace faultline
