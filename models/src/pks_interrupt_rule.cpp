@@ -118,8 +118,7 @@ const char* pks_check_name(PksCheck check) {
 }
 
 std::optional<PksCheck> parse_pks_check(const std::string& name) {
-    for (PksCheck check : {PksCheck::handler_default, PksCheck::returned, PksCheck::return_restores,
-                           PksCheck::cache_agrees, PksCheck::no_kernel_report}) {
+    for (PksCheck check : kPksChecks) {
         if (name == pks_check_name(check)) {
             return check;
         }

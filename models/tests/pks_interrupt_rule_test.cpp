@@ -248,9 +248,7 @@ TEST(PksInterruptRuleKernel, NamesAndVerdictsReadAsTheSweepPrintsThem) {
 // A kernel sweep's JSON report is read back by faultline merge: each name
 // the sweep writes parses to what it was written from, and no other does.
 TEST(PksInterruptRuleKernel, NamesReadBackAsWhatTheyName) {
-    for (PksCheck check : {PksCheck::handler_default, PksCheck::returned,
-                           PksCheck::return_restores, PksCheck::cache_agrees,
-                           PksCheck::no_kernel_report}) {
+    for (PksCheck check : kPksChecks) {
         EXPECT_EQ(parse_pks_check(pks_check_name(check)), check);
     }
     EXPECT_EQ(parse_pks_check("handler default"), std::nullopt);

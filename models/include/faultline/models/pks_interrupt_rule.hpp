@@ -58,6 +58,9 @@ struct PksInterruptSituation {
 };
 
 enum class PksCheck { handler_default, returned, return_restores, cache_agrees, no_kernel_report };
+inline constexpr PksCheck kPksChecks[] = {PksCheck::handler_default, PksCheck::returned,
+                                          PksCheck::return_restores, PksCheck::cache_agrees,
+                                          PksCheck::no_kernel_report};
 
 struct PksInterruptVerdict {
     bool taken = false;  // the event was taken at the instruction
