@@ -307,7 +307,7 @@ void Machine::require_running() const {
 }
 
 // Through a file QEMU reads (qemu-patches/0019): a program's libraries are
-// megabytes, and QMP reads a command a byte per main-loop iteration.
+// megabytes, which inside QMP would be base64 and parsed a byte at a time.
 void Machine::fill_inbox(const Message& message, const QmpClient::Tick& tick) {
     std::string path = config_.run_dir + "/inbox";
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
