@@ -330,3 +330,50 @@ def test_a_firing_is_counted_at_the_instruction_before_it_runs(config, host_prog
         assert firing.rip == faultline.symbol_address(str(binary), "count_here")
         assert firing.next_rip == faultline.symbol_address(str(binary), "after_count")
         assert firing.next_icount == firing.icount + 1
+
+
+REP_BYTES = 100_000
+
+
+def run_rep_string(machine, host_programs, symbol, hit, event):
+    """Runs rep_string with a trigger before the HIT-th iteration of its
+    fill (fill_here) or scan (scan_here): its report and the firings."""
+    binary = host_programs["rep_string"]
+    machine.put_file(str(binary), "/tmp/rep_string")
+    process = machine.spawn("/tmp/rep_string", [str(REP_BYTES)])
+    at = faultline.symbol_address(str(binary), symbol)
+    machine.arm([(faultline.Trigger(process, at, hit), event)])
+    r = machine.run_spawned()
+    assert r.exit_code == 0, r.stdout + r.stderr
+    report = dict(line.rsplit(" ", 1) for line in r.stdout.splitlines())
+    return {k: int(v) for k, v in report.items()}, machine.firings()
+
+
+# Each iteration of a string instruction is an execution of it: under
+# icount QEMU runs each as a TB execution of its own, chained to the next
+# (qemu-patches/0024), and an event before one lands between two of them.
+# N iterations are N + 1 executions: the last finds the count at zero and
+# goes on to the next instruction.
+@pytest.mark.parametrize("hit", [1, 2, 4097, REP_BYTES, REP_BYTES + 1])
+def test_a_signal_before_an_iteration_of_a_string_instruction_finds_the_ones_before_done(
+        machine, host_programs, hit):
+    report, firings = run_rep_string(machine, host_programs, "fill_here", hit,
+                                     faultline.Event.signal(signal.SIGUSR1))
+    assert report == {"stored": REP_BYTES, "found at": REP_BYTES - 1,
+                      "stored when signalled": hit - 1}
+    assert [(f.confirmed, f.status) for f in firings] == [(True, "done")]
+
+
+@pytest.mark.parametrize("symbol", ["fill_here", "scan_here"])
+@pytest.mark.parametrize("event", ["preempt", "migrate", "page_fault"])
+def test_a_string_instruction_interrupted_midway_finishes_as_if_it_had_not_been(
+        machine, host_programs, symbol, event):
+    report, firings = run_rep_string(machine, host_programs, symbol, REP_BYTES // 2,
+                                     faultline.Event.named(event))
+    assert report == {"stored": REP_BYTES, "found at": REP_BYTES - 1,
+                      "stored when signalled": -1}
+    assert [(f.confirmed, f.status) for f in firings] == [(True, "done")]
+    # Beyond its N + 1 executions the instruction has ended.
+    _, firings = run_rep_string(machine, host_programs, symbol, REP_BYTES + 2,
+                                faultline.Event.named(event))
+    assert firings == []
