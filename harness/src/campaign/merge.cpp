@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "faultline/campaign/findings.hpp"
 #include "faultline/campaign/sweep_report.hpp"
 #include "faultline/machine/errors.hpp"
 
@@ -118,26 +119,8 @@ SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards) {
         const SweepResult& r = results[k];
         const size_t offset = merged.cells.size();
         merged.cells.insert(merged.cells.end(), r.cells.begin(), r.cells.end());
-        // A shard numbers its findings from 1, and its cells say so: each
-        // number goes up by the findings before the shard, the highest first
-        // so that no number is raised twice.
-        const size_t before = merged.findings.size();
-        for (size_t f = r.findings.size(); f-- > 0;) {
-            for (size_t cell : r.findings[f].cells) {
-                std::string& outcome = merged.cells[offset + cell].outcome;
-                const std::string in_shard = finding_mention(f + 1);
-                size_t at = outcome.find(in_shard);
-                if (at != std::string::npos) {
-                    outcome.replace(at, in_shard.size(), finding_mention(before + f + 1));
-                }
-            }
-        }
-        for (SweepFinding finding : r.findings) {
-            for (size_t& cell : finding.cells) {
-                cell += offset;
-            }
-            merged.findings.push_back(finding);
-        }
+        append_shard_findings(merged.findings, r.findings, offset,
+                              [&](size_t cell) -> std::string& { return merged.cells[cell].outcome; });
         merged.program_runs += r.program_runs;
         add_once(merged.notes, r.notes);
         add_once(merged.kernel_reports, r.kernel_reports);

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faultline/campaign/findings.hpp"
 #include "faultline/campaign/optional_json.hpp"
 #include "faultline/campaign/report_text.hpp"
 #include "faultline/machine/errors.hpp"
@@ -75,10 +76,6 @@ std::string sweep_json(const SweepResult& result) {
                          {"reproducer",
                           c.reproducer.empty() ? nlohmann::json() : nlohmann::json(c.reproducer)}});
     }
-    nlohmann::json findings = nlohmann::json::array();
-    for (const auto& f : result.findings) {
-        findings.push_back({{"cells", f.cells}, {"outcome", f.outcome}, {"tests", f.tests}});
-    }
     return nlohmann::json{{"report", kSweepReport},
                           {"sweep", result.identity},
                           {"shard", result.shard.text()},
@@ -87,7 +84,7 @@ std::string sweep_json(const SweepResult& result) {
                           {"failed", result.failed()},
                           {"notes", result.notes},
                           {"kernel_reports", result.kernel_reports},
-                          {"findings", findings},
+                          {"findings", findings_json(result.findings)},
                           {"cells", cells}}
         .dump(1) + "\n";
 }
@@ -99,17 +96,7 @@ SweepResult sweep_from_json(const nlohmann::json& report) {
     result.program_runs = report.at("program_runs").get<size_t>();
     result.notes = report.at("notes").get<std::vector<std::string>>();
     result.kernel_reports = report.at("kernel_reports").get<std::vector<std::string>>();
-    for (const auto& f : report.at("findings")) {
-        SweepFinding finding{f.at("cells").get<std::vector<size_t>>(),
-                             f.at("outcome").get<std::string>(), f.at("tests").get<size_t>()};
-        for (size_t cell : finding.cells) {
-            if (cell >= report.at("cells").size()) {
-                throw ConfigError("a finding names cell " + std::to_string(cell) + " of " +
-                                  std::to_string(report.at("cells").size()));
-            }
-        }
-        result.findings.push_back(finding);
-    }
+    result.findings = findings_from_json(report);
     for (const auto& j : report.at("cells")) {
         SweepCell c;
         c.file = j.at("file").get<std::string>();
@@ -150,6 +137,9 @@ SweepResult sweep_from_json(const nlohmann::json& report) {
 namespace {
 
 // "preempt before 0x401824 (cmpl %edi, %fs:4(%rcx))"
+// What a finding's trials do.
+constexpr const char* kTogether = "break the program's check together";
+
 std::string trial_text(const SweepCell& c) {
     return c.event + " before " + hex(c.insn_addr) + " (" + c.insn_text + ")";
 }
@@ -262,26 +252,10 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
         h << "</tr>";
     }
     h << "</table>";
-    if (!result.findings.empty()) {
-        h << "<h2>Findings</h2><p>Trials that break the program's check together, none alone, "
-          << "and none of which can be left out (delta debugging, each test a program run). "
-          << "Each cell keeps the verdict of its own lone run.</p><table><tr><th>finding</th>"
-          << "<th>trials, in firing order</th><th>the program</th><th>runs to minimize</th>"
-          << "<th>reproducer</th></tr>";
-        for (size_t k = 0; k < result.findings.size(); ++k) {
-            const SweepFinding& f = result.findings[k];
-            h << "<tr class=\"finding\" id=\"finding-" << k + 1 << "\"><td>" << k + 1
-              << "</td><td><ol>";
-            for (size_t cell : f.cells) {
-                const SweepCell& c = result.cells[cell];
-                h << "<li>" << html_escape(trial_text(c) + " in " + c.file) << "</li>";
-            }
-            // Every member has the finding's reproducer.
-            h << "</ol></td><td>" << html_escape(f.outcome) << "</td><td>" << f.tests << "</td><td>"
-              << html_escape(result.cells[f.cells.front()].reproducer) << "</td></tr>";
-        }
-        h << "</table>";
-    }
+    h << findings_html(
+        result.findings, kTogether,
+        [&](size_t cell) { return trial_text(result.cells[cell]) + " in " + result.cells[cell].file; },
+        [&](size_t cell) { return result.cells[cell].reproducer; });
     h << kHtmlPageEnd;
     return h.str();
 }
@@ -321,20 +295,9 @@ std::vector<JunitCase> sweep_junit_cases(const SweepResult& result) {
         }
         cases.push_back(k);
     }
-    for (size_t n = 0; n < result.findings.size(); ++n) {
-        const SweepFinding& f = result.findings[n];
-        JunitCase k;
-        k.classname = "findings";
-        k.name = "finding " + std::to_string(n + 1);
-        k.verdict = V::failed;
-        k.message = std::to_string(f.cells.size()) +
-                    " trials break the program's check together, none alone; the program " +
-                    f.outcome;
-        for (size_t cell : f.cells) {
-            k.details += trial_text(result.cells[cell]) + "\n";
-        }
-        cases.push_back(k);
-    }
+    std::vector<JunitCase> findings = findings_junit_cases(
+        result.findings, kTogether, [&](size_t cell) { return trial_text(result.cells[cell]); });
+    cases.insert(cases.end(), findings.begin(), findings.end());
     return cases;
 }
 
@@ -371,17 +334,8 @@ std::string sweep_table(const SweepResult& result, const std::vector<std::string
     for (const auto& note : result.notes) {
         append(t, "note: %s\n", note.c_str());
     }
-    for (size_t k = 0; k < result.findings.size(); ++k) {
-        const SweepFinding& f = result.findings[k];
-        append(t, "finding %zu: %zu trials break the program's check together, none alone "
-                  "(%zu runs to minimize; the program %s):", k + 1, f.cells.size(), f.tests,
-               f.outcome.c_str());
-        for (size_t cell : f.cells) {
-            append(t, "%s %s", cell == f.cells.front() ? "" : ";",
-                   trial_text(result.cells[cell]).c_str());
-        }
-        t += "\n";
-    }
+    t += findings_text(result.findings, kTogether,
+                       [&](size_t cell) { return trial_text(result.cells[cell]); });
     for (const auto& c : result.cells) {
         if (c.raised && !c.ok) {
             append(t, "FAIL %s: %s; fired=%d observed=%s model=%s\n", trial_text(c).c_str(),
