@@ -369,3 +369,68 @@ def test_a_failing_kernel_cell_is_a_reproducer_that_replays_bit_for_bit(tmp_path
     assert "schedule entry 1 of 1: nmi before" in err and \
         "hit 2, in kernel code while the program's address space is current" in err
     assert code == 1 and "every firing at its recorded instruction" in err, err
+
+
+def test_trials_that_fail_only_together_are_a_minimal_finding(tmp_path, host_programs):
+    # preemption_budget fails when preempted twice in its loop of getppid():
+    # a run of a run group's 8 preemptions breaks it, each alone does not.
+    # Delta debugging leaves the group's first two; the cells keep their
+    # lone verdicts and say which finding they are in.
+    budget = str(host_programs["preemption_budget"])
+    sweep = ["--kernel-function", "__x64_sys_getppid", "--events", "preempt",
+             "--binary", budget]
+    outputs = {flag: tmp_path / name
+               for flag, name in (("--json", "sweep.json"), ("--html", "sweep.html"),
+                                  ("--junit", "sweep.xml"))}
+    p = cli("sweep", *sweep, *[a for flag, path in outputs.items() for a in (flag, str(path))],
+            "--repro-dir", str(tmp_path / "repro"), "--", "20")
+    assert p.returncode == 1, p.stdout + p.stderr
+    report = json.loads(outputs["--json"].read_text())
+    cells = report["cells"]
+    assert (report["failed"], report["passed"]) == (0, False) and all(c["ok"] for c in cells)
+    assert [([where(cells[i]) for i in f["cells"]], f["outcome"]) for f in report["findings"]] == [
+        (["__x64_sys_getppid+0x0", "__x64_sys_getppid+0x4"], "exited 1"),
+        (["__x64_sys_getppid+0x25", "__x64_sys_getppid+0x27"], "exited 1")]
+    first = report["findings"][0]
+    assert cells[first["cells"][0]]["outcome"] == (
+        "taken, passed; the program exited 0; finding 1: with preempt before "
+        "__x64_sys_getppid+0x0, preempt before __x64_sys_getppid+0x4 in one run the program "
+        "exited 1")
+    assert p.stdout.splitlines()[0].startswith("kernel sweep: 13 cells, 13 reached, 0 failed, "
+                                               "2 findings (")
+    assert (f"finding 1: 2 trials fail together, none alone ({first['tests']} runs to minimize; "
+            "the program exited 1): preempt before __x64_sys_getppid+0x0 (endbr64); preempt "
+            "before __x64_sys_getppid+0x4 (pushq %rbx)") in p.stdout.splitlines()
+    # One reproducer a finding, shared by its cells; replayed, the program
+    # fails again with every firing where it was recorded.
+    reproducers = [line.split(": ", 1)[1] for line in p.stdout.splitlines()
+                   if line.startswith("reproducer: ")]
+    assert len(reproducers) == 2
+    assert [cells[i]["reproducer"] for f in report["findings"] for i in f["cells"]] == [
+        reproducers[0], reproducers[0], reproducers[1], reproducers[1]]
+    replay = cli("replay", reproducers[0])
+    assert replay.returncode == 1, replay.stdout + replay.stderr
+    assert "the program exited 1\nreproduced, every firing at its recorded instruction" in replay.stdout
+    # The HTML page lists the findings, its cells link to them; JUnit has a
+    # failing case each.
+    html = outputs["--html"].read_text()
+    assert html.count('<tr class="finding" id="finding-') == 2
+    assert html.count('<a href="#finding-1">finding 1</a>') == 2
+    [suite] = ElementTree.parse(outputs["--junit"]).getroot()
+    assert [(case.get("name"), case.find("failure").get("message"))
+            for case in suite if case.get("classname") == "findings"] == [
+        (f"finding {k}", "2 trials fail together, none alone; the program exited 1")
+        for k in (1, 2)]
+    # Two shards, each of one run group, merged: the whole sweep, findings
+    # renumbered.
+    for i in (1, 2):
+        shard = cli("sweep", *sweep, "--json", str(tmp_path / f"shard{i}.json"),
+                    "--shard", f"{i}/2", "--", "20")
+        assert shard.returncode == 1, shard.stdout + shard.stderr
+    merged = cli("merge", "--json", str(tmp_path / "merged.json"),
+                 *[str(tmp_path / f"shard{i}.json") for i in (2, 1)])
+    assert merged.returncode == 1, merged.stdout + merged.stderr
+    whole = {k: v for k, v in report.items()}
+    for c in whole["cells"]:
+        c["reproducer"] = ""
+    assert json.loads((tmp_path / "merged.json").read_text()) == whole

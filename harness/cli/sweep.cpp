@@ -4,6 +4,7 @@
 // against the PKS interrupt model.
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "cli.hpp"
 #include "faultline/campaign/kernel_sweep.hpp"
@@ -140,8 +141,10 @@ int report_sweep(const Options& o, const SweepResult& result) {
 int report_kernel_sweep(const Options& o, const KernelSweepResult& result) {
     std::vector<std::string> events = result.identity.at("events");
     std::fputs(kernel_sweep_table(result, events).c_str(), stdout);
+    // A finding's cells share one.
+    std::set<std::string> reproducers;
     for (const auto& c : result.cells) {
-        if (!c.reproducer.empty()) {
+        if (!c.reproducer.empty() && reproducers.insert(c.reproducer).second) {
             std::printf("reproducer: %s\n", c.reproducer.c_str());
         }
     }

@@ -662,6 +662,7 @@ PYBIND11_MODULE(_faultline, m) {
         .def_readonly("trials_per_s", &KernelSweepResult::trials_per_s)
         .def_readonly("program_runs", &KernelSweepResult::program_runs)
         .def_readonly("notes", &KernelSweepResult::notes)
+        .def_readonly("findings", &KernelSweepResult::findings)
         .def_property_readonly("reached", &KernelSweepResult::reached)
         .def_property_readonly("failed", &KernelSweepResult::failed)
         .def_property_readonly("passed", &KernelSweepResult::passed)

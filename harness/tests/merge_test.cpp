@@ -187,3 +187,54 @@ TEST(MergeExploreShards, RefusesAnotherExplorationsShard) {
                                "b.json");
     }
 }
+
+namespace {
+
+// A kernel sweep's shard index of 2: one instruction, a preemption and an
+// irq before it, which fail together as its one finding.
+KernelSweepResult kernel_shard(uint32_t index) {
+    KernelSweepResult r;
+    r.shard = {index, 2};
+    r.identity = {{"functions", {{{"name", "f"}}}}, {"events", {"preempt", "irq"}}};
+    for (const char* event : {"preempt", "irq"}) {
+        KernelSweepCell c;
+        c.function = "f";
+        c.offset = index;
+        c.insn_addr = 0xffffffff81000000 + index;
+        c.insn_text = "nop";
+        c.event = event;
+        c.raised = c.program_ok = c.ok = true;
+        c.verdict.taken = true;
+        c.outcome = "taken, passed; the program exited 0" + finding_mention(1) +
+                    "with both in one run the program exited 1";
+        r.cells.push_back(c);
+    }
+    r.findings = {{{0, 1}, "exited 1", 3}};
+    r.program_runs = 3 + index;
+    return r;
+}
+
+ShardReport kernel_report(const std::string& path, const KernelSweepResult& r) {
+    return {path, kernel_sweep_json(r).dump()};
+}
+
+}  // namespace
+
+// A kernel sweep's findings read back, and a later shard's renumbered as
+// the rseq sweep's are: a merge of reports that fail only by findings
+// still fails.
+TEST(MergeKernelSweepShards, KeepsAndRenumbersFindings) {
+    KernelSweepResult first = kernel_shard(1);
+    EXPECT_EQ(kernel_sweep_json(kernel_sweep_from_json(kernel_sweep_json(first))),
+              kernel_sweep_json(first));
+    KernelSweepResult merged =
+        merge_kernel_sweep_shards({kernel_report("b.json", kernel_shard(2)),
+                                   kernel_report("a.json", first)});
+    ASSERT_EQ(merged.findings.size(), 2u);
+    EXPECT_EQ(merged.findings[1].cells, (std::vector<size_t>{2, 3}));
+    EXPECT_EQ(merged.cells[3].outcome,
+              "taken, passed; the program exited 0; finding 2: with both in one run the "
+              "program exited 1");
+    EXPECT_EQ(merged.failed(), 0u);
+    EXPECT_FALSE(merged.passed());
+}

@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "faultline/campaign/ddmin.hpp"
+#include "faultline/campaign/findings.hpp"
 #include "faultline/campaign/optional_json.hpp"
 #include "faultline/campaign/replay.hpp"
 #include "faultline/campaign/report_text.hpp"
@@ -215,6 +217,7 @@ public:
             std::vector<size_t> batch = next_batch(todo);
             std::optional<size_t> judged = run_batch(batch);
             if (!judged) {
+                failed_runs_.push_back(batch);  // it panicked
                 continue;
             }
             const size_t raised = *judged;
@@ -237,7 +240,11 @@ public:
                         todo.insert(todo.begin(), batch[k]);
                     }
                 }
+                failed_runs_.emplace_back(batch.begin(), batch.begin() + long(fired_));
             }
+        }
+        for (const auto& together : failed_runs_) {
+            find_what_fails_only_together(together);
         }
         double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -330,23 +337,11 @@ private:
     // A panic in a batch leaves nothing judged (nullopt) and its trials to
     // run alone; a lone trial that panics fails its cell.
     std::optional<size_t> run_batch(const std::vector<size_t>& batch) {
-        std::vector<ScheduleEntry> schedule;
-        for (size_t t : batch) {
-            schedule.push_back(entry_of(t));
-        }
-        machine_.restore();
-        size_t console_before = machine_.console().size();
-        RunResult run;
-        std::vector<Firing> firings;
+        ScheduledRun scheduled;
+        std::vector<std::string> reports;
         try {
-            machine_.arm(schedule);
-            run = machine_.run_spawned();
-            firings = machine_.firings();
+            scheduled = run_trials(batch, reports);
         } catch (const GuestPanic& panic) {
-            // The snapshot went with the machine: boot again for the next run.
-            machine_.shutdown();
-            machine_.boot();
-            prepare();
             if (batch.size() > 1) {
                 for (size_t t : batch) {
                     trials_[t].alone = true;
@@ -362,8 +357,9 @@ private:
             return 1;
         }
         ++result_.program_runs;
-        std::vector<std::string> reports =
-            reports_beyond(reports_since(console_before), baseline_reports_);
+        const RunResult& run = scheduled.run;
+        const std::vector<Firing>& firings = scheduled.firings;
+        fired_ = std::min(firings.size(), batch.size());
         for (size_t k = 0; k < batch.size(); ++k) {
             clear_verdict(batch[k]);
             KernelSweepCell& c = cell(batch[k]);
@@ -377,14 +373,133 @@ private:
             if (k + 1 < batch.size() && c.verdict.taken && left_a_trace(firings[k])) {
                 return k + 1;
             }
-            if (!c.ok && batch.size() == 1 && !plan_.config.repro_dir.empty() &&
-                !plan_.config.host_program.empty()) {
+            if (!c.ok && batch.size() == 1 && writes_reproducers()) {
                 c.reproducer = write_reproducer(
                     plan_.config.repro_dir,
-                    reproducer_of(c, ScheduledRun{held_, run, schedule, firings, {}}));
+                    reproducer_of(batch, scheduled,
+                                  c.event + " before " + c.where() + " (" + c.insn_text +
+                                      "): " + c.outcome));
             }
         }
-        return std::min(firings.size(), batch.size());
+        return fired_;
+    }
+
+    // The held workload run from the snapshot with these trials armed back
+    // to back; reports: the kernel's beyond the baseline's. A panic boots
+    // the machine again (the snapshot went with it) and is thrown on. The
+    // caller counts the run in program_runs if it judges by it (not the
+    // run that records a finding's reproducer: a report is the same with
+    // reproducers and without).
+    ScheduledRun run_trials(const std::vector<size_t>& trials, std::vector<std::string>& reports) {
+        ScheduledRun scheduled;
+        scheduled.process = held_;
+        for (size_t t : trials) {
+            scheduled.armed.push_back(entry_of(t));
+        }
+        machine_.restore();
+        size_t console_before = machine_.console().size();
+        try {
+            machine_.arm(scheduled.armed);
+            scheduled.run = machine_.run_spawned();
+            scheduled.firings = machine_.firings();
+        } catch (const GuestPanic&) {
+            machine_.shutdown();
+            machine_.boot();
+            prepare();
+            throw;
+        }
+        reports = reports_beyond(reports_since(console_before), baseline_reports_);
+        return scheduled;
+    }
+
+    bool writes_reproducers() const {
+        return !plan_.config.repro_dir.empty() && !plan_.config.host_program.empty();
+    }
+
+    // How a run of just these trials failed, if it did: the workload's
+    // check, a kernel report the baseline did not have, a panic, or a
+    // firing the model faults; as the words after "the program".
+    std::optional<std::string> failure_of(const std::vector<size_t>& trials) {
+        ScheduledRun scheduled;
+        std::vector<std::string> reports;
+        try {
+            scheduled = run_trials(trials, reports);
+        } catch (const GuestPanic&) {
+            return "panicked the kernel";
+        }
+        ++result_.program_runs;
+        const RunResult& run = scheduled.run;
+        std::string failure = outcome_of(run);
+        if (!reports.empty()) {
+            return failure + ", and the kernel reported: " + reports.front();
+        }
+        for (size_t k = 0; k < std::min(trials.size(), scheduled.firings.size()); ++k) {
+            KernelSweepCell probe = fresh_cells_[cell_index(trials[k])];
+            probe.program_ok = check_passed(run);
+            judge(probe, plan_.events[trials_[trials[k]].event].second, scheduled.firings[k], run);
+            if (!probe.verdict.passed()) {
+                return failure + ", and " + probe.event + " before " + probe.where() + ": " +
+                       models::to_string(probe.verdict);
+            }
+        }
+        if (!check_passed(run)) {
+            return failure;
+        }
+        return std::nullopt;
+    }
+
+    // A run of several trials failed, and none of them fails alone (each
+    // cell keeps the verdict of its lone run): the failure needs several
+    // together. Delta debugging finds a set none of which can be left out,
+    // one finding; a failure that does not come back when the same trials
+    // run again stays said on their cells, so nothing is lost.
+    void find_what_fails_only_together(const std::vector<size_t>& together) {
+        if (std::any_of(together.begin(), together.end(),
+                        [&](size_t t) { return cell(t).raised && !cell(t).ok; })) {
+            return;
+        }
+        size_t tests = 0;
+        std::string broken;  // how the last set that failed did: ddmin's answer
+        auto fails = [&](const std::vector<size_t>& trials) {
+            ++tests;
+            std::optional<std::string> failure = failure_of(trials);
+            if (failure) {
+                broken = *failure;
+            }
+            return failure.has_value();
+        };
+        if (!fails(together)) {
+            for (size_t t : together) {
+                cell(t).outcome += "; with " + std::to_string(together.size()) +
+                                   " trials in one run the run failed, none fails alone, and "
+                                   "together they do not fail again";
+            }
+            return;
+        }
+        const std::vector<size_t> minimal = ddmin(together, fails);
+        SweepFinding finding{{}, broken, tests};
+        std::string members;
+        for (size_t t : minimal) {
+            finding.cells.push_back(cell_index(t));
+            members += (members.empty() ? "" : ", ") + cell(t).event + " before " + cell(t).where();
+        }
+        result_.findings.push_back(finding);
+        std::string reproducer;
+        if (writes_reproducers()) {
+            std::vector<std::string> reports;
+            reproducer = write_reproducer(
+                plan_.config.repro_dir,
+                reproducer_of(minimal, run_trials(minimal, reports),
+                              std::to_string(minimal.size()) +
+                                  " trials in one run fail, none alone and none can be left "
+                                  "out: " + members + "; the program " + broken));
+        }
+        for (size_t t : minimal) {
+            KernelSweepCell& c = cell(t);
+            c.outcome += finding_mention(result_.findings.size()) + "with " + members +
+                         " in one run the program " + broken;
+            c.reproducer = reproducer;
+        }
     }
     // The context that took the event did not get back what it had: its
     // IA32_PKRS or the per-CPU cache changed (inside pkrs_write(), where
@@ -451,7 +566,8 @@ private:
 
     // The trial as a reproducer: the machine, the program and files as
     // prepare() put them, its baseline, and the run from the held program.
-    Reproducer reproducer_of(const KernelSweepCell& c, const ScheduledRun& trial) const {
+    Reproducer reproducer_of(const std::vector<size_t>& trials, const ScheduledRun& scheduled,
+                             const std::string& finding) const {
         const KernelSweepConfig& config = plan_.config;
         Reproducer r;
         r.take_machine(machine_.config());
@@ -462,17 +578,20 @@ private:
         r.baseline_runs = 1;
         r.baseline_budget_ms = config.budget_ms;
         r.budget_ms = config.budget_ms;
-        ReproEntry entry;
-        entry.addr = c.insn_addr;
-        entry.hit = config.hit;
-        entry.event = c.event;
-        entry.kernel = true;
-        entry.every_address_space = config.every_address_space;
-        entry.percpu = plan_.pkrs_cache_offset;
-        r.schedule = {entry};
-        r.firings = trial.recorded();
-        r.outcome = ReproOutcome::of(trial.run);
-        r.finding = c.event + " before " + c.where() + " (" + c.insn_text + "): " + c.outcome;
+        for (size_t t : trials) {
+            const KernelSweepCell& c = result_.cells[cell_index(t)];
+            ReproEntry entry;
+            entry.addr = c.insn_addr;
+            entry.hit = config.hit;
+            entry.event = c.event;
+            entry.kernel = true;
+            entry.every_address_space = config.every_address_space;
+            entry.percpu = plan_.pkrs_cache_offset;
+            r.schedule.push_back(entry);
+        }
+        r.firings = scheduled.recorded();
+        r.outcome = ReproOutcome::of(scheduled.run);
+        r.finding = finding;
         return r;
     }
 
@@ -489,6 +608,9 @@ private:
     std::vector<KernelSweepCell> fresh_cells_;  // as the constructor made them
     std::vector<std::string> baseline_reports_;
     Process held_;  // the workload in the snapshot, held at its entry
+    size_t fired_ = 0;  // trials that fired in run_batch's last run
+    // Each batch that failed: the trials that fired in its run.
+    std::vector<std::vector<size_t>> failed_runs_;
 };
 
 // One letter per cell, as the rseq sweep's picture: what the model made of it.
@@ -509,6 +631,13 @@ KernelSweepResult run_kernel_sweep(Machine& machine, const KernelSweepPlan& plan
 }
 
 namespace {
+
+// What a finding's trials do.
+constexpr const char* kTogether = "fail together";
+
+std::string trial_text(const KernelSweepCell& c) {
+    return c.event + " before " + c.where() + " (" + c.insn_text + ")";
+}
 
 // Why a failing cell failed: the outcome, and the PKRS values the checks
 // were given when the event was taken.
@@ -535,6 +664,9 @@ std::string kernel_sweep_table(const KernelSweepResult& result,
     std::ostringstream out;
     out << "kernel sweep: " << result.cells.size() << " cells, " << result.reached()
         << " reached, " << result.failed() << " failed";
+    if (!result.findings.empty()) {
+        out << ", " << result.findings.size() << " findings";
+    }
     // A result read back from reports (merge) measured no rate.
     if (result.trials_per_s > 0) {
         char rate[32];
@@ -581,6 +713,8 @@ std::string kernel_sweep_table(const KernelSweepResult& result,
             out << '\n';
         }
     }
+    out << findings_text(result.findings, kTogether,
+                         [&](size_t cell) { return trial_text(result.cells[cell]); });
     for (const auto& note : result.notes) {
         out << "note: " << note << '\n';
     }
@@ -639,7 +773,8 @@ std::string kernel_sweep_html(const KernelSweepResult& result, const std::string
     std::ostringstream h;
     h << html_page_start(title, "tr.fn td{background:#eee;font-weight:bold}")
       << "<p>" << result.cells.size() << " cells, " << result.reached() << " reached, "
-      << result.failed() << " failed, in " << result.program_runs << " program runs. "
+      << result.failed() << " failed, " << result.findings.size() << " findings, in "
+      << result.program_runs << " program runs. "
       << "Each cell is an event fired before the instruction while the workload ran, judged "
       << "by models/PksInterruptRule. Green: taken, and every check passed (the handler ran "
       << "with the default IA32_PKRS, the interrupted context got its own back with the "
@@ -651,6 +786,13 @@ std::string kernel_sweep_html(const KernelSweepResult& result, const std::string
         h << "<th>" << html_escape(e) << "</th>";
     }
     h << "</tr>";
+    // Each cell's findings, by number (from 1), which it links to.
+    std::vector<std::vector<size_t>> findings_of(result.cells.size());
+    for (size_t k = 0; k < result.findings.size(); ++k) {
+        for (size_t cell : result.findings[k].cells) {
+            findings_of[cell].push_back(k + 1);
+        }
+    }
     const size_t per_row = std::max<size_t>(events.size(), 1);
     for (size_t k = 0; k + per_row <= result.cells.size(); k += per_row) {
         const KernelSweepCell& first = result.cells[k];
@@ -673,7 +815,12 @@ std::string kernel_sweep_html(const KernelSweepResult& result, const std::string
             for (const auto& report : c.kernel_reports) {
                 h << "<br>kernel: " << html_escape(report);
             }
-            if (!c.reproducer.empty()) {
+            const auto& findings = findings_of[k + e];
+            for (size_t f : findings) {
+                h << "<br><a href=\"#finding-" << f << "\">finding " << f << "</a>";
+            }
+            // A finding's reproducer is in its row below.
+            if (!c.reproducer.empty() && findings.empty()) {
                 h << "<br>reproducer: " << html_escape(c.reproducer);
             }
             h << "</td>";
@@ -681,6 +828,9 @@ std::string kernel_sweep_html(const KernelSweepResult& result, const std::string
         h << "</tr>";
     }
     h << "</table>";
+    h << findings_html(
+        result.findings, kTogether, [&](size_t cell) { return trial_text(result.cells[cell]); },
+        [&](size_t cell) { return result.cells[cell].reproducer; });
     for (const auto& note : result.notes) {
         h << "<p>note: " << html_escape(note) << "</p>";
     }
@@ -709,6 +859,9 @@ std::vector<JunitCase> kernel_sweep_junit_cases(const KernelSweepResult& result)
         }
         cases.push_back(k);
     }
+    std::vector<JunitCase> findings = findings_junit_cases(
+        result.findings, kTogether, [&](size_t cell) { return trial_text(result.cells[cell]); });
+    cases.insert(cases.end(), findings.begin(), findings.end());
     return cases;
 }
 
@@ -787,7 +940,8 @@ nlohmann::json kernel_sweep_json(const KernelSweepResult& result) {
             {"passed", result.passed()},
             {"program_runs", result.program_runs},
             {"shard", result.shard.text()},
-            {"notes", result.notes}};
+            {"notes", result.notes},
+            {"findings", findings_json(result.findings)}};
 }
 
 KernelSweepResult kernel_sweep_from_json(const nlohmann::json& report) {
@@ -796,6 +950,7 @@ KernelSweepResult kernel_sweep_from_json(const nlohmann::json& report) {
     result.shard = parse_shard(report.at("shard").get<std::string>());
     result.program_runs = report.at("program_runs").get<size_t>();
     result.notes = report.at("notes").get<std::vector<std::string>>();
+    result.findings = findings_from_json(report);
     for (const auto& j : report.at("cells")) {
         KernelSweepCell c;
         c.function = j.at("function").get<std::string>();

@@ -136,7 +136,10 @@ KernelSweepResult merge_kernel_sweep_shards(const std::vector<ShardReport>& shar
     auto shard_of = [](const KernelSweepResult& r) { return r.shard; };
     for (size_t k : whole_split(shards, results, shard_of, "kernel sweep", "sweep")) {
         const KernelSweepResult& r = results[k];
+        const size_t offset = merged.cells.size();
         merged.cells.insert(merged.cells.end(), r.cells.begin(), r.cells.end());
+        append_shard_findings(merged.findings, r.findings, offset,
+                              [&](size_t cell) -> std::string& { return merged.cells[cell].outcome; });
         merged.program_runs += r.program_runs;
         add_once(merged.notes, r.notes);
     }

@@ -88,6 +88,10 @@ PksCheckResult sweep_check(Machine& machine, const std::string& vmlinux, const P
             detail += " " + rule;
         }
     }
+    if (!result.findings.empty()) {
+        detail += "; " + std::to_string(result.findings.size()) +
+                  " sets of trials fail only together";
+    }
     // A path the workload never takes checked nothing.
     bool reached = result.reached() > 0;
     if (!reached) {

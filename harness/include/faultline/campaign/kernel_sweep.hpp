@@ -126,10 +126,12 @@ struct KernelSweepResult {
     double trials_per_s = 0;
     size_t program_runs = 0;  // the workload's runs after the baseline
     std::vector<std::string> notes;
+    // Trials of one run that failed together while each passed alone.
+    std::vector<SweepFinding> findings;
 
     size_t reached() const;
     size_t failed() const;  // reached and not ok
-    bool passed() const { return failed() == 0; }
+    bool passed() const { return failed() == 0 && findings.empty(); }
 };
 
 // On a booted machine: puts the uploads, runs the baseline (the workload
