@@ -6,7 +6,8 @@
 // Exit status: boot 0; run the program's own status (128+N when signal N
 // killed it); explore 0 when no run broke the program's check, 1 when one
 // did (each finding listed); sweep 0 when every cell the workload reached
-// matches the rseq rule, no set of trials breaks the program only together,
+// matches the rseq rule (a kernel sweep: the PKS interrupt rule), no set of
+// trials breaks the program only together,
 // at least PCT% were reached, and the guest kernel reported no bug in
 // itself, 1 otherwise (run and sweep print each kernel report line on
 // stderr); merge what the unsharded sweep would; replay 1 when the

@@ -37,6 +37,8 @@ std::string notes() {
            "with --every-address-space), and checks the PKS rules: the handler runs\n"
            "with the default IA32_PKRS, the interrupted context gets its own back\n"
            "with the per-CPU cache agreeing, no kernel report, PROGRAM exits 0.\n"
+           "A run of several trials that fails while each passes alone is shrunk to\n"
+           "a finding: trials none of which can be left out (exit 1).\n"
            "--vmlinux defaults to --kernel, the vmlinux the guest boots.\n";
 }
 
