@@ -7,9 +7,10 @@
 # test a test run builds would pay them again.
 # usage: build-cache.sh key ITEM...
 #          prints the key: a sha256 over the ITEMs (a file or directory: its
-#          files' names and contents, *.md and *.lock left out; =TEXT: the
-#          text) and the versions of the host toolchain and libraries a
-#          build is made with
+#          files' names and contents, *.md and *.lock left out, and the
+#          paths a directory's .build-cache-ignore lists, one a line, which
+#          the build does not read; =TEXT: the text) and the versions of the
+#          host toolchain and libraries a build is made with
 #        build-cache.sh fetch NAME KEY OUT ARTIFACT...
 #          exit 0 when OUT holds the build of KEY already (OUT/.faultline-build
 #          names it), or after copying the build stored under KEY into OUT;
@@ -28,14 +29,23 @@ keep=64
 toolchain="gcc-12 g++-12 binutils libc6 libc6-dev linux-libc-dev make libglib2.0-dev \
     libpixman-1-dev libfdt-dev zlib1g-dev meson ninja-build"
 
+# find's arguments that prune what the current directory's
+# .build-cache-ignore lists (none without one).
+ignored_paths() {
+    [ -f .build-cache-ignore ] || return 0
+    while read -r path; do
+        [ -n "$path" ] && printf -- '-path ./%s -prune -o ' "$path"
+    done < .build-cache-ignore
+}
+
 digest_items() {
     for item; do
         case $item in
         =*) echo "$item" ;;
         *)
             if [ -d "$item" ]; then
-                (cd "$item" && find . -type f ! -name '*.md' ! -name '*.lock' -print0 \
-                    | LC_ALL=C sort -z | xargs -0r sha256sum)
+                (cd "$item" && find . $(ignored_paths) -type f ! -name '*.md' ! -name '*.lock' \
+                    -print0 | LC_ALL=C sort -z | xargs -0r sha256sum)
             else
                 sha256sum < "$item"
             fi ;;

@@ -85,6 +85,20 @@ def test_the_key_moves_with_every_input_and_only_with_them(tmp_path):
     assert key("=debug", tree, cache=tmp_path) not in (base, changed)
 
 
+def test_what_a_directorys_ignore_file_lists_is_no_input(tmp_path):
+    # guest-kernel/ lists programs/uploaded: programs the tests build on the
+    # host, which no kernel or initramfs is made from.
+    tree = tmp_path / "tree"
+    (tree / "programs" / "uploaded").mkdir(parents=True)
+    (tree / "programs" / "agent.c").write_text("int main;\n")
+    (tree / ".build-cache-ignore").write_text("programs/uploaded\n")
+    base = key(tree, cache=tmp_path)
+    (tree / "programs" / "uploaded" / "probe.c").write_text("int probe;\n")
+    assert key(tree, cache=tmp_path) == base
+    (tree / "programs" / "probe.c").write_text("int probe;\n")
+    assert key(tree, cache=tmp_path) != base
+
+
 def test_a_damaged_entry_is_said_removed_and_missed(tmp_path):
     artifacts = a_build(tmp_path / "built")
     build_cache("store", "QEMU", "k1", tmp_path / "built", *artifacts, cache=tmp_path / "cache")
