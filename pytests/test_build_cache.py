@@ -159,3 +159,25 @@ def test_the_projects_kernel_built_elsewhere_is_a_copy_of_build_linux(tmp_path):
     again = subprocess.run([str(ROOT / "guest-kernel" / "build.sh"), str(out)],
                            capture_output=True, text=True)
     assert (again.returncode, again.stderr) == (0, "")
+
+
+def test_an_initramfs_copied_from_elsewhere_is_made_again_from_its_own_files(tmp_path):
+    # A build fetched from the cache holds the file list (cpio.list) of the
+    # directory it was made in, by absolute path. When its initramfs is made
+    # again in place (a kernel rebuilt after its inputs changed), the
+    # archive must come from this directory's files: the same bytes.
+    out = tmp_path / "initramfs"
+    shutil.copytree(BUILD / "linux" / "initramfs", out, symlinks=True)
+    elsewhere = str(tmp_path / "gone" / "initramfs")
+    listed = (out / "cpio.list").read_text().replace(str(BUILD / "linux" / "initramfs"), elsewhere)
+    (out / "cpio.list").write_text(listed)
+    (out / "init").touch()  # newer than the archive: it is made again
+    shutil.copy(BUILD / "linux" / "initramfs.cpio", tmp_path / "initramfs.cpio")
+    p = subprocess.run(["make", "-s", "-C", str(ROOT / "guest-kernel" / "initramfs"), f"OUT={out}",
+                        f"GEN_INIT_CPIO={BUILD / 'linux' / 'obj' / 'usr' / 'gen_init_cpio'}",
+                        f"HEADERS={BUILD / 'linux' / 'headers'}",
+                        f"SELFTESTS={BUILD / 'linux' / 'src' / 'tools' / 'testing' / 'selftests'}"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert elsewhere not in (out / "cpio.list").read_text()
+    assert (tmp_path / "initramfs.cpio").read_bytes() == (BUILD / "linux" / "initramfs.cpio").read_bytes()
