@@ -107,43 +107,45 @@ std::vector<size_t> whole_split(const std::vector<ShardReport>& shards,
     return order;
 }
 
-}  // namespace
-
-SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards) {
-    std::vector<SweepResult> results =
-        read_shards<SweepResult>(shards, kSweepReport, sweep_from_json);
-    SweepResult merged;
+// A sweep's shards (rseq or kernel) made into the whole sweep's result: the
+// cells in plan order, each shard's findings after those before it, the
+// program runs summed, each note once; also(merged, shard) adds what else
+// Result has, shard by shard in their order. Result has those fields,
+// identity and shard.
+template <typename Result, typename FromJson, typename Also>
+Result merge_cell_shards(const std::vector<ShardReport>& shards, const char* command,
+                         FromJson from_json, const std::string& work, Also also) {
+    std::vector<Result> results = read_shards<Result>(shards, command, from_json);
+    Result merged;
     merged.identity = results.front().identity;
-    auto shard_of = [](const SweepResult& r) { return r.shard; };
-    for (size_t k : whole_split(shards, results, shard_of, "sweep", "sweep")) {
-        const SweepResult& r = results[k];
+    auto shard_of = [](const Result& r) { return r.shard; };
+    for (size_t k : whole_split(shards, results, shard_of, work, "sweep")) {
+        const Result& r = results[k];
         const size_t offset = merged.cells.size();
         merged.cells.insert(merged.cells.end(), r.cells.begin(), r.cells.end());
         append_shard_findings(merged.findings, r.findings, offset,
                               [&](size_t cell) -> std::string& { return merged.cells[cell].outcome; });
         merged.program_runs += r.program_runs;
         add_once(merged.notes, r.notes);
-        add_once(merged.kernel_reports, r.kernel_reports);
+        also(merged, r);
     }
     return merged;
 }
 
+}  // namespace
+
+SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards) {
+    return merge_cell_shards<SweepResult>(
+        shards, kSweepReport, sweep_from_json, "sweep",
+        [](SweepResult& merged, const SweepResult& r) {
+            add_once(merged.kernel_reports, r.kernel_reports);
+        });
+}
+
 KernelSweepResult merge_kernel_sweep_shards(const std::vector<ShardReport>& shards) {
-    std::vector<KernelSweepResult> results =
-        read_shards<KernelSweepResult>(shards, kKernelSweepReport, kernel_sweep_from_json);
-    KernelSweepResult merged;
-    merged.identity = results.front().identity;
-    auto shard_of = [](const KernelSweepResult& r) { return r.shard; };
-    for (size_t k : whole_split(shards, results, shard_of, "kernel sweep", "sweep")) {
-        const KernelSweepResult& r = results[k];
-        const size_t offset = merged.cells.size();
-        merged.cells.insert(merged.cells.end(), r.cells.begin(), r.cells.end());
-        append_shard_findings(merged.findings, r.findings, offset,
-                              [&](size_t cell) -> std::string& { return merged.cells[cell].outcome; });
-        merged.program_runs += r.program_runs;
-        add_once(merged.notes, r.notes);
-    }
-    return merged;
+    return merge_cell_shards<KernelSweepResult>(shards, kKernelSweepReport, kernel_sweep_from_json,
+                                                "kernel sweep",
+                                                [](KernelSweepResult&, const KernelSweepResult&) {});
 }
 
 ExploreResult merge_explore_shards(const std::vector<ShardReport>& shards) {

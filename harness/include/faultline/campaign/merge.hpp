@@ -27,7 +27,8 @@ struct ShardReport {
 // of different splits, a shard given twice, a shard missing.
 SweepResult merge_sweep_shards(const std::vector<ShardReport>& shards);
 // The same for a kernel sweep's shards (sweep --kernel-function --shard
-// I/N): their cells in plan order, notes, and the sum of program runs.
+// I/N): their cells in plan order, findings renumbered, notes, and the sum
+// of program runs.
 KernelSweepResult merge_kernel_sweep_shards(const std::vector<ShardReport>& shards);
 // The unsharded exploration's result from its shards' (--shard I/N of the
 // runs): run k's schedule depends on (seed, k) alone. A finding of a later
