@@ -27,6 +27,11 @@ namespace faultline {
 
 namespace {
 
+// "preempt before f+0x4 (pushq %rbx)": a trial, as reports name it.
+std::string trial_text(const KernelSweepCell& c) {
+    return c.event + " before " + c.where() + " (" + c.insn_text + ")";
+}
+
 // Levenshtein distance, for naming the functions nearest a mistyped one.
 size_t edit_distance(const std::string& a, const std::string& b) {
     std::vector<size_t> row(b.size() + 1);
@@ -215,12 +220,12 @@ public:
         std::iota(todo.begin(), todo.end(), 0);
         while (!todo.empty()) {
             std::vector<size_t> batch = next_batch(todo);
-            std::optional<size_t> judged = run_batch(batch);
-            if (!judged) {
+            std::optional<BatchRun> ran = run_batch(batch);
+            if (!ran) {
                 failed_runs_.push_back(batch);  // it panicked
                 continue;
             }
-            const size_t raised = *judged;
+            const size_t raised = ran->judged;
             if (raised == 0) {
                 todo = mark_unreached(todo);
                 continue;
@@ -240,7 +245,7 @@ public:
                         todo.insert(todo.begin(), batch[k]);
                     }
                 }
-                failed_runs_.emplace_back(batch.begin(), batch.begin() + long(fired_));
+                failed_runs_.emplace_back(batch.begin(), batch.begin() + long(ran->fired));
             }
         }
         for (const auto& together : failed_runs_) {
@@ -329,14 +334,20 @@ private:
         return {trigger, event, 0, plan_.pkrs_cache_offset};
     }
 
+    // What a run of a batch did: the trials it judged, a prefix, and those
+    // that fired, among which a failing run's finding is sought.
+    struct BatchRun {
+        size_t judged, fired;
+    };
+
     // One run of the held workload with the batch's trials armed back to
     // back (each after the one before fired); judges the cells of those
-    // that fired, a prefix, and returns how many did. Until its first
+    // that fired, a prefix, and says how many. Until its first
     // trigger fires, a run does what the baseline did, so the first trial
     // of a batch meets its instruction as it would alone.
     // A panic in a batch leaves nothing judged (nullopt) and its trials to
     // run alone; a lone trial that panics fails its cell.
-    std::optional<size_t> run_batch(const std::vector<size_t>& batch) {
+    std::optional<BatchRun> run_batch(const std::vector<size_t>& batch) {
         ScheduledRun scheduled;
         std::vector<std::string> reports;
         try {
@@ -354,12 +365,12 @@ private:
             c.outcome = "the guest kernel panicked";
             c.situation.kernel_reports = unsigned(std::max<size_t>(c.kernel_reports.size(), 1));
             c.verdict.failed.push_back(models::PksCheck::no_kernel_report);
-            return 1;
+            return BatchRun{1, 1};
         }
         ++result_.program_runs;
         const RunResult& run = scheduled.run;
         const std::vector<Firing>& firings = scheduled.firings;
-        fired_ = std::min(firings.size(), batch.size());
+        const size_t fired = std::min(firings.size(), batch.size());
         for (size_t k = 0; k < batch.size(); ++k) {
             clear_verdict(batch[k]);
             KernelSweepCell& c = cell(batch[k]);
@@ -371,17 +382,15 @@ private:
             }
             judge(c, plan_.events[trials_[batch[k]].event].second, firings[k], run);
             if (k + 1 < batch.size() && c.verdict.taken && left_a_trace(firings[k])) {
-                return k + 1;
+                return BatchRun{k + 1, fired};
             }
             if (!c.ok && batch.size() == 1 && writes_reproducers()) {
                 c.reproducer = write_reproducer(
                     plan_.config.repro_dir,
-                    reproducer_of(batch, scheduled,
-                                  c.event + " before " + c.where() + " (" + c.insn_text +
-                                      "): " + c.outcome));
+                    reproducer_of(batch, scheduled, trial_text(c) + ": " + c.outcome));
             }
         }
-        return fired_;
+        return BatchRun{fired, fired};
     }
 
     // The held workload run from the snapshot with these trials armed back
@@ -608,7 +617,6 @@ private:
     std::vector<KernelSweepCell> fresh_cells_;  // as the constructor made them
     std::vector<std::string> baseline_reports_;
     Process held_;  // the workload in the snapshot, held at its entry
-    size_t fired_ = 0;  // trials that fired in run_batch's last run
     // Each batch that failed: the trials that fired in its run.
     std::vector<std::vector<size_t>> failed_runs_;
 };
@@ -634,10 +642,6 @@ namespace {
 
 // What a finding's trials do.
 constexpr const char* kTogether = "fail together";
-
-std::string trial_text(const KernelSweepCell& c) {
-    return c.event + " before " + c.where() + " (" + c.insn_text + ")";
-}
 
 // Why a failing cell failed: the outcome, and the PKRS values the checks
 // were given when the event was taken.
