@@ -69,6 +69,26 @@ std::string findings_text(const std::vector<SweepFinding>& findings, const std::
     return t;
 }
 
+std::vector<std::vector<size_t>> findings_by_cell(const std::vector<SweepFinding>& findings,
+                                                  size_t cells) {
+    std::vector<std::vector<size_t>> of(cells);
+    for (size_t k = 0; k < findings.size(); ++k) {
+        for (size_t cell : findings[k].cells) {
+            of[cell].push_back(k + 1);
+        }
+    }
+    return of;
+}
+
+std::string finding_links(const std::vector<size_t>& numbers) {
+    std::string links;
+    for (size_t k : numbers) {
+        links += "<br><a href=\"#finding-" + std::to_string(k) + "\">finding " +
+                 std::to_string(k) + "</a>";
+    }
+    return links;
+}
+
 std::string findings_html(const std::vector<SweepFinding>& findings, const std::string& together,
                           const CellText& trial, const CellText& reproducer) {
     if (findings.empty()) {

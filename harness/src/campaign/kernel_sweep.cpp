@@ -790,13 +790,7 @@ std::string kernel_sweep_html(const KernelSweepResult& result, const std::string
         h << "<th>" << html_escape(e) << "</th>";
     }
     h << "</tr>";
-    // Each cell's findings, by number (from 1), which it links to.
-    std::vector<std::vector<size_t>> findings_of(result.cells.size());
-    for (size_t k = 0; k < result.findings.size(); ++k) {
-        for (size_t cell : result.findings[k].cells) {
-            findings_of[cell].push_back(k + 1);
-        }
-    }
+    const auto findings_of = findings_by_cell(result.findings, result.cells.size());
     const size_t per_row = std::max<size_t>(events.size(), 1);
     for (size_t k = 0; k + per_row <= result.cells.size(); k += per_row) {
         const KernelSweepCell& first = result.cells[k];
@@ -820,9 +814,7 @@ std::string kernel_sweep_html(const KernelSweepResult& result, const std::string
                 h << "<br>kernel: " << html_escape(report);
             }
             const auto& findings = findings_of[k + e];
-            for (size_t f : findings) {
-                h << "<br><a href=\"#finding-" << f << "\">finding " << f << "</a>";
-            }
+            h << finding_links(findings);
             // A finding's reproducer is in its row below.
             if (!c.reproducer.empty() && findings.empty()) {
                 h << "<br>reproducer: " << html_escape(c.reproducer);

@@ -175,13 +175,7 @@ std::pair<const char*, std::string> verdict(const SweepCell& c) {
 }  // namespace
 
 std::string sweep_html(const SweepResult& result, const std::string& title) {
-    // Each cell's findings, by number (from 1), which its table cell links to.
-    std::vector<std::vector<size_t>> findings_of(result.cells.size());
-    for (size_t k = 0; k < result.findings.size(); ++k) {
-        for (size_t cell : result.findings[k].cells) {
-            findings_of[cell].push_back(k + 1);
-        }
-    }
+    const auto findings_of = findings_by_cell(result.findings, result.cells.size());
     std::vector<std::string> events;
     using Row = std::tuple<std::string, uint64_t, uint64_t>;  // file, section, instruction
     std::map<Row, std::map<std::string, const SweepCell*>> rows;
@@ -240,9 +234,7 @@ std::string sweep_html(const SweepResult& result, const std::string& title) {
             h << "<td style=\"background:" << colour << "\" title=\"icount " << c.fired_icount
               << ", vCPU " << c.vcpu << "\">" << html_escape(label);
             const auto& findings = findings_of[size_t(&c - result.cells.data())];
-            for (size_t k : findings) {
-                h << "<br><a href=\"#finding-" << k << "\">finding " << k << "</a>";
-            }
+            h << finding_links(findings);
             // A finding's reproducer is in its row below.
             if (c.raised && !c.ok && findings.empty() && !c.reproducer.empty()) {
                 h << "<br>reproducer: " << html_escape(c.reproducer);

@@ -36,6 +36,11 @@ void append_shard_findings(std::vector<SweepFinding>& merged,
 // the trials do: "break the program's check together".
 std::string findings_text(const std::vector<SweepFinding>& findings, const std::string& together,
                           const CellText& trial);
+// Which findings each of a result's cells is in, numbered from 1.
+std::vector<std::vector<size_t>> findings_by_cell(const std::vector<SweepFinding>& findings,
+                                                  size_t cells);
+// A grid cell's links to the findings it is in, each on a line of its own.
+std::string finding_links(const std::vector<size_t>& numbers);
 // The findings' table under a report's grid (id finding-K, which cells
 // link to); empty when there are none.
 std::string findings_html(const std::vector<SweepFinding>& findings, const std::string& together,
